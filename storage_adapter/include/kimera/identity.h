@@ -1,0 +1,95 @@
+// The identity model: fields, entropy, effective tau and decay.
+//
+// An identity is a content identity ("geoid": text with weighted terms in
+// meta.terms) or a relationship identity ("scar": links to other identities).
+// The formulas here are the reference implementation's, exactly:
+//
+//   scar:   n = |related_ids|; H = log2(n) * weight when n >= 2, else 0.
+//   other:  meta.terms a list -> keep objects whose "intensity" is a number
+//           (not a JSON boolean) and > 0; p_i = x_i / sum x; H = -sum p_i log2 p_i
+//           (0 when none kept; an empty list does not fall back to tags);
+//           else tags non-empty -> H = log2(n) when n > 1, else 0; else 0.
+//   tau_eff = base_tau * (1 + k * H)
+//   decay(age) = exp(-age / tau_eff), 0 when tau_eff <= 0.
+//
+// Thread-safety: Identity is a value type; the free functions are pure and
+// may be called from any thread.
+#ifndef KIMERA_IDENTITY_H_
+#define KIMERA_IDENTITY_H_
+
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "kimera/status.h"
+
+namespace kimera {
+
+enum class IdentityType : std::uint8_t { kGeoid = 0, kScar = 1 };
+
+// "geoid" or "scar".
+const char* IdentityTypeName(IdentityType type);
+// Parses "geoid" / "scar"; nullopt for anything else.
+std::optional<IdentityType> ParseIdentityType(std::string_view name);
+
+// Timestamps are microseconds since the Unix epoch, UTC.
+using Micros = std::int64_t;
+
+struct Identity {
+  std::string id;
+  IdentityType identity_type = IdentityType::kGeoid;
+  std::string raw;
+  std::string echo;
+  std::string lang_axis;
+  std::vector<std::string> tags;
+  double weight = 1.0;
+  std::vector<std::string> related_ids;
+  nlohmann::json meta = nlohmann::json::object();  // Always a JSON object.
+  Micros created_at = 0;
+  Micros updated_at = 0;
+  // When decay was last applied (0: never, decay counts from created_at).
+  // Internal: not part of the reference JSON.
+  Micros decay_applied_at = 0;
+
+  friend bool operator==(const Identity&, const Identity&) = default;
+};
+
+// Decay parameters. Defaults are the reference's.
+struct DecayParams {
+  double base_tau_seconds = 1'209'600.0;  // 14 days.
+  double k = 0.1;
+};
+
+// Limits enforced by Validate().
+inline constexpr std::size_t kMaxIdBytes = 512;
+inline constexpr std::size_t kMaxRecordBytes = 16u << 20;  // Encoded record, 16 MiB.
+inline constexpr int kMaxMetaDepth = 64;
+
+// Shannon entropy in bits, by the rules above.
+double Entropy(const Identity& identity);
+// base_tau * (1 + k * H).
+double EffectiveTau(double entropy, const DecayParams& params = {});
+// exp(-age / tau_eff); 0 when tau_eff <= 0. Negative ages are passed through
+// unchanged (the result is then > 1), so a caller can detect a clock that
+// went backwards.
+double DecayFactor(double age_seconds, double tau_eff);
+
+// Checks every rule of the model: id non-empty and at most 512 bytes,
+// weight finite and >= 0, term intensities finite, every string valid
+// UTF-8, meta an object no deeper than kMaxMetaDepth. The error names the
+// field and the id. Does not check the encoded size (see EncodeRecord).
+Status Validate(const Identity& identity);
+
+// True when `s` is well-formed UTF-8.
+bool IsValidUtf8(std::string_view s);
+
+// Multiplies weight and every numeric term intensity by `factor` in place
+// (the decay operation's arithmetic). Booleans and non-numbers are left alone.
+void ScaleWeights(Identity* identity, double factor);
+
+}  // namespace kimera
+
+#endif  // KIMERA_IDENTITY_H_

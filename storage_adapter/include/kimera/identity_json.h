@@ -1,0 +1,43 @@
+// JSON in and out, in the reference implementation's field names.
+//
+// Field names: id, identity_type, raw, echo, lang_axis, tags, weight,
+// related_ids, meta, created_at, updated_at. Timestamps are ISO-8601; on input
+// the offset and the fractional seconds are optional (no offset means UTC);
+// on output they are written as Python's datetime.isoformat() writes a UTC
+// time: "2026-11-26T12:00:00.123456+00:00", the fraction left out when zero.
+//
+// Thread-safety: pure functions; call from any thread.
+#ifndef KIMERA_IDENTITY_JSON_H_
+#define KIMERA_IDENTITY_JSON_H_
+
+#include <string>
+#include <string_view>
+
+#include "kimera/identity.h"
+#include "kimera/status.h"
+
+namespace kimera {
+
+// Parses one identity from a JSON object. Missing optional fields take their
+// defaults (weight 1.0, empty strings and lists, meta {}); a missing
+// created_at / updated_at is 0, which the store replaces by the time of the
+// store. Errors name the field and, when known, the id. `out` is only
+// written on success. Runs Validate().
+Status IdentityFromJson(const nlohmann::json& object, Identity* out);
+
+// Parses text holding one JSON object. Malformed JSON gives InvalidArgument
+// with the parser's position.
+Status IdentityFromJsonText(std::string_view text, Identity* out);
+
+// The reference dict of the identity.
+nlohmann::json IdentityToJson(const Identity& identity);
+
+// Parses an ISO-8601 timestamp ("2026-11-26T12:00:00", "...12:00:00.5Z",
+// "...12:00:00.123456+02:00", a space instead of 'T') into UTC micros.
+Status ParseTimestamp(std::string_view text, Micros* out);
+// Formats as Python's isoformat() of an aware UTC datetime.
+std::string FormatTimestamp(Micros micros);
+
+}  // namespace kimera
+
+#endif  // KIMERA_IDENTITY_JSON_H_

@@ -1,0 +1,40 @@
+// The binary record format of an identity, used in the hot path.
+//
+// Layout (version 1), all integers little-endian:
+//   u8  version (1)
+//   u8  identity_type
+//   f64 weight
+//   i64 created_at, i64 updated_at, i64 decay_applied_at
+//   varint-prefixed strings: raw, echo, lang_axis
+//   varint count, then varint-prefixed strings: tags, related_ids
+//   varint-prefixed MessagePack of meta
+//   u64 XXH3 of everything before it
+// The id is the key and is not repeated in the value.
+//
+// Thread-safety: pure functions; call from any thread.
+#ifndef KIMERA_RECORD_CODEC_H_
+#define KIMERA_RECORD_CODEC_H_
+
+#include <string>
+#include <string_view>
+
+#include "kimera/identity.h"
+#include "kimera/status.h"
+
+namespace kimera {
+
+inline constexpr unsigned char kRecordVersion = 1;
+
+// Appends the encoding of `identity` (without its id) to `*out`. Fails with
+// InvalidArgument naming the id when the record would exceed kMaxRecordBytes;
+// `*out` is then unchanged.
+Status EncodeRecord(const Identity& identity, std::string* out);
+
+// Decodes a value written by EncodeRecord. `id` is the key it was read under;
+// it is set into `out->id` and named in a Corruption error. Never reads out of
+// bounds, whatever the bytes.
+Status DecodeRecord(std::string_view id, std::string_view bytes, Identity* out);
+
+}  // namespace kimera
+
+#endif  // KIMERA_RECORD_CODEC_H_
