@@ -47,6 +47,22 @@ class IdentityStore {
   // Corruption naming the id when the stored bytes cannot be decoded.
   [[nodiscard]] virtual Status Fetch(std::string_view id, Identity* out) = 0;
 
+  // Fetches many ids at once. `*out` is replaced by the identities found, in
+  // the order of `ids`; absent ids are skipped. The default calls Fetch.
+  [[nodiscard]] virtual Status FetchMany(const std::vector<std::string>& ids,
+                                         std::vector<Identity>* out) {
+    out->clear();
+    out->reserve(ids.size());
+    for (const std::string& id : ids) {
+      Identity identity;
+      Status s = Fetch(id, &identity);
+      if (s.IsNotFound()) continue;
+      if (!s.ok()) return s;
+      out->push_back(std::move(identity));
+    }
+    return Status::OK();
+  }
+
   // Deletes the identity stored under `id`. NotFound when absent.
   [[nodiscard]] virtual Status Remove(std::string_view id) = 0;
 
@@ -91,6 +107,9 @@ class StoreWrapper : public IdentityStore {
 
   Status Store(const Identity& identity) override { return target_->Store(identity); }
   Status Fetch(std::string_view id, Identity* out) override { return target_->Fetch(id, out); }
+  Status FetchMany(const std::vector<std::string>& ids, std::vector<Identity>* out) override {
+    return target_->FetchMany(ids, out);
+  }
   Status Remove(std::string_view id) override { return target_->Remove(id); }
   Status List(const ListQuery& query, std::vector<Identity>* out) override {
     return target_->List(query, out);

@@ -1,0 +1,104 @@
+// EntropyIndex: identities indexed by entropy, in one RocksDB column family.
+//
+// Column family "entropy_index" holds four kinds of keys, each under its own
+// one-byte prefix so a scan of one kind never meets another:
+//   'x' ~ord(H) id  -> type, tau      the index, highest entropy first
+//   'i' id          -> H, type, tau   by id: each identity's current entry
+//   'c' type        -> int64          identities per type (merge counters)
+//   'p' id          -> (empty)        intent: the inner store may have changed
+//                                     this id and the index not yet (only when
+//                                     the index lives in its own database)
+// ord() maps a double to bytes whose order is the numeric order; ~ inverts
+// them so a forward scan yields the highest entropy first.
+//
+// Thread-safety: safe for concurrent use by many threads. Callers serialize
+// writes of one id (the store's id lock), so the batch built for an id sees
+// the entry that is current for it.
+#ifndef KIMERA_ENTROPY_INDEX_H_
+#define KIMERA_ENTROPY_INDEX_H_
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "kimera/identity.h"
+#include "kimera/rocksdb_database.h"
+#include "kimera/status.h"
+
+namespace kimera {
+
+inline constexpr const char* kEntropyIndexColumnFamily = "entropy_index";
+
+struct IndexEntry {
+  std::string id;
+  double entropy = 0;
+  IdentityType identity_type = IdentityType::kGeoid;
+  double tau = 0;
+};
+
+// Index key codec, exposed for tests and fuzzing.
+std::string EncodeIndexKey(double entropy, std::string_view id);
+// Parses a key made by EncodeIndexKey. False when `key` is not one.
+bool DecodeIndexKey(std::string_view key, double* entropy, std::string* id);
+
+class EntropyIndex {
+ public:
+  // Opens the index in `database` (borrowed; must outlive the index),
+  // creating its column family when missing. `*created` tells whether it
+  // was new, so the caller can build it from existing records.
+  static Status Open(RocksDbDatabase* database, std::unique_ptr<EntropyIndex>* out, bool* created);
+
+  // Adds to `batch` the changes that move `id` from `before` to `after`
+  // (either may be null: insert, remove), counters included. Nothing when
+  // both are equal.
+  void AddChanges(std::string_view id, const IndexEntry* before, const IndexEntry* after,
+                  rocksdb::WriteBatch* batch) const;
+  // The by-id entry of `id`; NotFound when it has none.
+  Status Lookup(std::string_view id, IndexEntry* out) const;
+
+  // Up to `limit` entries with min <= H <= max, highest first, ties by id.
+  // `*scanned` gets the number of index keys read.
+  Status Range(double min_entropy, double max_entropy, std::size_t limit,
+               std::vector<IndexEntry>* out, std::size_t* scanned) const;
+
+  // Visits the ordered index ('x' keys), highest entropy first, from the
+  // first key after `start_after` (an encoded index key; empty: the start).
+  // Stop by returning false.
+  Status ForEachOrdered(
+      std::string_view start_after,
+      const std::function<bool(std::string_view key, const IndexEntry&)>& visit) const;
+  // Visits every by-id entry ('i' keys) in id order.
+  Status ForEachById(const std::function<bool(const IndexEntry&)>& visit) const;
+
+  // The persistent per-type counters.
+  Status ReadCounters(std::array<std::int64_t, 2>* counts) const;
+  // Sets the counter of `type` to `value` in `batch` (repair).
+  void SetCounter(IdentityType type, std::int64_t value, rocksdb::WriteBatch* batch) const;
+
+  // Intents, for an index kept apart from its records.
+  void AddIntent(std::string_view id, rocksdb::WriteBatch* batch) const;
+  void ClearIntent(std::string_view id, rocksdb::WriteBatch* batch) const;
+  Status PendingIntents(std::vector<std::string>* ids) const;
+
+  // Deletes every key of the index (entries, by-id, counters, intents).
+  Status Clear();
+
+  RocksDbDatabase& database() const { return *database_; }
+  rocksdb::ColumnFamilyHandle* column_family() const { return cf_; }
+
+ private:
+  EntropyIndex(RocksDbDatabase* database, rocksdb::ColumnFamilyHandle* cf)
+      : database_(database), cf_(cf) {}
+
+  RocksDbDatabase* database_;
+  rocksdb::ColumnFamilyHandle* cf_;
+};
+
+}  // namespace kimera
+
+#endif  // KIMERA_ENTROPY_INDEX_H_

@@ -1,0 +1,160 @@
+// EntropyStore: the decorator plugin. Wraps any IdentityStore, keeps an
+// entropy index of it in RocksDB column families, and times every call into
+// Prometheus metrics.
+//
+// A host swaps it in where it built its store:
+//
+//   auto store = kimera::wrap(std::move(inner), config);
+//
+// and nothing else changes. When the wrapped store is (or wraps) a
+// RocksDbStore, the index lives in that database and every index write goes
+// into the record's own WriteBatch, so data and index commit together. Any
+// other store gets an index database of its own at config.index.separate_path;
+// an intent entry written before each inner write and cleared with the index
+// update is replayed at open, so a crash leaves both in agreement.
+//
+// Thread-safety: safe for concurrent use by many threads.
+#ifndef KIMERA_ENTROPY_STORE_H_
+#define KIMERA_ENTROPY_STORE_H_
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "kimera/entropy_change_tracker.h"
+#include "kimera/entropy_index.h"
+#include "kimera/entropy_population.h"
+#include "kimera/identity_store.h"
+#include "kimera/metrics_endpoint.h"
+#include "kimera/plugin_config.h"
+#include "kimera/plugin_metrics.h"
+#include "kimera/rocksdb_store.h"
+
+namespace prometheus {
+class Collectable;
+class Registry;
+}  // namespace prometheus
+
+namespace kimera {
+
+// What `Check` found; `problems` lists at most kMaxListedProblems of them.
+struct IndexCheckReport {
+  static constexpr std::size_t kMaxListedProblems = 1000;
+  std::uint64_t records = 0;
+  std::uint64_t index_entries = 0;
+  std::uint64_t problem_count = 0;
+  std::uint64_t repaired = 0;
+  std::vector<std::string> problems;
+  bool ok() const { return problem_count == 0; }
+};
+
+class EntropyStore : public StoreWrapper, private WriteBatchExtension {
+ public:
+  // Wraps `inner` (owned). Registers the metrics in `registry` when given,
+  // else in a registry of its own, and serves /metrics when
+  // config.metrics.enabled and config.metrics.serve. Builds the index from
+  // the records when it is new, and replays pending intents.
+  static Status Open(std::unique_ptr<IdentityStore> inner, const PluginConfig& config,
+                     std::unique_ptr<EntropyStore>* out,
+                     std::shared_ptr<prometheus::Registry> registry = nullptr,
+                     Clock clock = SystemNow);
+  ~EntropyStore() override;
+
+  Status Store(const Identity& identity) override;
+  Status Fetch(std::string_view id, Identity* out) override;
+  Status FetchMany(const std::vector<std::string>& ids, std::vector<Identity>* out) override;
+  Status Remove(std::string_view id) override;
+  Status List(const ListQuery& query, std::vector<Identity>* out) override;
+  // From the index counters: no scan.
+  Status Count(std::optional<IdentityType> type, std::uint64_t* out) override;
+  // A range scan of the index plus one batched read of the records.
+  Status FindByEntropy(double min_entropy, double max_entropy, std::size_t limit,
+                       std::vector<Identity>* out) override;
+  Status Scan(std::string_view start_after, const ScanVisitor& visit) override;
+  Status ApplyDecay(std::string_view id, Micros now, const DecayParams& params) override;
+  Status Sync() override;
+
+  // Verifies the index against the records: every record indexed once at
+  // its recomputed entropy, type and tau, no orphan entries, counters equal
+  // to the counts. With `repair`, fixes each problem found. Meant for a
+  // quiet store: writes running meanwhile may show as transient problems.
+  Status Check(bool repair, IndexCheckReport* report);
+
+  // The q-quantile of the entropy of every identity stored now (exact to
+  // within 0.0005 bits).
+  double EntropyQuantile(double q) const { return population_.Quantile(q); }
+  const EntropyIndex& index() const { return *index_; }
+  // True when the index shares the records' database and batches.
+  bool index_in_record_database() const { return rocks_ != nullptr; }
+  const PluginConfig& config() const { return config_; }
+  // Where the decay and dual-write components register their metrics.
+  const std::shared_ptr<prometheus::Registry>& registry() const { return registry_; }
+  // The text /metrics serves (whether or not the endpoint runs).
+  std::string MetricsText() const;
+  // The endpoint, or nullptr when metrics are not served.
+  const MetricsEndpoint* endpoint() const { return endpoint_.get(); }
+  // Starts serving /metrics (when not already) with every collectable
+  // registered so far.
+  Status StartEndpoint();
+  // Adds a scrape-time collectable to /metrics (decay, dual-write gauges).
+  void AddCollectable(std::shared_ptr<prometheus::Collectable> collectable);
+
+ private:
+  class Collector;
+
+  EntropyStore(std::unique_ptr<IdentityStore> inner, const PluginConfig& config, Clock clock);
+
+  // WriteBatchExtension, for the shared-database path.
+  Status Extend(std::string_view id, const Identity* before, const Identity* after,
+                rocksdb::WriteBatch* batch) override;
+  void Committed(std::string_view id, const Identity* before, const Identity* after) override;
+
+  IndexEntry EntryOf(const Identity& identity) const;
+  // Applies a committed index change to the in-memory views and metrics.
+  void Apply(std::string_view id, const IndexEntry* before, const IndexEntry* after,
+             Micros previous_update);
+  // Separate-database path: brings the index entry of `id` in line with the
+  // inner store's record and clears its intent.
+  Status Reconcile(std::string_view id);
+  Status WriteIntent(std::string_view id);
+  std::mutex& LockFor(std::string_view id);
+  Status LoadState();
+  Status Rebuild();
+
+  const PluginConfig config_;
+  const Clock clock_;
+  RocksDbStore* rocks_ = nullptr;                  // Below us, when the index shares its DB.
+  std::unique_ptr<RocksDbDatabase> own_index_db_;  // Otherwise, the index's own database.
+  std::unique_ptr<EntropyIndex> index_;
+
+  EntropyPopulation population_;
+  EntropyChangeTracker changes_;
+  std::array<std::atomic<std::int64_t>, 2> counts_{};
+  std::atomic<double> last_check_seconds_{0};
+  std::atomic<std::uint64_t> last_check_problems_{0};
+
+  std::shared_ptr<prometheus::Registry> registry_;
+  std::unique_ptr<PluginMetrics> metrics_;  // Null when metrics are disabled.
+  std::shared_ptr<Collector> collector_;
+  mutable std::mutex collectables_mu_;  // Guards collectables_.
+  std::vector<std::shared_ptr<prometheus::Collectable>> collectables_;
+
+  static constexpr std::size_t kStripes = 256;
+  std::array<std::mutex, kStripes> stripes_;  // Separate-database path only.
+
+  std::unique_ptr<MetricsEndpoint> endpoint_;  // Last: stops before the rest goes.
+};
+
+// The one-line swap: wraps `inner` with the plugin. Throws
+// std::runtime_error with the reason when it cannot (index database cannot
+// be opened, metrics port in use): bad configuration at construction.
+std::unique_ptr<EntropyStore> wrap(std::unique_ptr<IdentityStore> inner,
+                                   const PluginConfig& config = {});
+
+}  // namespace kimera
+
+#endif  // KIMERA_ENTROPY_STORE_H_

@@ -1,0 +1,231 @@
+#include "kimera/config_loader.h"
+
+#include <toml++/toml.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+namespace kimera {
+namespace {
+
+// Reads one section, remembering which keys it consumed so that a key the
+// program does not know is reported instead of silently ignored.
+class SectionReader {
+ public:
+  SectionReader(const toml::table* table, std::string section, const std::string& source,
+                Status* status)
+      : table_(table), section_(std::move(section)), source_(source), status_(status) {}
+
+  void Bool(const char* key, bool* out) {
+    const toml::node* n = Find(key);
+    if (!n) return;
+    if (auto v = n->value<bool>(); v && n->is_boolean()) {
+      *out = *v;
+    } else {
+      Fail(key, "must be true or false");
+    }
+  }
+
+  void Int(const char* key, long long min, long long max, int* out) {
+    long long v = *out;
+    Int64(key, min, max, &v);
+    *out = static_cast<int>(v);
+  }
+
+  void Int64(const char* key, long long min, long long max, long long* out) {
+    const toml::node* n = Find(key);
+    if (!n) return;
+    if (!n->is_integer()) return Fail(key, "must be an integer");
+    const long long v = *n->value<long long>();
+    if (v < min || v > max) {
+      return Fail(key, "must be in " + std::to_string(min) + ".." + std::to_string(max) + " (got " +
+                           std::to_string(v) + ")");
+    }
+    *out = v;
+  }
+
+  void Size(const char* key, std::size_t unit, std::size_t* out) {
+    long long v = static_cast<long long>(*out / unit);
+    Int64(key, 0, 1LL << 40, &v);
+    *out = static_cast<std::size_t>(v) * unit;
+  }
+
+  void Double(const char* key, double min, double max, double* out) {
+    const toml::node* n = Find(key);
+    if (!n) return;
+    if (!n->is_number()) return Fail(key, "must be a number");
+    const double v = *n->value<double>();
+    if (!(v >= min && v <= max)) {
+      std::ostringstream reason;
+      reason << "must be in " << min << ".." << max << " (got " << v << ")";
+      return Fail(key, reason.str());
+    }
+    *out = v;
+  }
+
+  void String(const char* key, std::string* out) {
+    const toml::node* n = Find(key);
+    if (!n) return;
+    if (!n->is_string()) return Fail(key, "must be a string");
+    *out = *n->value<std::string>();
+  }
+
+  // Reports the first key of the section nobody asked for.
+  void RejectUnknown() {
+    if (!table_ || !status_->ok()) return;
+    for (const auto& [key, node] : *table_) {
+      if (known_.count(std::string(key.str())) == 0) {
+        return Fail(std::string(key.str()), "is not a known setting");
+      }
+    }
+  }
+
+ private:
+  const toml::node* Find(const char* key) {
+    known_.insert(key);
+    if (!table_ || !status_->ok()) return nullptr;
+    return table_->get(key);
+  }
+
+  void Fail(const std::string& key, const std::string& reason) {
+    if (!status_->ok()) return;
+    *status_ = Status::InvalidArgument(source_ + ": key '" + section_ + "." + key + "' " + reason);
+  }
+
+  const toml::table* table_;
+  std::string section_;
+  const std::string& source_;
+  Status* status_;
+  std::set<std::string> known_;
+};
+
+const toml::table* Section(const toml::table& root, const char* name) {
+  const toml::node* n = root.get(name);
+  return n ? n->as_table() : nullptr;
+}
+
+bool EnvFlag(const char* name, bool* out, Status* status) {
+  const char* v = std::getenv(name);
+  if (v == nullptr) return false;
+  const std::string s(v);
+  if (s == "1" || s == "true") {
+    *out = true;
+  } else if (s == "0" || s == "false") {
+    *out = false;
+  } else {
+    *status = Status::InvalidArgument(std::string("environment ") + name +
+                                      " must be 0 or 1 (got '" + s + "')");
+  }
+  return true;
+}
+
+}  // namespace
+
+Status ParseConfig(const std::string& text, const std::string& source, KimeraConfig* out) {
+  toml::table root;
+  try {
+    root = toml::parse(text, source);
+  } catch (const toml::parse_error& e) {
+    std::ostringstream msg;
+    msg << source << ":" << e.source().begin.line << ":" << e.source().begin.column << ": "
+        << e.description();
+    return Status::InvalidArgument(msg.str());
+  }
+  KimeraConfig config;
+  config.source = source;
+  Status status;
+  static const std::set<std::string> kSections = {"storage", "metrics", "entropy", "index"};
+  for (const auto& [key, node] : root) {
+    const std::string name(key.str());
+    if (kSections.count(name) == 0) {
+      return Status::InvalidArgument(source + ": section or key '" + name +
+                                     "' is not a known setting");
+    }
+    if (!node.is_table()) {
+      return Status::InvalidArgument(source + ": '" + name + "' must be a table ([" + name + "])");
+    }
+  }
+
+  SectionReader storage(Section(root, "storage"), "storage", source, &status);
+  storage.String("path", &config.db_path);
+  storage.Size("block_cache_mb", 1u << 20, &config.storage.block_cache_bytes);
+  storage.Int("bloom_bits_per_key", 0, 64, &config.storage.bloom_bits_per_key);
+  storage.Bool("sync_writes", &config.storage.sync_writes);
+  storage.Bool("disable_wal", &config.storage.disable_wal);
+  storage.Size("write_buffer_mb", 1u << 20, &config.storage.write_buffer_bytes);
+  storage.Int("max_background_jobs", 1, 64, &config.storage.max_background_jobs);
+  storage.RejectUnknown();
+
+  MetricsConfig& m = config.plugin.metrics;
+  SectionReader metrics(Section(root, "metrics"), "metrics", source, &status);
+  metrics.Bool("enabled", &m.enabled);
+  metrics.String("bind_address", &m.bind_address);
+  metrics.Int("port", 0, 65535, &m.port);
+  metrics.Bool("detailed", &m.detailed);
+  metrics.String("basic_auth_user", &m.basic_auth_user);
+  metrics.String("basic_auth_password", &m.basic_auth_password);
+  metrics.RejectUnknown();
+
+  EntropyConfig& e = config.plugin.entropy;
+  SectionReader entropy(Section(root, "entropy"), "entropy", source, &status);
+  entropy.Double("base_tau_seconds", 1e-9, 1e12, &e.decay.base_tau_seconds);
+  entropy.Double("k", 0, 1e6, &e.decay.k);
+  entropy.Double("low_entropy_below", 0, 1e6, &e.low_entropy_below);
+  entropy.Double("high_entropy_from", 0, 1e6, &e.high_entropy_from);
+  entropy.Double("change_rate_window_seconds", 1, 3600, &e.change_rate_window_seconds);
+  entropy.RejectUnknown();
+  if (status.ok() && e.low_entropy_below > e.high_entropy_from) {
+    status = Status::InvalidArgument(source +
+                                     ": key 'entropy.low_entropy_below' must not exceed "
+                                     "'entropy.high_entropy_from'");
+  }
+
+  SectionReader index(Section(root, "index"), "index", source, &status);
+  index.String("separate_path", &config.plugin.index.separate_path);
+  index.RejectUnknown();
+
+  if (!status.ok()) return status;
+  *out = std::move(config);
+  return Status::OK();
+}
+
+Status ApplyEnvironment(KimeraConfig* config) {
+  Status status;
+  EnvFlag("KIMERA_METRICS_ENABLED", &config->plugin.metrics.enabled, &status);
+  EnvFlag("KIMERA_METRICS_DETAILED", &config->plugin.metrics.detailed, &status);
+  if (const char* port = std::getenv("KIMERA_METRICS_PORT")) {
+    char* end = nullptr;
+    const long v = std::strtol(port, &end, 10);
+    if (*port == '\0' || *end != '\0' || v < 0 || v > 65535) {
+      return Status::InvalidArgument(std::string("environment KIMERA_METRICS_PORT must be a port "
+                                                 "in 0..65535 (got '") +
+                                     port + "')");
+    }
+    config->plugin.metrics.port = static_cast<int>(v);
+  }
+  return status;
+}
+
+Status LoadConfig(const std::string& path, KimeraConfig* out) {
+  std::string file = path;
+  if (file.empty()) {
+    if (const char* env = std::getenv("KIMERA_CONFIG")) file = env;
+  }
+  KimeraConfig config;
+  if (!file.empty()) {
+    std::ifstream in(file, std::ios::binary);
+    if (!in) return Status::InvalidArgument("cannot read config file " + file);
+    std::ostringstream text;
+    text << in.rdbuf();
+    Status s = ParseConfig(text.str(), file, &config);
+    if (!s.ok()) return s;
+  }
+  Status s = ApplyEnvironment(&config);
+  if (!s.ok()) return s;
+  *out = std::move(config);
+  return Status::OK();
+}
+
+}  // namespace kimera

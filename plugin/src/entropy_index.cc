@@ -1,0 +1,307 @@
+#include "kimera/entropy_index.h"
+
+#include <rocksdb/iterator.h>
+
+#include <bit>
+#include <cmath>
+#include <cstring>
+
+namespace kimera {
+namespace {
+
+constexpr char kOrderedPrefix = 'x';
+constexpr char kByIdPrefix = 'i';
+constexpr char kCounterPrefix = 'c';
+constexpr char kIntentPrefix = 'p';
+
+void PutBigEndian64(std::uint64_t v, std::string* out) {
+  for (int shift = 56; shift >= 0; shift -= 8) {
+    out->push_back(static_cast<char>((v >> shift) & 0xff));
+  }
+}
+
+std::uint64_t GetBigEndian64(const char* p) {
+  std::uint64_t v = 0;
+  for (int i = 0; i < 8; ++i) v = (v << 8) | static_cast<unsigned char>(p[i]);
+  return v;
+}
+
+void PutDouble(double v, std::string* out) {
+  char buf[sizeof(double)];
+  std::memcpy(buf, &v, sizeof v);
+  out->append(buf, sizeof buf);
+}
+
+double GetDouble(const char* p) {
+  double v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+
+// Positive doubles order like their bit patterns; setting the sign bit puts
+// them above the (bit-inverted) negatives. Inverting the whole word then
+// makes a forward scan descend. -0.0 is folded into 0.0 so equal entropies
+// share one key.
+std::uint64_t DescendingBits(double entropy) {
+  if (entropy == 0) entropy = 0;
+  std::uint64_t bits = std::bit_cast<std::uint64_t>(entropy);
+  bits = (bits & (1ull << 63)) ? ~bits : (bits | (1ull << 63));
+  return ~bits;
+}
+
+double FromDescendingBits(std::uint64_t desc) {
+  std::uint64_t bits = ~desc;
+  bits = (bits & (1ull << 63)) ? (bits & ~(1ull << 63)) : ~bits;
+  return std::bit_cast<double>(bits);
+}
+
+std::string ByIdKey(std::string_view id) {
+  std::string key;
+  key.reserve(1 + id.size());
+  key.push_back(kByIdPrefix);
+  key.append(id);
+  return key;
+}
+
+std::string CounterKey(IdentityType type) {
+  return std::string{kCounterPrefix, static_cast<char>(type)};
+}
+
+std::string IntentKey(std::string_view id) {
+  std::string key;
+  key.push_back(kIntentPrefix);
+  key.append(id);
+  return key;
+}
+
+std::string OrderedValue(const IndexEntry& e) {
+  std::string v;
+  v.push_back(static_cast<char>(e.identity_type));
+  PutDouble(e.tau, &v);
+  return v;
+}
+
+std::string ByIdValue(const IndexEntry& e) {
+  std::string v;
+  PutDouble(e.entropy, &v);
+  v.push_back(static_cast<char>(e.identity_type));
+  PutDouble(e.tau, &v);
+  return v;
+}
+
+bool ParseType(char c, IdentityType* type) {
+  if (c != 0 && c != 1) return false;
+  *type = static_cast<IdentityType>(c);
+  return true;
+}
+
+bool ParseByIdValue(std::string_view v, IndexEntry* e) {
+  if (v.size() != 17) return false;
+  e->entropy = GetDouble(v.data());
+  e->tau = GetDouble(v.data() + 9);
+  return ParseType(v[8], &e->identity_type);
+}
+
+bool ParseOrderedValue(std::string_view v, IndexEntry* e) {
+  if (v.size() != 9) return false;
+  e->tau = GetDouble(v.data() + 1);
+  return ParseType(v[0], &e->identity_type);
+}
+
+// Iterator bounds keep a prefix scan from wandering into the next prefix.
+struct PrefixBounds {
+  explicit PrefixBounds(char prefix)
+      : lower(1, prefix),
+        upper(1, static_cast<char>(prefix + 1)),
+        lower_slice(lower),
+        upper_slice(upper) {}
+  std::string lower, upper;
+  rocksdb::Slice lower_slice, upper_slice;
+};
+
+}  // namespace
+
+std::string EncodeIndexKey(double entropy, std::string_view id) {
+  std::string key;
+  key.reserve(9 + id.size());
+  key.push_back(kOrderedPrefix);
+  PutBigEndian64(DescendingBits(entropy), &key);
+  key.append(id);
+  return key;
+}
+
+bool DecodeIndexKey(std::string_view key, double* entropy, std::string* id) {
+  if (key.size() < 9 || key[0] != kOrderedPrefix) return false;
+  *entropy = FromDescendingBits(GetBigEndian64(key.data() + 1));
+  id->assign(key.substr(9));
+  return true;
+}
+
+Status EntropyIndex::Open(RocksDbDatabase* database, std::unique_ptr<EntropyIndex>* out,
+                          bool* created) {
+  *created = !database->HasColumnFamily(kEntropyIndexColumnFamily);
+  rocksdb::ColumnFamilyHandle* cf = nullptr;
+  Status s = database->ColumnFamily(kEntropyIndexColumnFamily, &cf);
+  if (!s.ok()) return s;
+  out->reset(new EntropyIndex(database, cf));
+  return Status::OK();
+}
+
+void EntropyIndex::AddChanges(std::string_view id, const IndexEntry* before,
+                              const IndexEntry* after, rocksdb::WriteBatch* batch) const {
+  if (before && after && before->entropy == after->entropy &&
+      before->identity_type == after->identity_type && before->tau == after->tau) {
+    return;
+  }
+  if (before) {
+    batch->Delete(cf_, EncodeIndexKey(before->entropy, id));
+    if (!after || after->identity_type != before->identity_type) {
+      batch->Merge(cf_, CounterKey(before->identity_type), RocksDbDatabase::EncodeCounter(-1));
+    }
+  }
+  if (after) {
+    batch->Put(cf_, EncodeIndexKey(after->entropy, id), OrderedValue(*after));
+    batch->Put(cf_, ByIdKey(id), ByIdValue(*after));
+    if (!before || after->identity_type != before->identity_type) {
+      batch->Merge(cf_, CounterKey(after->identity_type), RocksDbDatabase::EncodeCounter(1));
+    }
+  } else {
+    batch->Delete(cf_, ByIdKey(id));
+  }
+}
+
+Status EntropyIndex::Lookup(std::string_view id, IndexEntry* out) const {
+  rocksdb::PinnableSlice value;
+  rocksdb::Status rs = database_->db()->Get(rocksdb::ReadOptions(), cf_, ByIdKey(id), &value);
+  if (rs.IsNotFound()) return Status::NotFound("no index entry for id '" + std::string(id) + "'");
+  if (!rs.ok()) return RocksDbDatabase::FromRocks(rs, "index lookup of '" + std::string(id) + "'");
+  if (!ParseByIdValue(value.ToStringView(), out)) {
+    return Status::Corruption("index entry of id '" + std::string(id) + "' is corrupt");
+  }
+  out->id.assign(id);
+  return Status::OK();
+}
+
+Status EntropyIndex::Range(double min_entropy, double max_entropy, std::size_t limit,
+                           std::vector<IndexEntry>* out, std::size_t* scanned) const {
+  out->clear();
+  *scanned = 0;
+  if (limit == 0 || !(min_entropy <= max_entropy)) return Status::OK();
+  // Keys after ord(min) with the largest possible id still hold entropy >= min,
+  // so the upper bound is the first key of the next lower entropy.
+  const std::string start = EncodeIndexKey(max_entropy, {});
+  const std::string stop = EncodeIndexKey(std::nextafter(min_entropy, -1.0), {});
+  rocksdb::Slice stop_slice(stop);
+  rocksdb::ReadOptions ro;
+  ro.iterate_upper_bound = &stop_slice;
+  std::unique_ptr<rocksdb::Iterator> it(database_->db()->NewIterator(ro, cf_));
+  for (it->Seek(start); it->Valid() && out->size() < limit; it->Next()) {
+    ++*scanned;
+    IndexEntry e;
+    if (!DecodeIndexKey(it->key().ToStringView(), &e.entropy, &e.id) ||
+        !ParseOrderedValue(it->value().ToStringView(), &e)) {
+      return Status::Corruption("index key near entropy " + std::to_string(e.entropy) +
+                                " is corrupt");
+    }
+    out->push_back(std::move(e));
+  }
+  if (!it->status().ok()) return RocksDbDatabase::FromRocks(it->status(), "index range scan");
+  return Status::OK();
+}
+
+Status EntropyIndex::ForEachOrdered(
+    std::string_view start_after,
+    const std::function<bool(std::string_view key, const IndexEntry&)>& visit) const {
+  PrefixBounds bounds(kOrderedPrefix);
+  rocksdb::ReadOptions ro;
+  ro.iterate_upper_bound = &bounds.upper_slice;
+  ro.fill_cache = false;
+  std::unique_ptr<rocksdb::Iterator> it(database_->db()->NewIterator(ro, cf_));
+  if (start_after.empty()) {
+    it->Seek(bounds.lower_slice);
+  } else {
+    it->Seek(rocksdb::Slice(start_after.data(), start_after.size()));
+    if (it->Valid() && it->key().ToStringView() == start_after) it->Next();
+  }
+  for (; it->Valid(); it->Next()) {
+    IndexEntry e;
+    if (!DecodeIndexKey(it->key().ToStringView(), &e.entropy, &e.id) ||
+        !ParseOrderedValue(it->value().ToStringView(), &e)) {
+      return Status::Corruption("index key is corrupt");
+    }
+    if (!visit(it->key().ToStringView(), e)) break;
+  }
+  if (!it->status().ok()) return RocksDbDatabase::FromRocks(it->status(), "index scan");
+  return Status::OK();
+}
+
+Status EntropyIndex::ForEachById(const std::function<bool(const IndexEntry&)>& visit) const {
+  PrefixBounds bounds(kByIdPrefix);
+  rocksdb::ReadOptions ro;
+  ro.iterate_upper_bound = &bounds.upper_slice;
+  ro.fill_cache = false;
+  std::unique_ptr<rocksdb::Iterator> it(database_->db()->NewIterator(ro, cf_));
+  for (it->Seek(bounds.lower_slice); it->Valid(); it->Next()) {
+    IndexEntry e;
+    e.id.assign(it->key().ToStringView().substr(1));
+    if (!ParseByIdValue(it->value().ToStringView(), &e)) {
+      return Status::Corruption("by-id index entry of id '" + e.id + "' is corrupt");
+    }
+    if (!visit(e)) break;
+  }
+  if (!it->status().ok()) return RocksDbDatabase::FromRocks(it->status(), "by-id index scan");
+  return Status::OK();
+}
+
+Status EntropyIndex::ReadCounters(std::array<std::int64_t, 2>* counts) const {
+  for (int t = 0; t < 2; ++t) {
+    std::string value;
+    rocksdb::Status rs = database_->db()->Get(rocksdb::ReadOptions(), cf_,
+                                              CounterKey(static_cast<IdentityType>(t)), &value);
+    if (rs.IsNotFound()) {
+      (*counts)[t] = 0;
+    } else if (!rs.ok()) {
+      return RocksDbDatabase::FromRocks(rs, "reading index counters");
+    } else {
+      (*counts)[t] = RocksDbDatabase::DecodeCounter(value);
+    }
+  }
+  return Status::OK();
+}
+
+void EntropyIndex::SetCounter(IdentityType type, std::int64_t value,
+                              rocksdb::WriteBatch* batch) const {
+  batch->Put(cf_, CounterKey(type), RocksDbDatabase::EncodeCounter(value));
+}
+
+void EntropyIndex::AddIntent(std::string_view id, rocksdb::WriteBatch* batch) const {
+  batch->Put(cf_, IntentKey(id), rocksdb::Slice());
+}
+
+void EntropyIndex::ClearIntent(std::string_view id, rocksdb::WriteBatch* batch) const {
+  batch->Delete(cf_, IntentKey(id));
+}
+
+Status EntropyIndex::PendingIntents(std::vector<std::string>* ids) const {
+  ids->clear();
+  PrefixBounds bounds(kIntentPrefix);
+  rocksdb::ReadOptions ro;
+  ro.iterate_upper_bound = &bounds.upper_slice;
+  std::unique_ptr<rocksdb::Iterator> it(database_->db()->NewIterator(ro, cf_));
+  for (it->Seek(bounds.lower_slice); it->Valid(); it->Next()) {
+    ids->emplace_back(it->key().ToStringView().substr(1));
+  }
+  if (!it->status().ok()) return RocksDbDatabase::FromRocks(it->status(), "reading intents");
+  return Status::OK();
+}
+
+Status EntropyIndex::Clear() {
+  rocksdb::WriteBatch batch;
+  // Every key of a kind lies in [prefix, prefix + 1), whatever bytes its id holds.
+  for (char prefix : {kCounterPrefix, kByIdPrefix, kIntentPrefix, kOrderedPrefix}) {
+    batch.DeleteRange(cf_, std::string(1, prefix), std::string(1, static_cast<char>(prefix + 1)));
+  }
+  return database_->Write(&batch);
+}
+
+}  // namespace kimera

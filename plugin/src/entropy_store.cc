@@ -1,0 +1,511 @@
+#include "kimera/entropy_store.h"
+
+#include <prometheus/collectable.h>
+#include <prometheus/registry.h>
+#include <prometheus/text_serializer.h>
+#include <rocksdb/db.h>
+#include <xxhash.h>
+
+#include <chrono>
+#include <stdexcept>
+
+namespace kimera {
+namespace {
+
+using SteadyClock = std::chrono::steady_clock;
+
+double SecondsSince(SteadyClock::time_point start) {
+  return std::chrono::duration<double>(SteadyClock::now() - start).count();
+}
+
+// The change an Extend call computed, handed to the Committed call that
+// follows it on the same thread under the same id lock.
+struct PendingChange {
+  IndexEntry before, after;
+  bool has_before = false, has_after = false;
+  Micros previous_update = 0;
+};
+thread_local PendingChange pending_change;
+
+RocksDbStore* FindRocksDbStore(IdentityStore* store) {
+  while (store != nullptr) {
+    if (auto* rocks = dynamic_cast<RocksDbStore*>(store)) return rocks;
+    auto* wrapper = dynamic_cast<StoreWrapper*>(store);
+    store = wrapper ? wrapper->target() : nullptr;
+  }
+  return nullptr;
+}
+
+prometheus::MetricFamily GaugeFamily(std::string name, std::string help) {
+  prometheus::MetricFamily family;
+  family.name = std::move(name);
+  family.help = std::move(help);
+  family.type = prometheus::MetricType::Gauge;
+  return family;
+}
+
+void AddGauge(prometheus::MetricFamily* family, double value,
+              std::vector<prometheus::ClientMetric::Label> labels = {}) {
+  prometheus::ClientMetric metric;
+  metric.label = std::move(labels);
+  metric.gauge.value = value;
+  family->metric.push_back(std::move(metric));
+}
+
+constexpr std::size_t kRebuildBatch = 1000;
+
+}  // namespace
+
+// Scrape-time gauges: computed from the store's state when /metrics is read,
+// so they cost nothing between scrapes.
+class EntropyStore::Collector : public prometheus::Collectable {
+ public:
+  explicit Collector(const EntropyStore* store) : store_(store) {}
+
+  std::vector<prometheus::MetricFamily> Collect() const override {
+    std::vector<prometheus::MetricFamily> out;
+    const EntropyStore& s = *store_;
+
+    auto quantiles =
+        GaugeFamily("kimera_stored_entropy_quantile",
+                    "Exact percentiles of the entropy of every identity currently stored, in bits");
+    for (const char* q : {"0.5", "0.9", "0.99"}) {
+      AddGauge(&quantiles, s.population_.Quantile(std::stod(q)), {{"quantile", q}});
+    }
+    out.push_back(std::move(quantiles));
+
+    const std::uint64_t total = s.population_.size();
+    const std::uint64_t low = s.population_.CountBelow(s.config_.entropy.low_entropy_below);
+    const std::uint64_t below_high = s.population_.CountBelow(s.config_.entropy.high_entropy_from);
+    auto categories = GaugeFamily("kimera_entropy_category_identities",
+                                  "Identities stored per entropy category (thresholds configured)");
+    AddGauge(&categories, static_cast<double>(low), {{"category", "low"}});
+    AddGauge(&categories, static_cast<double>(below_high - std::min(low, below_high)),
+             {{"category", "medium"}});
+    AddGauge(&categories, static_cast<double>(total - std::min(total, below_high)),
+             {{"category", "high"}});
+    out.push_back(std::move(categories));
+
+    auto active = GaugeFamily("kimera_active_identities", "Identities stored, per identity type");
+    for (std::size_t t = 0; t < kTypeLabelCount; ++t) {
+      const double n = t < 2 ? static_cast<double>(s.counts_[t].load()) : 0.0;
+      AddGauge(&active, n, {{"identity_type", TypeLabelName(t)}});
+    }
+    out.push_back(std::move(active));
+
+    auto entries = GaugeFamily("kimera_entropy_index_entries", "Entries in the entropy index");
+    AddGauge(&entries, static_cast<double>(total));
+    out.push_back(std::move(entries));
+
+    auto rate = GaugeFamily("kimera_entropy_change_rate",
+                            "Entropy change of re-stored identities per second over the "
+                            "configured window, in bits per second");
+    const auto rates = s.changes_.Rates(s.clock_());
+    for (std::size_t t = 0; t < kTypeLabelCount; ++t) {
+      AddGauge(&rate, t < 2 ? rates[t] : 0.0, {{"identity_type", TypeLabelName(t)}});
+    }
+    for (const auto& d : s.changes_.Detailed()) {
+      AddGauge(&rate, d.bits_per_second,
+               {{"identity_id", d.id}, {"identity_type", IdentityTypeName(d.type)}});
+    }
+    out.push_back(std::move(rate));
+
+    auto check_duration = GaugeFamily("kimera_entropy_index_check_duration_seconds",
+                                      "Duration of the last index check, in seconds");
+    AddGauge(&check_duration, s.last_check_seconds_.load());
+    out.push_back(std::move(check_duration));
+    auto inconsistencies = GaugeFamily("kimera_entropy_index_inconsistencies",
+                                       "Problems found by the last index check");
+    AddGauge(&inconsistencies, static_cast<double>(s.last_check_problems_.load()));
+    out.push_back(std::move(inconsistencies));
+
+    rocksdb::DB* db = s.index_->database().db();
+    const auto property = [db](const std::string& name) {
+      std::uint64_t v = 0;
+      return db->GetAggregatedIntProperty(name, &v) ? static_cast<double>(v) : 0.0;
+    };
+    const std::pair<const char*, const char*> rocks_gauges[] = {
+        {"kimera_rocksdb_estimated_keys", "rocksdb.estimate-num-keys"},
+        {"kimera_rocksdb_live_sst_bytes", "rocksdb.live-sst-files-size"},
+        {"kimera_rocksdb_block_cache_usage_bytes", "rocksdb.block-cache-usage"},
+        {"kimera_rocksdb_pending_compaction_bytes", "rocksdb.estimate-pending-compaction-bytes"},
+    };
+    for (const auto& [metric, prop] : rocks_gauges) {
+      auto family = GaugeFamily(
+          metric, std::string("RocksDB property ") + prop + " of the database holding the index");
+      AddGauge(&family, property(prop));
+      out.push_back(std::move(family));
+    }
+    auto stalled = GaugeFamily("kimera_rocksdb_write_stalled",
+                               "1 when RocksDB stops or delays writes, else 0");
+    AddGauge(&stalled, property("rocksdb.is-write-stopped") > 0 ||
+                               property("rocksdb.actual-delayed-write-rate") > 0
+                           ? 1.0
+                           : 0.0);
+    out.push_back(std::move(stalled));
+
+    auto build = GaugeFamily("kimera_build_info", "Version of the kimera plugin; always 1");
+    AddGauge(&build, 1.0, {{"version", KIMERA_VERSION}});
+    out.push_back(std::move(build));
+    return out;
+  }
+
+ private:
+  const EntropyStore* store_;
+};
+
+EntropyStore::EntropyStore(std::unique_ptr<IdentityStore> inner, const PluginConfig& config,
+                           Clock clock)
+    : StoreWrapper(std::move(inner)),
+      config_(config),
+      clock_(std::move(clock)),
+      changes_(config.entropy.change_rate_window_seconds, config.metrics.detailed) {}
+
+EntropyStore::~EntropyStore() {
+  // Stop scrapes before the state they read goes away.
+  endpoint_.reset();
+}
+
+Status EntropyStore::Open(std::unique_ptr<IdentityStore> inner, const PluginConfig& config,
+                          std::unique_ptr<EntropyStore>* out,
+                          std::shared_ptr<prometheus::Registry> registry, Clock clock) {
+  if (!inner) return Status::InvalidArgument("EntropyStore needs a store to wrap");
+  std::unique_ptr<EntropyStore> store(new EntropyStore(std::move(inner), config, std::move(clock)));
+  if (config.index.separate_path.empty()) store->rocks_ = FindRocksDbStore(store->target());
+  RocksDbDatabase* database = nullptr;
+  if (store->rocks_ != nullptr) {
+    database = &store->rocks_->database();
+  } else {
+    if (config.index.separate_path.empty()) {
+      return Status::InvalidArgument(
+          "the wrapped store is not a RocksDbStore: set index.separate_path to a folder for "
+          "the entropy index");
+    }
+    Status s =
+        RocksDbDatabase::Open(config.index.separate_path, RocksDbOptions{}, &store->own_index_db_);
+    if (!s.ok()) return s;
+    database = store->own_index_db_.get();
+  }
+  bool created = false;
+  Status s = EntropyIndex::Open(database, &store->index_, &created);
+  if (!s.ok()) return s;
+  if (created) {
+    s = store->Rebuild();
+  } else if (store->rocks_ == nullptr) {
+    std::vector<std::string> intents;
+    s = store->index_->PendingIntents(&intents);
+    for (std::size_t i = 0; s.ok() && i < intents.size(); ++i) s = store->Reconcile(intents[i]);
+    if (s.ok()) s = store->LoadState();
+  } else {
+    s = store->LoadState();
+  }
+  if (!s.ok()) return s;
+  if (store->rocks_ != nullptr) store->rocks_->AddWriteExtension(store.get());
+
+  if (config.metrics.enabled) {
+    store->registry_ = registry ? std::move(registry) : std::make_shared<prometheus::Registry>();
+    store->metrics_ = std::make_unique<PluginMetrics>(*store->registry_, config);
+    store->collector_ = std::make_shared<Collector>(store.get());
+    if (config.metrics.serve) {
+      s = store->StartEndpoint();
+      if (!s.ok()) return s;
+    }
+  }
+  *out = std::move(store);
+  return Status::OK();
+}
+
+Status EntropyStore::StartEndpoint() {
+  if (!config_.metrics.enabled || endpoint_) return Status::OK();
+  std::vector<std::weak_ptr<prometheus::Collectable>> collectables = {registry_, collector_};
+  {
+    std::lock_guard lock(collectables_mu_);
+    for (const auto& c : collectables_) collectables.push_back(c);
+  }
+  return MetricsEndpoint::Start(config_.metrics, collectables, &endpoint_);
+}
+
+void EntropyStore::AddCollectable(std::shared_ptr<prometheus::Collectable> collectable) {
+  if (!metrics_) return;
+  std::lock_guard lock(collectables_mu_);
+  collectables_.push_back(collectable);
+  if (endpoint_) endpoint_->Register(collectable);
+}
+
+std::string EntropyStore::MetricsText() const {
+  if (!metrics_) return {};
+  std::vector<prometheus::MetricFamily> families = registry_->Collect();
+  auto own = collector_->Collect();
+  families.insert(families.end(), own.begin(), own.end());
+  {
+    std::lock_guard lock(collectables_mu_);
+    for (const auto& c : collectables_) {
+      auto more = c->Collect();
+      families.insert(families.end(), more.begin(), more.end());
+    }
+  }
+  return prometheus::TextSerializer().Serialize(families);
+}
+
+std::mutex& EntropyStore::LockFor(std::string_view id) {
+  return stripes_[XXH3_64bits(id.data(), id.size()) % kStripes];
+}
+
+IndexEntry EntropyStore::EntryOf(const Identity& identity) const {
+  IndexEntry e;
+  e.id = identity.id;
+  e.entropy = Entropy(identity);
+  e.identity_type = identity.identity_type;
+  e.tau = EffectiveTau(e.entropy, config_.entropy.decay);
+  return e;
+}
+
+Status EntropyStore::Extend(std::string_view id, const Identity* before, const Identity* after,
+                            rocksdb::WriteBatch* batch) {
+  PendingChange& p = pending_change;
+  p.has_before = before != nullptr;
+  p.has_after = after != nullptr;
+  if (before) {
+    p.before = EntryOf(*before);
+    p.previous_update = before->updated_at;
+  }
+  if (after) p.after = EntryOf(*after);
+  index_->AddChanges(id, p.has_before ? &p.before : nullptr, p.has_after ? &p.after : nullptr,
+                     batch);
+  return Status::OK();
+}
+
+void EntropyStore::Committed(std::string_view id, const Identity* before, const Identity* after) {
+  (void)before;
+  const PendingChange& p = pending_change;
+  Apply(id, p.has_before ? &p.before : nullptr, p.has_after ? &p.after : nullptr,
+        after ? p.previous_update : 0);
+}
+
+void EntropyStore::Apply(std::string_view id, const IndexEntry* before, const IndexEntry* after,
+                         Micros previous_update) {
+  if (before) {
+    population_.Remove(before->entropy);
+    counts_[static_cast<std::size_t>(before->identity_type)].fetch_sub(1);
+  }
+  if (after) {
+    population_.Add(after->entropy);
+    counts_[static_cast<std::size_t>(after->identity_type)].fetch_add(1);
+  }
+  if (before && after) {
+    changes_.Record(id, after->identity_type, before->entropy, after->entropy, clock_(),
+                    previous_update);
+  }
+  if (!metrics_) return;
+  metrics_->ObserveIndexUpdate(before != nullptr, after != nullptr);
+  if (after) {
+    metrics_->ObserveStore(after->identity_type, after->entropy, after->tau,
+                           before ? std::optional<double>(before->entropy) : std::nullopt);
+  } else if (before) {
+    metrics_->ObserveRemove(before->identity_type, before->entropy);
+  }
+}
+
+Status EntropyStore::WriteIntent(std::string_view id) {
+  rocksdb::WriteBatch batch;
+  index_->AddIntent(id, &batch);
+  return index_->database().Write(&batch);
+}
+
+Status EntropyStore::Reconcile(std::string_view id) {
+  Identity record;
+  Status s = target()->Fetch(id, &record);
+  if (!s.ok() && !s.IsNotFound()) return s;
+  const bool has_after = s.ok();
+  IndexEntry after = has_after ? EntryOf(record) : IndexEntry{};
+  IndexEntry before;
+  s = index_->Lookup(id, &before);
+  if (!s.ok() && !s.IsNotFound()) return s;
+  const bool has_before = s.ok();
+  rocksdb::WriteBatch batch;
+  index_->AddChanges(id, has_before ? &before : nullptr, has_after ? &after : nullptr, &batch);
+  index_->ClearIntent(id, &batch);
+  s = index_->database().Write(&batch);
+  if (!s.ok()) return s;
+  if (has_before && has_after && before.entropy == after.entropy &&
+      before.identity_type == after.identity_type && before.tau == after.tau) {
+    return Status::OK();
+  }
+  Apply(id, has_before ? &before : nullptr, has_after ? &after : nullptr,
+        has_after ? record.updated_at : 0);
+  return Status::OK();
+}
+
+Status EntropyStore::LoadState() {
+  std::array<std::int64_t, 2> counts{};
+  Status s = index_->ReadCounters(&counts);
+  if (!s.ok()) return s;
+  for (std::size_t t = 0; t < 2; ++t) counts_[t].store(counts[t]);
+  population_.Clear();
+  return index_->ForEachOrdered({}, [this](std::string_view, const IndexEntry& e) {
+    population_.Add(e.entropy);
+    return true;
+  });
+}
+
+Status EntropyStore::Rebuild() {
+  Status s = index_->Clear();
+  if (!s.ok()) return s;
+  rocksdb::WriteBatch batch;
+  Status write_status;
+  s = target()->Scan({}, [&](const Identity& identity) {
+    IndexEntry e = EntryOf(identity);
+    index_->AddChanges(identity.id, nullptr, &e, &batch);
+    if (batch.Count() >= kRebuildBatch) {
+      write_status = index_->database().Write(&batch);
+      batch.Clear();
+    }
+    return write_status.ok();
+  });
+  if (!write_status.ok()) return write_status;
+  if (!s.ok()) return s;
+  s = index_->database().Write(&batch);
+  if (!s.ok()) return s;
+  return LoadState();
+}
+
+Status EntropyStore::Store(const Identity& identity) {
+  const auto start = SteadyClock::now();
+  Status s;
+  if (rocks_ != nullptr) {
+    s = target()->Store(identity);
+  } else {
+    std::lock_guard lock(LockFor(identity.id));
+    s = WriteIntent(identity.id);
+    if (s.ok()) {
+      s = target()->Store(identity);
+      Status r = Reconcile(identity.id);
+      if (s.ok()) s = r;
+    }
+  }
+  if (metrics_) {
+    metrics_->ObserveOperation(Operation::kStore, identity.identity_type, SecondsSince(start), s);
+  }
+  return s;
+}
+
+Status EntropyStore::Fetch(std::string_view id, Identity* out) {
+  const auto start = SteadyClock::now();
+  Status s = target()->Fetch(id, out);
+  if (metrics_) {
+    metrics_->ObserveOperation(Operation::kFetch,
+                               s.ok() ? std::optional(out->identity_type) : std::nullopt,
+                               SecondsSince(start), s);
+  }
+  return s;
+}
+
+Status EntropyStore::FetchMany(const std::vector<std::string>& ids, std::vector<Identity>* out) {
+  const auto start = SteadyClock::now();
+  Status s = target()->FetchMany(ids, out);
+  if (metrics_) metrics_->ObserveOperation(Operation::kFetch, std::nullopt, SecondsSince(start), s);
+  return s;
+}
+
+Status EntropyStore::Remove(std::string_view id) {
+  const auto start = SteadyClock::now();
+  Status s;
+  if (rocks_ != nullptr) {
+    s = target()->Remove(id);
+  } else {
+    std::lock_guard lock(LockFor(id));
+    s = WriteIntent(id);
+    if (s.ok()) {
+      s = target()->Remove(id);
+      Status r = Reconcile(id);
+      if (s.ok()) s = r;
+    }
+  }
+  if (metrics_)
+    metrics_->ObserveOperation(Operation::kRemove, std::nullopt, SecondsSince(start), s);
+  return s;
+}
+
+Status EntropyStore::List(const ListQuery& query, std::vector<Identity>* out) {
+  const auto start = SteadyClock::now();
+  Status s = target()->List(query, out);
+  if (metrics_) {
+    metrics_->ObserveOperation(Operation::kList, query.identity_type, SecondsSince(start), s);
+  }
+  return s;
+}
+
+Status EntropyStore::Count(std::optional<IdentityType> type, std::uint64_t* out) {
+  const auto start = SteadyClock::now();
+  std::int64_t n = type ? counts_[static_cast<std::size_t>(*type)].load()
+                        : counts_[0].load() + counts_[1].load();
+  *out = n > 0 ? static_cast<std::uint64_t>(n) : 0;
+  if (metrics_) {
+    metrics_->ObserveOperation(Operation::kCount, type, SecondsSince(start), Status::OK());
+  }
+  return Status::OK();
+}
+
+Status EntropyStore::FindByEntropy(double min_entropy, double max_entropy, std::size_t limit,
+                                   std::vector<Identity>* out) {
+  const auto start = SteadyClock::now();
+  std::vector<IndexEntry> entries;
+  std::size_t scanned = 0;
+  Status s = index_->Range(min_entropy, max_entropy, limit, &entries, &scanned);
+  if (s.ok()) {
+    std::vector<std::string> ids;
+    ids.reserve(entries.size());
+    for (auto& e : entries) ids.push_back(std::move(e.id));
+    s = target()->FetchMany(ids, out);
+  }
+  if (metrics_) {
+    metrics_->ObserveOperation(Operation::kFindByEntropy, std::nullopt, SecondsSince(start), s);
+    if (s.ok()) metrics_->ObserveQuery(out->size(), scanned);
+  }
+  return s;
+}
+
+Status EntropyStore::Scan(std::string_view start_after, const ScanVisitor& visit) {
+  const auto start = SteadyClock::now();
+  Status s = target()->Scan(start_after, visit);
+  if (metrics_) metrics_->ObserveOperation(Operation::kScan, std::nullopt, SecondsSince(start), s);
+  return s;
+}
+
+Status EntropyStore::ApplyDecay(std::string_view id, Micros now, const DecayParams& params) {
+  const auto start = SteadyClock::now();
+  Status s;
+  if (rocks_ != nullptr) {
+    s = target()->ApplyDecay(id, now, params);
+  } else {
+    std::lock_guard lock(LockFor(id));
+    s = WriteIntent(id);
+    if (s.ok()) {
+      s = target()->ApplyDecay(id, now, params);
+      Status r = Reconcile(id);
+      if (s.ok()) s = r;
+    }
+  }
+  if (metrics_) {
+    metrics_->ObserveOperation(Operation::kApplyDecay, std::nullopt, SecondsSince(start), s);
+  }
+  return s;
+}
+
+Status EntropyStore::Sync() {
+  const auto start = SteadyClock::now();
+  Status s = target()->Sync();
+  if (s.ok() && own_index_db_) s = own_index_db_->SyncWal();
+  if (metrics_) metrics_->ObserveOperation(Operation::kSync, std::nullopt, SecondsSince(start), s);
+  return s;
+}
+
+std::unique_ptr<EntropyStore> wrap(std::unique_ptr<IdentityStore> inner,
+                                   const PluginConfig& config) {
+  std::unique_ptr<EntropyStore> store;
+  Status s = EntropyStore::Open(std::move(inner), config, &store);
+  if (!s.ok()) throw std::runtime_error("cannot wrap the store: " + s.ToString());
+  return store;
+}
+
+}  // namespace kimera
