@@ -1,0 +1,218 @@
+#!/usr/bin/env python3
+"""End-to-end test of the kimera program on the reference sample.
+
+Usage: cli_roundtrip_test.py KIMERA_BINARY DATA_DIR
+
+Imports DATA_DIR/reference_sample.jsonl into a fresh database through the real
+binary, exports it, and checks every identity against the reference: each
+field round-tripped, entropy and effective tau as the reference computed them.
+Then checks count, query, get, bad-line handling and re-import.
+"""
+
+import json
+import math
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+KIMERA = None
+DATA_DIR = None
+
+REFERENCE_FIELDS = ["id", "identity_type", "raw", "echo", "lang_axis", "tags", "weight",
+                    "related_ids", "meta", "created_at", "updated_at"]
+
+
+def load_sample():
+    rows = []
+    with open(os.path.join(DATA_DIR, "reference_sample.jsonl"), encoding="utf-8") as f:
+        for line in f:
+            if line.strip():
+                rows.append(json.loads(line))
+    return rows
+
+
+def close(actual, expected, tol=1e-12):
+    if expected == 0:
+        return abs(actual) <= tol
+    return abs(actual - expected) <= tol * abs(expected)
+
+
+class KimeraCli(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory(prefix="kimera-cli-test-")
+        self.db = os.path.join(self.tmp.name, "db")
+        self.sample_path = os.path.join(DATA_DIR, "reference_sample.jsonl")
+        self.sample = load_sample()
+
+    def tearDown(self):
+        self.tmp.cleanup()
+
+    def kimera(self, *args, stdin=None, db=None):
+        return subprocess.run([KIMERA, "--db", db or self.db, *args], input=stdin,
+                              capture_output=True, text=True, timeout=120)
+
+    def import_sample(self):
+        r = self.kimera("import", self.sample_path)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("imported 60 identities, 0 bad lines", r.stderr)
+
+    def export(self):
+        r = self.kimera("export")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        return [json.loads(line) for line in r.stdout.splitlines() if line.strip()]
+
+    def test_roundtrip_matches_reference(self):
+        self.import_sample()
+        exported = {row["id"]: row for row in self.export()}
+        self.assertEqual(len(exported), len(self.sample))
+        for row in self.sample:
+            ref = row["identity"]
+            expected = row["expected"]
+            got = exported[ref["id"]]
+            with self.subTest(id=ref["id"]):
+                self.assertEqual(list(got.keys()),
+                                 REFERENCE_FIELDS + ["entropy", "effective_tau"])
+                self.assertEqual({k: got[k] for k in REFERENCE_FIELDS}, ref)
+                self.assertEqual(got["created_at"], ref["created_at"])
+                self.assertEqual(got["updated_at"], ref["updated_at"])
+                self.assertTrue(close(got["entropy"], expected["entropy"]),
+                                (got["entropy"], expected["entropy"]))
+                self.assertTrue(close(got["effective_tau"], expected["effective_tau"]),
+                                (got["effective_tau"], expected["effective_tau"]))
+
+    def test_get_count_and_query(self):
+        self.import_sample()
+        r = self.kimera("count")
+        self.assertEqual((r.returncode, r.stdout.strip()), (0, "60"), r.stderr)
+        scars = sum(1 for row in self.sample if row["identity"]["identity_type"] == "scar")
+        r = self.kimera("count", "--type", "scar")
+        self.assertEqual((r.returncode, r.stdout.strip()), (0, str(scars)), r.stderr)
+        r = self.kimera("count", "--type", "geoid")
+        self.assertEqual((r.returncode, r.stdout.strip()), (0, str(60 - scars)), r.stderr)
+        r = self.kimera("count", "--type", "blob")
+        self.assertEqual(r.returncode, 2)
+
+        ref = self.sample[0]
+        r = self.kimera("get", ref["identity"]["id"])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        got = json.loads(r.stdout)
+        self.assertEqual({k: got[k] for k in REFERENCE_FIELDS}, ref["identity"])
+        self.assertTrue(close(got["entropy"], ref["expected"]["entropy"]))
+
+        r = self.kimera("get", "no-such-id")
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("id 'no-such-id' not found", r.stderr)
+        self.assertEqual(r.stdout, "")
+
+        entropies = sorted(((row["expected"]["entropy"], row["identity"]["id"])
+                            for row in self.sample), key=lambda e: (-e[0], e[1]))
+        r = self.kimera("query")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        top = [json.loads(line) for line in r.stdout.splitlines()]
+        self.assertEqual(len(top), 10)
+        self.assertEqual([t["id"] for t in top], [e[1] for e in entropies[:10]])
+
+        r = self.kimera("query", "--min-entropy", "1", "--max-entropy", "3", "--limit", "100")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        hits = [json.loads(line) for line in r.stdout.splitlines()]
+        want = [e for e in entropies if 1 <= e[0] <= 3]
+        self.assertEqual([h["id"] for h in hits], [e[1] for e in want])
+        self.assertEqual([h["entropy"] for h in hits],
+                         sorted([h["entropy"] for h in hits], reverse=True))
+
+        r = self.kimera("query", "--limit", "3", "--min-entropy", "0.5")
+        self.assertEqual(len(r.stdout.splitlines()), 3)
+        r = self.kimera("query", "--min-entropy", "5", "--max-entropy", "1")
+        self.assertEqual(r.returncode, 2)
+
+    def test_bad_lines_are_reported_and_skipped(self):
+        good = [row["identity"] for row in self.sample[:3]]
+        negative = dict(good[0], id="neg", weight=-1.0)
+        blob = dict(good[0], id="blobby", identity_type="blob")
+        bad_time = dict(good[0], id="badtime", created_at="2026-13-45T99:00:00")
+        lines = [
+            json.dumps(good[0]),                       # 1: bare identity
+            "{\"id\": \"broken\", \"weight\": ",       # 2: malformed JSON
+            json.dumps(negative),                      # 3: negative weight
+            "",                                        # 4: blank, skipped
+            json.dumps({"identity": good[1]}),         # 5: wrapped identity
+            json.dumps(blob),                          # 6: unknown identity_type
+            json.dumps(bad_time),                      # 7: invalid timestamp
+            json.dumps(good[2]),                       # 8
+        ]
+        r = self.kimera("import", "-", stdin="\n".join(lines) + "\n")
+        self.assertEqual(r.returncode, 1, r.stderr)
+        for n in (2, 3, 6, 7):
+            self.assertIn(f"line {n}: ", r.stderr)
+        for n in (1, 4, 5, 8):
+            self.assertNotIn(f"line {n}: ", r.stderr)
+        self.assertIn("weight", r.stderr)
+        self.assertIn("neg", r.stderr)
+        self.assertIn("identity_type", r.stderr)
+        self.assertIn("created_at", r.stderr)
+        self.assertIn("imported 3 identities, 4 bad lines", r.stderr)
+        ids = sorted(row["id"] for row in self.export())
+        self.assertEqual(ids, sorted(g["id"] for g in good))
+
+    def test_reimport_keeps_created_at(self):
+        self.import_sample()
+        first = {row["id"]: row for row in self.export()}
+        changed = [dict(row["identity"], created_at="2030-01-01T00:00:00+00:00",
+                        raw="changed") for row in self.sample[:5]]
+        r = self.kimera("import", "-", stdin="".join(json.dumps(c) + "\n" for c in changed))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        second = {row["id"]: row for row in self.export()}
+        self.assertEqual(len(second), 60)
+        for c in changed:
+            self.assertEqual(second[c["id"]]["created_at"], first[c["id"]]["created_at"])
+            self.assertEqual(second[c["id"]]["raw"], "changed")
+
+    def test_usage_errors_and_help(self):
+        r = self.kimera("--help")
+        self.assertEqual(r.returncode, 0)
+        self.assertIn("Exit codes", r.stdout)
+        for cmd in ("import", "export", "get", "query", "count"):
+            r = self.kimera(cmd, "--help")
+            self.assertEqual(r.returncode, 0, cmd)
+        r = self.kimera("frobnicate")
+        self.assertEqual(r.returncode, 2)
+        r = self.kimera("import", os.path.join(self.tmp.name, "missing.jsonl"))
+        self.assertEqual(r.returncode, 3)
+
+    def test_unopenable_database_exits_3(self):
+        not_a_dir = os.path.join(self.tmp.name, "file")
+        with open(not_a_dir, "w") as f:
+            f.write("x")
+        r = self.kimera("count", db=os.path.join(not_a_dir, "db"))
+        self.assertEqual(r.returncode, 3, r.stderr)
+        self.assertTrue(r.stderr.strip())
+
+    def test_database_locked_by_another_process_exits_3(self):
+        holder = subprocess.Popen([KIMERA, "--db", self.db, "import", "-"],
+                                  stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.PIPE, text=True)
+        try:
+            deadline = time.monotonic() + 30
+            while not os.path.exists(os.path.join(self.db, "CURRENT")):
+                self.assertLess(time.monotonic(), deadline, "import never opened the database")
+                time.sleep(0.05)
+            time.sleep(0.5)
+            r = self.kimera("count")
+            self.assertEqual(r.returncode, 3, r.stderr)
+            self.assertIn(self.db, r.stderr)
+        finally:
+            holder.stdin.close()
+            holder.wait(timeout=60)
+            holder.stderr.close()
+        self.assertEqual(holder.returncode, 0)
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 3:
+        sys.exit("usage: cli_roundtrip_test.py KIMERA_BINARY DATA_DIR")
+    KIMERA = os.path.abspath(sys.argv[1])
+    DATA_DIR = sys.argv[2]
+    unittest.main(argv=[sys.argv[0], "-v"])
