@@ -46,7 +46,6 @@ int Run(int argc, char** argv) {
   kimera_cli::AddGetCommand(app, global);
   kimera_cli::AddQueryCommand(app, global);
   kimera_cli::AddCountCommand(app, global);
-  kimera_cli::AddServeCommand(app, global);
 
   try {
     app.parse(argc, argv);
