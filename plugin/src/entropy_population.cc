@@ -72,6 +72,17 @@ double EntropyPopulation::Quantile(double q) const {
   return last;
 }
 
+double EntropyPopulation::Sum() const {
+  double sum = 0;
+  for (std::size_t i = 0; i < kCells; ++i) {
+    const std::int64_t n = cells_[i].load(std::memory_order_relaxed);
+    if (n != 0) sum += static_cast<double>(n) * (static_cast<double>(i) + 0.5) * kResolution;
+  }
+  std::lock_guard lock(overflow_mu_);
+  for (const auto& [entropy, count] : overflow_) sum += entropy * static_cast<double>(count);
+  return sum;
+}
+
 std::uint64_t EntropyPopulation::CountBelow(double threshold) const {
   std::int64_t below = 0;
   const std::size_t end = threshold >= kCellRange ? kCells : Cell(threshold);

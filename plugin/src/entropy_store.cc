@@ -66,12 +66,19 @@ class EntropyStore::Collector : public prometheus::Collectable {
     std::vector<prometheus::MetricFamily> out;
     const EntropyStore& s = *store_;
 
-    auto quantiles =
-        GaugeFamily("kimera_stored_entropy_quantile",
-                    "Exact percentiles of the entropy of every identity currently stored, in bits");
-    for (const char* q : {"0.5", "0.9", "0.99"}) {
-      AddGauge(&quantiles, s.population_.Quantile(std::stod(q)), {{"quantile", q}});
+    // A summary, not gauges: the "quantile" label is reserved for summaries
+    // (promtool rejects it on a gauge); the quantile series read the same.
+    prometheus::MetricFamily quantiles;
+    quantiles.name = "kimera_stored_entropy_quantile";
+    quantiles.help = "Exact percentiles of the entropy of every identity currently stored, in bits";
+    quantiles.type = prometheus::MetricType::Summary;
+    prometheus::ClientMetric population;
+    for (double q : {0.5, 0.9, 0.99}) {
+      population.summary.quantile.push_back({q, s.population_.Quantile(q)});
     }
+    population.summary.sample_count = s.population_.size();
+    population.summary.sample_sum = s.population_.Sum();
+    quantiles.metric.push_back(std::move(population));
     out.push_back(std::move(quantiles));
 
     const std::uint64_t total = s.population_.size();

@@ -91,12 +91,17 @@ Status EntropyStore::Check(bool repair, IndexCheckReport* report) {
     }
   }
 
-  // 3. Every ordered entry matches its id's by-id entry (else it is stale).
+  // 3. Every ordered entry matches its id's by-id entry or, when that entry
+  // is missing or wrong (reported in step 1), the record itself; else it is
+  // stale. Judging by the by-id entry alone would delete the very key step 1
+  // re-creates for such a record.
   s = index_->ForEachOrdered({}, [&](std::string_view key, const IndexEntry& e) {
     ++report->index_entries;
     IndexEntry current;
     Status ls = index_->Lookup(e.id, &current);
-    if (!ls.ok() || current.entropy != e.entropy) {
+    Identity record;
+    if ((!ls.ok() || current.entropy != e.entropy) &&
+        !(target()->Fetch(e.id, &record).ok() && EntryOf(record).entropy == e.entropy)) {
       Report(report, "id '" + e.id + "': stale ordered index entry at entropy " + Num(e.entropy));
       if (repair) fixes.Delete(index_->column_family(), rocksdb::Slice(key.data(), key.size()));
     }

@@ -37,6 +37,8 @@ class EntropyPopulation {
   // that at least ceil(q * n) values are <= H, to within kResolution / 2.
   // 0 when empty.
   double Quantile(double q) const;
+  // Sum of the stored values, each to within kResolution / 2.
+  double Sum() const;
   // Number of stored values with H < threshold (to the cell holding it).
   std::uint64_t CountBelow(double threshold) const;
 
