@@ -1,1 +1,329 @@
-// placeholder
+#include "kimera/identity.h"
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <cstring>
+
+namespace kimera {
+namespace {
+
+constexpr std::size_t kDisplayIdMaxBytes = 64;
+
+// Length of the well-formed UTF-8 sequence starting at s[i], or 0 when the
+// bytes there are not one. Follows the Unicode table of well-formed byte
+// sequences, so overlong forms, surrogates and code points above U+10FFFF
+// are rejected.
+std::size_t Utf8SequenceLength(const unsigned char* s, std::size_t i, std::size_t n) {
+  const unsigned char c = s[i];
+  if (c < 0x80) return 1;
+  auto cont = [&](std::size_t k, unsigned char lo, unsigned char hi) {
+    return i + k < n && s[i + k] >= lo && s[i + k] <= hi;
+  };
+  if (c >= 0xC2 && c <= 0xDF) return cont(1, 0x80, 0xBF) ? 2 : 0;
+  if (c == 0xE0) return cont(1, 0xA0, 0xBF) && cont(2, 0x80, 0xBF) ? 3 : 0;
+  if ((c >= 0xE1 && c <= 0xEC) || c == 0xEE || c == 0xEF) {
+    return cont(1, 0x80, 0xBF) && cont(2, 0x80, 0xBF) ? 3 : 0;
+  }
+  if (c == 0xED) return cont(1, 0x80, 0x9F) && cont(2, 0x80, 0xBF) ? 3 : 0;
+  if (c == 0xF0) {
+    return cont(1, 0x90, 0xBF) && cont(2, 0x80, 0xBF) && cont(3, 0x80, 0xBF) ? 4 : 0;
+  }
+  if (c >= 0xF1 && c <= 0xF3) {
+    return cont(1, 0x80, 0xBF) && cont(2, 0x80, 0xBF) && cont(3, 0x80, 0xBF) ? 4 : 0;
+  }
+  if (c == 0xF4) {
+    return cont(1, 0x80, 0x8F) && cont(2, 0x80, 0xBF) && cont(3, 0x80, 0xBF) ? 4 : 0;
+  }
+  return 0;
+}
+
+std::string FormatNumber(double value) {
+  char buf[64];
+  const auto result = std::to_chars(buf, buf + sizeof(buf), value);
+  return std::string(buf, result.ptr);
+}
+
+std::string FieldError(const Identity& identity, std::string_view field, std::string_view what) {
+  std::string msg = "identity '";
+  msg += DisplayId(identity.id);
+  msg += "': field '";
+  msg += field;
+  msg += "' ";
+  msg += what;
+  return msg;
+}
+
+// Built by appending: GCC 12 reports a false -Wrestrict on `"x" + std::string`.
+void Prepend(std::string_view separator, std::string_view segment, std::string* path) {
+  std::string result;
+  result.reserve(separator.size() + segment.size() + path->size());
+  result.append(separator);
+  result.append(segment);
+  result.append(*path);
+  *path = std::move(result);
+}
+
+bool IsCountedIntensity(const nlohmann::json& value) {
+  // nlohmann keeps booleans apart from numbers, as the reference's
+  // isinstance(x, bool) exclusion requires.
+  return value.is_number();
+}
+
+// Sums in list order on purpose: the reference adds left to right, and the
+// entropy must agree with it to the last few ulps.
+double TermsEntropy(const nlohmann::json& terms) {
+  double total = 0.0;
+  bool any = false;
+  for (const auto& term : terms) {
+    if (!term.is_object()) continue;
+    const auto it = term.find("intensity");
+    if (it == term.end() || !IsCountedIntensity(*it)) continue;
+    const double x = it->get<double>();
+    if (x > 0) {
+      total += x;
+      any = true;
+    }
+  }
+  if (!any) return 0.0;
+  double sum = 0.0;
+  for (const auto& term : terms) {
+    if (!term.is_object()) continue;
+    const auto it = term.find("intensity");
+    if (it == term.end() || !IsCountedIntensity(*it)) continue;
+    const double x = it->get<double>();
+    if (!(x > 0)) continue;
+    const double p = x / total;
+    // p underflows to 0 only for absurd ranges of intensities; its limit
+    // contribution is 0, where log2 would give -inf * 0 = NaN.
+    if (p > 0) sum += p * std::log2(p);
+  }
+  return -sum;
+}
+
+class MetaChecker {
+ public:
+  explicit MetaChecker(const Identity& identity) : identity_(identity) {}
+
+  Status Check() {
+    if (!identity_.meta.is_object()) {
+      return Status::InvalidArgument(FieldError(
+          identity_, "meta",
+          std::string("must be a JSON object (got ") + identity_.meta.type_name() + ")"));
+    }
+    std::string reason;
+    std::string path;
+    if (!Walk(identity_.meta, 1, &path, &reason)) {
+      return Status::InvalidArgument(FieldError(identity_, "meta" + path, reason));
+    }
+    return CheckTerms();
+  }
+
+ private:
+  // Recursion is bounded by kMaxMetaDepth: a container below the limit is
+  // refused before it is entered, so hostile nesting cannot exhaust the stack.
+  // The path is only built on the way out of a failure.
+  bool Walk(const nlohmann::json& value, int depth, std::string* path, std::string* reason) {
+    switch (value.type()) {
+      case nlohmann::json::value_t::object:
+      case nlohmann::json::value_t::array:
+        if (depth > kMaxMetaDepth) {
+          *reason = "is nested deeper than " + std::to_string(kMaxMetaDepth) + " levels";
+          return false;
+        }
+        break;
+      case nlohmann::json::value_t::string:
+        if (!IsValidUtf8(value.get_ref<const std::string&>())) {
+          *reason = "is not valid UTF-8";
+          return false;
+        }
+        return true;
+      case nlohmann::json::value_t::binary:
+      case nlohmann::json::value_t::discarded:
+        *reason = std::string("must hold only JSON values (found ") + value.type_name() + ")";
+        return false;
+      default:
+        return true;
+    }
+    if (value.is_object()) {
+      for (auto it = value.begin(); it != value.end(); ++it) {
+        const std::string& key = it.key();
+        if (!IsValidUtf8(key)) {
+          Prepend(".", DisplayId(key), path);
+          *reason = "has a key that is not valid UTF-8";
+          return false;
+        }
+        if (!Walk(it.value(), depth + 1, path, reason)) {
+          Prepend(".", key, path);
+          return false;
+        }
+      }
+    } else {
+      std::size_t index = 0;
+      for (const auto& child : value) {
+        if (!Walk(child, depth + 1, path, reason)) {
+          Prepend("[", std::to_string(index) + "]", path);
+          return false;
+        }
+        ++index;
+      }
+    }
+    return true;
+  }
+
+  Status CheckTerms() {
+    const auto terms = identity_.meta.find("terms");
+    if (terms == identity_.meta.end() || !terms->is_array()) return Status::OK();
+    std::size_t index = 0;
+    for (const auto& term : *terms) {
+      if (term.is_object()) {
+        const auto it = term.find("intensity");
+        if (it != term.end() && it->is_number_float() && !std::isfinite(it->get<double>())) {
+          return Status::InvalidArgument(
+              FieldError(identity_, "meta.terms[" + std::to_string(index) + "].intensity",
+                         "must be finite (got " + FormatNumber(it->get<double>()) + ")"));
+        }
+      }
+      ++index;
+    }
+    return Status::OK();
+  }
+
+  const Identity& identity_;
+};
+
+Status CheckUtf8List(const Identity& identity, const std::vector<std::string>& list,
+                     std::string_view field) {
+  for (std::size_t i = 0; i < list.size(); ++i) {
+    if (!IsValidUtf8(list[i])) {
+      return Status::InvalidArgument(FieldError(
+          identity, std::string(field) + "[" + std::to_string(i) + "]", "is not valid UTF-8"));
+    }
+  }
+  return Status::OK();
+}
+
+}  // namespace
+
+const char* IdentityTypeName(IdentityType type) {
+  return type == IdentityType::kScar ? "scar" : "geoid";
+}
+
+std::optional<IdentityType> ParseIdentityType(std::string_view name) {
+  if (name == "geoid") return IdentityType::kGeoid;
+  if (name == "scar") return IdentityType::kScar;
+  return std::nullopt;
+}
+
+double Entropy(const Identity& identity) {
+  if (identity.identity_type == IdentityType::kScar) {
+    const std::size_t n = identity.related_ids.size();
+    return n >= 2 ? std::log2(static_cast<double>(n)) * identity.weight : 0.0;
+  }
+  if (identity.meta.is_object()) {
+    const auto terms = identity.meta.find("terms");
+    if (terms != identity.meta.end() && terms->is_array()) return TermsEntropy(*terms);
+  }
+  const std::size_t n = identity.tags.size();
+  return n > 1 ? std::log2(static_cast<double>(n)) : 0.0;
+}
+
+double EffectiveTau(double entropy, const DecayParams& params) {
+  return params.base_tau_seconds * (1.0 + params.k * entropy);
+}
+
+double DecayFactor(double age_seconds, double tau_eff) {
+  if (!(tau_eff > 0)) return 0.0;
+  return std::exp(-age_seconds / tau_eff);
+}
+
+Status Validate(const Identity& identity) {
+  if (identity.id.empty()) {
+    return Status::InvalidArgument(FieldError(identity, "id", "must not be empty"));
+  }
+  if (identity.id.size() > kMaxIdBytes) {
+    return Status::InvalidArgument(FieldError(identity, "id",
+                                              "must be at most " + std::to_string(kMaxIdBytes) +
+                                                  " bytes (got " +
+                                                  std::to_string(identity.id.size()) + ")"));
+  }
+  if (!IsValidUtf8(identity.id)) {
+    return Status::InvalidArgument(FieldError(identity, "id", "is not valid UTF-8"));
+  }
+  if (!std::isfinite(identity.weight) || identity.weight < 0) {
+    return Status::InvalidArgument(FieldError(
+        identity, "weight", "must be finite and >= 0 (got " + FormatNumber(identity.weight) + ")"));
+  }
+  const std::pair<const std::string*, const char*> strings[] = {
+      {&identity.raw, "raw"}, {&identity.echo, "echo"}, {&identity.lang_axis, "lang_axis"}};
+  for (const auto& [value, field] : strings) {
+    if (!IsValidUtf8(*value)) {
+      return Status::InvalidArgument(FieldError(identity, field, "is not valid UTF-8"));
+    }
+  }
+  if (Status s = CheckUtf8List(identity, identity.tags, "tags"); !s.ok()) return s;
+  if (Status s = CheckUtf8List(identity, identity.related_ids, "related_ids"); !s.ok()) return s;
+  return MetaChecker(identity).Check();
+}
+
+bool IsValidUtf8(std::string_view s) {
+  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+  const std::size_t n = s.size();
+  std::size_t i = 0;
+  while (i < n) {
+    // Most text is ASCII; skipping it eight bytes at a time keeps validation
+    // of large raw/echo fields cheap.
+    while (i + 8 <= n) {
+      std::uint64_t word;
+      std::memcpy(&word, p + i, sizeof(word));
+      if (word & 0x8080808080808080ULL) break;
+      i += 8;
+    }
+    if (i >= n) break;
+    const std::size_t len = Utf8SequenceLength(p, i, n);
+    if (len == 0) return false;
+    i += len;
+  }
+  return true;
+}
+
+std::string DisplayId(std::string_view id) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  const auto* p = reinterpret_cast<const unsigned char*>(id.data());
+  const std::size_t n = id.size();
+  std::string out;
+  out.reserve(std::min(n, kDisplayIdMaxBytes) + 8);
+  std::size_t i = 0;
+  while (i < n && i < kDisplayIdMaxBytes) {
+    const std::size_t len = Utf8SequenceLength(p, i, n);
+    if (len == 1 && p[i] >= 0x20 && p[i] != 0x7F) {
+      out += static_cast<char>(p[i]);
+    } else if (len > 1) {
+      out.append(id.data() + i, len);
+    } else {
+      out += "\\x";
+      out += kHex[p[i] >> 4];
+      out += kHex[p[i] & 0xF];
+      i += 1;
+      continue;
+    }
+    i += len;
+  }
+  if (i < n) out += "...";
+  return out;
+}
+
+void ScaleWeights(Identity* identity, double factor) {
+  identity->weight *= factor;
+  if (!identity->meta.is_object()) return;
+  const auto terms = identity->meta.find("terms");
+  if (terms == identity->meta.end() || !terms->is_array()) return;
+  for (auto& term : *terms) {
+    if (!term.is_object()) continue;
+    const auto it = term.find("intensity");
+    if (it == term.end() || !it->is_number()) continue;
+    *it = it->get<double>() * factor;
+  }
+}
+
+}  // namespace kimera

@@ -1,1 +1,494 @@
-// placeholder
+#include "kimera/identity_json.h"
+
+#include <charconv>
+#include <cstdint>
+
+namespace kimera {
+namespace {
+
+using Json = nlohmann::json;
+
+constexpr std::int64_t kMicrosPerSecond = 1'000'000;
+constexpr std::int64_t kSecondsPerDay = 86'400;
+
+std::string FieldError(std::string_view id, std::string_view field, std::string_view what) {
+  std::string msg = "identity";
+  if (!id.empty()) {
+    msg += " '";
+    msg += DisplayId(id);
+    msg += "'";
+  }
+  msg += ": field '";
+  msg += field;
+  msg += "' ";
+  msg += what;
+  return msg;
+}
+
+std::string MustBe(std::string_view expected, const Json& got) {
+  std::string what = "must be ";
+  what += expected;
+  what += " (got ";
+  what += got.type_name();
+  what += ")";
+  return what;
+}
+
+Status ReadString(const Json& object, std::string_view id, const char* field, std::string* out) {
+  const auto it = object.find(field);
+  if (it == object.end()) return Status::OK();
+  if (!it->is_string()) {
+    return Status::InvalidArgument(FieldError(id, field, MustBe("a string", *it)));
+  }
+  *out = it->get_ref<const std::string&>();
+  return Status::OK();
+}
+
+Status ReadStringList(const Json& object, std::string_view id, const char* field,
+                      std::vector<std::string>* out) {
+  const auto it = object.find(field);
+  if (it == object.end()) return Status::OK();
+  if (!it->is_array()) {
+    return Status::InvalidArgument(FieldError(id, field, MustBe("an array of strings", *it)));
+  }
+  out->reserve(it->size());
+  std::size_t index = 0;
+  for (const auto& element : *it) {
+    if (!element.is_string()) {
+      return Status::InvalidArgument(FieldError(
+          id, std::string(field) + "[" + std::to_string(index) + "]", MustBe("a string", element)));
+    }
+    out->push_back(element.get_ref<const std::string&>());
+    ++index;
+  }
+  return Status::OK();
+}
+
+Status ReadTimestamp(const Json& object, std::string_view id, const char* field, Micros* out) {
+  const auto it = object.find(field);
+  if (it == object.end()) return Status::OK();
+  if (!it->is_string()) {
+    return Status::InvalidArgument(
+        FieldError(id, field, MustBe("an ISO-8601 timestamp string", *it)));
+  }
+  Status s = ParseTimestamp(it->get_ref<const std::string&>(), out);
+  if (!s.ok()) return Status::InvalidArgument(FieldError(id, field, "holds an " + s.message()));
+  return s;
+}
+
+std::int64_t FloorDiv(std::int64_t a, std::int64_t b) {
+  std::int64_t q = a / b;
+  if ((a % b != 0) && ((a < 0) != (b < 0))) --q;
+  return q;
+}
+
+// Howard Hinnant's days_from_civil / civil_from_days: exact proleptic
+// Gregorian arithmetic with no dependence on the C library's time zone or
+// locale (timegm is neither portable nor thread-safe everywhere).
+std::int64_t DaysFromCivil(std::int64_t y, unsigned m, unsigned d) {
+  y -= m <= 2;
+  const std::int64_t era = FloorDiv(y, 400);
+  const auto yoe = static_cast<unsigned>(y - era * 400);
+  const unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + static_cast<std::int64_t>(doe) - 719468;
+}
+
+void CivilFromDays(std::int64_t z, std::int64_t* y, unsigned* m, unsigned* d) {
+  z += 719468;
+  const std::int64_t era = FloorDiv(z, 146097);
+  const auto doe = static_cast<unsigned>(z - era * 146097);
+  const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  const unsigned mp = (5 * doy + 2) / 153;
+  *d = doy - (153 * mp + 2) / 5 + 1;
+  *m = mp < 10 ? mp + 3 : mp - 9;
+  *y = static_cast<std::int64_t>(yoe) + era * 400 + (*m <= 2);
+}
+
+unsigned DaysInMonth(int year, unsigned month) {
+  static constexpr unsigned kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  if (month == 2) {
+    const bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+    return leap ? 29 : 28;
+  }
+  return kDays[month - 1];
+}
+
+class TimestampScanner {
+ public:
+  explicit TimestampScanner(std::string_view text) : text_(text) {}
+
+  bool AtEnd() const { return pos_ == text_.size(); }
+  bool Peek(char c) const { return pos_ < text_.size() && text_[pos_] == c; }
+  bool Accept(char c) {
+    if (!Peek(c)) return false;
+    ++pos_;
+    return true;
+  }
+  bool Digits(int count, int* value) {
+    if (text_.size() - pos_ < static_cast<std::size_t>(count)) return false;
+    int v = 0;
+    for (int k = 0; k < count; ++k) {
+      const char c = text_[pos_ + k];
+      if (c < '0' || c > '9') return false;
+      v = v * 10 + (c - '0');
+    }
+    pos_ += count;
+    *value = v;
+    return true;
+  }
+  // Up to nine digits of a fraction, truncated to microseconds.
+  bool Fraction(int* micros) {
+    int digits = 0;
+    int value = 0;
+    while (pos_ < text_.size() && text_[pos_] >= '0' && text_[pos_] <= '9') {
+      if (++digits > 9) return false;
+      if (digits <= 6) value = value * 10 + (text_[pos_] - '0');
+      ++pos_;
+    }
+    if (digits == 0) return false;
+    for (int k = digits; k < 6; ++k) value *= 10;
+    *micros = value;
+    return true;
+  }
+
+ private:
+  std::string_view text_;
+  std::size_t pos_ = 0;
+};
+
+Status BadTimestamp(std::string_view text, std::string_view reason) {
+  std::string msg = "invalid timestamp '";
+  msg += DisplayId(text);
+  msg += "': ";
+  msg += reason;
+  return Status::InvalidArgument(msg);
+}
+
+// JSON string escaping as nlohmann writes it with ensure_ascii off.
+void AppendJsonString(std::string_view s, std::string* out) {
+  if (!IsValidUtf8(s)) {
+    out->append(Json(s).dump(-1, ' ', false, Json::error_handler_t::replace));
+    return;
+  }
+  static constexpr char kHex[] = "0123456789abcdef";
+  out->reserve(out->size() + s.size() + 2);
+  out->push_back('"');
+  for (const char ch : s) {
+    const auto c = static_cast<unsigned char>(ch);
+    switch (c) {
+      case '"':
+        out->append("\\\"");
+        break;
+      case '\\':
+        out->append("\\\\");
+        break;
+      case '\b':
+        out->append("\\b");
+        break;
+      case '\f':
+        out->append("\\f");
+        break;
+      case '\n':
+        out->append("\\n");
+        break;
+      case '\r':
+        out->append("\\r");
+        break;
+      case '\t':
+        out->append("\\t");
+        break;
+      default:
+        if (c < 0x20) {
+          out->append("\\u00");
+          out->push_back(kHex[c >> 4]);
+          out->push_back(kHex[c & 0xF]);
+        } else {
+          out->push_back(ch);
+        }
+    }
+  }
+  out->push_back('"');
+}
+
+void AppendJsonStringList(const std::vector<std::string>& list, std::string* out) {
+  out->push_back('[');
+  for (std::size_t i = 0; i < list.size(); ++i) {
+    if (i > 0) out->append(", ");
+    AppendJsonString(list[i], out);
+  }
+  out->push_back(']');
+}
+
+void AppendDouble(double value, std::string* out) { out->append(Json(value).dump()); }
+
+void AppendKey(const char* key, std::string* out) {
+  if (out->size() > 1) out->append(", ");
+  out->push_back('"');
+  out->append(key);
+  out->append("\": ");
+}
+
+// Copying a json value recurses once per level, so hostile nesting must be
+// refused before the copy; the recursion here stops at the limit.
+bool DepthWithin(const Json& value, int depth) {
+  if (!value.is_structured()) return true;
+  if (depth > kMaxMetaDepth) return false;
+  for (const auto& child : value) {
+    if (!DepthWithin(child, depth + 1)) return false;
+  }
+  return true;
+}
+
+// `meta_source`, when not null, is the caller's own copy of the meta value
+// and is moved from instead of copied.
+Status ReadIdentity(const Json& object, Json* meta_source, Identity* out) {
+  if (!object.is_object()) {
+    return Status::InvalidArgument(std::string("identity: must be a JSON object (got ") +
+                                   object.type_name() + ")");
+  }
+  Identity identity;
+  // The id is read first so that every later error can name it.
+  const auto id_it = object.find("id");
+  if (id_it == object.end()) {
+    return Status::InvalidArgument(FieldError({}, "id", "is missing"));
+  }
+  if (!id_it->is_string()) {
+    return Status::InvalidArgument(FieldError({}, "id", MustBe("a string", *id_it)));
+  }
+  identity.id = id_it->get_ref<const std::string&>();
+  const std::string_view id = identity.id;
+
+  if (const auto it = object.find("identity_type"); it != object.end()) {
+    if (!it->is_string()) {
+      return Status::InvalidArgument(
+          FieldError(id, "identity_type", MustBe("\"geoid\" or \"scar\"", *it)));
+    }
+    const auto type = ParseIdentityType(it->get_ref<const std::string&>());
+    if (!type) {
+      return Status::InvalidArgument(FieldError(id, "identity_type",
+                                                "must be \"geoid\" or \"scar\" (got '" +
+                                                    DisplayId(it->get_ref<const std::string&>()) +
+                                                    "')"));
+    }
+    identity.identity_type = *type;
+  }
+  if (Status s = ReadString(object, id, "raw", &identity.raw); !s.ok()) return s;
+  if (Status s = ReadString(object, id, "echo", &identity.echo); !s.ok()) return s;
+  if (Status s = ReadString(object, id, "lang_axis", &identity.lang_axis); !s.ok()) return s;
+  if (Status s = ReadStringList(object, id, "tags", &identity.tags); !s.ok()) return s;
+  if (const auto it = object.find("weight"); it != object.end()) {
+    // is_number() is false for JSON booleans, which the reference refuses.
+    if (!it->is_number()) {
+      return Status::InvalidArgument(FieldError(id, "weight", MustBe("a number", *it)));
+    }
+    identity.weight = it->get<double>();
+  }
+  if (Status s = ReadStringList(object, id, "related_ids", &identity.related_ids); !s.ok()) {
+    return s;
+  }
+  if (const auto it = object.find("meta"); it != object.end()) {
+    if (!it->is_object()) {
+      return Status::InvalidArgument(FieldError(id, "meta", MustBe("a JSON object", *it)));
+    }
+    if (meta_source != nullptr) {
+      identity.meta = std::move(*meta_source);
+    } else if (DepthWithin(*it, 1)) {
+      identity.meta = *it;
+    } else {
+      return Status::InvalidArgument(FieldError(
+          id, "meta", "is nested deeper than " + std::to_string(kMaxMetaDepth) + " levels"));
+    }
+  }
+  if (Status s = ReadTimestamp(object, id, "created_at", &identity.created_at); !s.ok()) {
+    return s;
+  }
+  if (Status s = ReadTimestamp(object, id, "updated_at", &identity.updated_at); !s.ok()) {
+    return s;
+  }
+  if (Status s = Validate(identity); !s.ok()) return s;
+  *out = std::move(identity);
+  return Status::OK();
+}
+
+}  // namespace
+
+Status IdentityFromJson(const Json& object, Identity* out) {
+  return ReadIdentity(object, nullptr, out);
+}
+
+Status IdentityFromJsonText(std::string_view text, Identity* out) {
+  Json object;
+  try {
+    object = Json::parse(text);
+  } catch (const Json::exception& e) {
+    return Status::InvalidArgument(std::string("identity: malformed JSON: ") + e.what());
+  }
+  Json* meta = nullptr;
+  if (object.is_object()) {
+    const auto it = object.find("meta");
+    if (it != object.end() && it->is_object()) meta = &*it;
+  }
+  return ReadIdentity(object, meta, out);
+}
+
+Json IdentityToJson(const Identity& identity) {
+  Json j = Json::object();
+  j["id"] = identity.id;
+  j["identity_type"] = IdentityTypeName(identity.identity_type);
+  j["raw"] = identity.raw;
+  j["echo"] = identity.echo;
+  j["lang_axis"] = identity.lang_axis;
+  j["tags"] = identity.tags;
+  j["weight"] = identity.weight;
+  j["related_ids"] = identity.related_ids;
+  j["meta"] = identity.meta;
+  j["created_at"] = FormatTimestamp(identity.created_at);
+  j["updated_at"] = FormatTimestamp(identity.updated_at);
+  return j;
+}
+
+std::string IdentityToJsonLine(const Identity& identity,
+                               std::optional<std::pair<double, double>> entropy_and_tau) {
+  std::string meta = identity.meta.dump(-1, ' ', false, Json::error_handler_t::replace);
+  std::string out;
+  out.reserve(256 + identity.raw.size() + identity.echo.size() + meta.size());
+  out.push_back('{');
+  AppendKey("id", &out);
+  AppendJsonString(identity.id, &out);
+  AppendKey("identity_type", &out);
+  AppendJsonString(IdentityTypeName(identity.identity_type), &out);
+  AppendKey("raw", &out);
+  AppendJsonString(identity.raw, &out);
+  AppendKey("echo", &out);
+  AppendJsonString(identity.echo, &out);
+  AppendKey("lang_axis", &out);
+  AppendJsonString(identity.lang_axis, &out);
+  AppendKey("tags", &out);
+  AppendJsonStringList(identity.tags, &out);
+  AppendKey("weight", &out);
+  AppendDouble(identity.weight, &out);
+  AppendKey("related_ids", &out);
+  AppendJsonStringList(identity.related_ids, &out);
+  AppendKey("meta", &out);
+  out.append(meta);
+  AppendKey("created_at", &out);
+  AppendJsonString(FormatTimestamp(identity.created_at), &out);
+  AppendKey("updated_at", &out);
+  AppendJsonString(FormatTimestamp(identity.updated_at), &out);
+  if (entropy_and_tau) {
+    AppendKey("entropy", &out);
+    AppendDouble(entropy_and_tau->first, &out);
+    AppendKey("effective_tau", &out);
+    AppendDouble(entropy_and_tau->second, &out);
+  }
+  out.push_back('}');
+  return out;
+}
+
+Status ParseTimestamp(std::string_view text, Micros* out) {
+  TimestampScanner scan(text);
+  int year = 0, month = 0, day = 0;
+  if (!scan.Digits(4, &year) || !scan.Accept('-') || !scan.Digits(2, &month) || !scan.Accept('-') ||
+      !scan.Digits(2, &day)) {
+    return BadTimestamp(text, "expected YYYY-MM-DD");
+  }
+  if (year < 1) return BadTimestamp(text, "year out of range");
+  if (month < 1 || month > 12) return BadTimestamp(text, "month out of range");
+  if (day < 1 || static_cast<unsigned>(day) > DaysInMonth(year, static_cast<unsigned>(month))) {
+    return BadTimestamp(text, "day out of range for the month");
+  }
+  int hour = 0, minute = 0, second = 0, micros = 0;
+  std::int64_t offset_seconds = 0;
+  if (!scan.AtEnd()) {
+    if (!scan.Accept('T') && !scan.Accept(' ')) {
+      return BadTimestamp(text, "expected 'T' or ' ' after the date");
+    }
+    if (!scan.Digits(2, &hour) || !scan.Accept(':') || !scan.Digits(2, &minute)) {
+      return BadTimestamp(text, "expected HH:MM after the date");
+    }
+    if (scan.Accept(':')) {
+      if (!scan.Digits(2, &second)) return BadTimestamp(text, "expected two digits of seconds");
+      if (scan.Accept('.') || scan.Accept(',')) {
+        if (!scan.Fraction(&micros)) {
+          return BadTimestamp(text, "expected 1 to 9 digits of fractional seconds");
+        }
+      }
+    }
+    if (hour > 23 || minute > 59 || second > 59) {
+      return BadTimestamp(text, "time of day out of range");
+    }
+    if (scan.Accept('Z')) {
+      // UTC, offset 0.
+    } else if (scan.Peek('+') || scan.Peek('-')) {
+      const int sign = scan.Accept('-') ? -1 : 1;
+      scan.Accept('+');
+      int offset_hours = 0, offset_minutes = 0;
+      if (!scan.Digits(2, &offset_hours)) return BadTimestamp(text, "expected offset hours");
+      if (!scan.AtEnd()) {
+        scan.Accept(':');
+        if (!scan.Digits(2, &offset_minutes)) {
+          return BadTimestamp(text, "expected offset minutes");
+        }
+      }
+      if (offset_hours > 23 || offset_minutes > 59) {
+        return BadTimestamp(text, "UTC offset out of range");
+      }
+      offset_seconds = sign * (offset_hours * 3600 + offset_minutes * 60);
+    }
+    if (!scan.AtEnd()) return BadTimestamp(text, "unexpected text after the time");
+  }
+  const std::int64_t days =
+      DaysFromCivil(year, static_cast<unsigned>(month), static_cast<unsigned>(day));
+  const std::int64_t seconds =
+      days * kSecondsPerDay + hour * 3600 + minute * 60 + second - offset_seconds;
+  *out = seconds * kMicrosPerSecond + micros;
+  return Status::OK();
+}
+
+std::string FormatTimestamp(Micros micros) {
+  const std::int64_t seconds = FloorDiv(micros, kMicrosPerSecond);
+  // Taken from the remainder, not micros - seconds * 1e6, which overflows at
+  // the bottom of the range.
+  auto fraction = static_cast<int>(micros % kMicrosPerSecond);
+  if (fraction < 0) fraction += static_cast<int>(kMicrosPerSecond);
+  const std::int64_t days = FloorDiv(seconds, kSecondsPerDay);
+  const auto second_of_day = static_cast<int>(seconds - days * kSecondsPerDay);
+  std::int64_t year = 0;
+  unsigned month = 0, day = 0;
+  CivilFromDays(days, &year, &month, &day);
+
+  char buf[64];
+  char* p = buf;
+  if (year < 0) {
+    *p++ = '-';
+    year = -year;
+  }
+  for (std::int64_t scale = 1000; scale > 1 && year < scale; scale /= 10) *p++ = '0';
+  p = std::to_chars(p, buf + sizeof(buf), year).ptr;
+  auto two = [&p](int v) {
+    *p++ = static_cast<char>('0' + v / 10);
+    *p++ = static_cast<char>('0' + v % 10);
+  };
+  *p++ = '-';
+  two(static_cast<int>(month));
+  *p++ = '-';
+  two(static_cast<int>(day));
+  *p++ = 'T';
+  two(second_of_day / 3600);
+  *p++ = ':';
+  two(second_of_day / 60 % 60);
+  *p++ = ':';
+  two(second_of_day % 60);
+  if (fraction != 0) {
+    *p++ = '.';
+    for (int scale = 100000; scale > 0; scale /= 10) {
+      *p++ = static_cast<char>('0' + fraction / scale % 10);
+    }
+  }
+  for (const char c : {'+', '0', '0', ':', '0', '0'}) *p++ = c;
+  return std::string(buf, p);
+}
+
+}  // namespace kimera

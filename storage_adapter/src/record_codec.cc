@@ -1,1 +1,485 @@
-// placeholder
+#include "kimera/record_codec.h"
+
+#include <xxhash.h>
+
+#include <bit>
+#include <cstdint>
+#include <cstring>
+#include <utility>
+#include <vector>
+
+namespace kimera {
+namespace {
+
+using Json = nlohmann::json;
+
+// version, identity_type, weight, created_at, updated_at, decay_applied_at.
+constexpr std::size_t kHeaderBytes = 1 + 1 + 8 + 3 * 8;
+constexpr std::size_t kChecksumBytes = 8;
+// Header, three empty strings, two empty lists, an empty meta length and an
+// empty MessagePack map.
+constexpr std::size_t kMinRecordBytes = kHeaderBytes + 3 + 2 + 1 + 1 + kChecksumBytes;
+
+std::size_t VarintLength(std::uint64_t v) {
+  std::size_t n = 1;
+  while (v >= 0x80) {
+    v >>= 7;
+    ++n;
+  }
+  return n;
+}
+
+std::size_t EncodeVarint(std::uint64_t v, char* buf) {
+  std::size_t n = 0;
+  while (v >= 0x80) {
+    buf[n++] = static_cast<char>(v | 0x80);
+    v >>= 7;
+  }
+  buf[n++] = static_cast<char>(v);
+  return n;
+}
+
+void PutVarint(std::uint64_t v, std::string* out) {
+  char buf[10];
+  out->append(buf, EncodeVarint(v, buf));
+}
+
+// Shifts rather than memcpy so the format stays little-endian on any host;
+// compilers turn this into a single store on little-endian machines.
+void PutFixed64(std::uint64_t v, std::string* out) {
+  char buf[8];
+  for (int i = 0; i < 8; ++i) buf[i] = static_cast<char>(v >> (8 * i));
+  out->append(buf, sizeof(buf));
+}
+
+std::uint64_t LoadFixed64(const char* p) {
+  std::uint64_t v = 0;
+  for (int i = 0; i < 8; ++i) v |= std::uint64_t{static_cast<unsigned char>(p[i])} << (8 * i);
+  return v;
+}
+
+void PutLengthPrefixed(std::string_view s, std::string* out) {
+  PutVarint(s.size(), out);
+  out->append(s);
+}
+
+std::size_t LengthPrefixedSize(std::size_t n) { return VarintLength(n) + n; }
+
+std::size_t ListSize(const std::vector<std::string>& list) {
+  std::size_t n = VarintLength(list.size());
+  for (const auto& s : list) n += LengthPrefixedSize(s.size());
+  return n;
+}
+
+// Reads the fields in order; every read is checked against the bytes left.
+class Reader {
+ public:
+  explicit Reader(std::string_view bytes) : p_(bytes.data()), end_(bytes.data() + bytes.size()) {}
+
+  std::size_t remaining() const { return static_cast<std::size_t>(end_ - p_); }
+
+  bool Byte(unsigned char* v) {
+    if (p_ == end_) return false;
+    *v = static_cast<unsigned char>(*p_++);
+    return true;
+  }
+  bool Fixed64(std::uint64_t* v) {
+    if (remaining() < 8) return false;
+    *v = LoadFixed64(p_);
+    p_ += 8;
+    return true;
+  }
+  // Record lengths are below 2^32; a longer varint is corruption, and the cap
+  // keeps the shift in range.
+  bool Varint(std::uint64_t* v) {
+    std::uint64_t result = 0;
+    for (int shift = 0; shift <= 28; shift += 7) {
+      if (p_ == end_) return false;
+      const auto byte = static_cast<unsigned char>(*p_++);
+      result |= std::uint64_t{byte & 0x7Fu} << shift;
+      if ((byte & 0x80) == 0) {
+        *v = result;
+        return true;
+      }
+    }
+    return false;
+  }
+  bool Slice(std::string_view* s) {
+    std::uint64_t n = 0;
+    if (!Varint(&n) || n > remaining()) return false;
+    *s = std::string_view(p_, static_cast<std::size_t>(n));
+    p_ += n;
+    return true;
+  }
+  bool String(std::string* s) {
+    std::string_view view;
+    if (!Slice(&view)) return false;
+    s->assign(view);
+    return true;
+  }
+  // Every element takes at least one byte (its length), which bounds the
+  // count before anything is reserved.
+  bool List(std::vector<std::string>* list) {
+    std::uint64_t count = 0;
+    if (!Varint(&count) || count > remaining()) return false;
+    list->resize(static_cast<std::size_t>(count));
+    for (auto& s : *list) {
+      if (!String(&s)) return false;
+    }
+    return true;
+  }
+
+ private:
+  const char* p_;
+  const char* end_;
+};
+
+std::uint64_t LoadBigEndian(const unsigned char* p, int n) {
+  std::uint64_t v = 0;
+  for (int i = 0; i < n; ++i) v = (v << 8) | p[i];
+  return v;
+}
+
+// Walks the MessagePack structure without building it. nlohmann's reader
+// recurses once per nesting level and trusts container counts, so hostile
+// bytes could exhaust the stack or memory; this pass bounds both first.
+// Returns nullptr when the bytes are one well-formed map no deeper than
+// kMaxMetaDepth, else the reason.
+const char* CheckMsgpackShape(std::string_view bytes) {
+  const auto* p = reinterpret_cast<const unsigned char*>(bytes.data());
+  const auto* end = p + bytes.size();
+  if (p == end) return "meta is empty";
+  if (!((*p >= 0x80 && *p <= 0x8F) || *p == 0xDE || *p == 0xDF)) return "meta is not a map";
+
+  std::uint64_t outer[kMaxMetaDepth];
+  int depth = 0;
+  std::uint64_t left = 1;  // Values still expected in the innermost container.
+  while (true) {
+    while (left == 0) {
+      if (depth == 0) return p == end ? nullptr : "meta has trailing bytes";
+      left = outer[--depth];
+    }
+    --left;
+    if (p == end) return "meta is truncated";
+    const unsigned char tag = *p++;
+    std::uint64_t skip = 0;
+    std::uint64_t children = 0;
+    bool container = false;
+    auto length = [&](int n, std::uint64_t* v) {
+      if (end - p < n) return false;
+      *v = LoadBigEndian(p, n);
+      p += n;
+      return true;
+    };
+    if (tag <= 0x7F || tag >= 0xE0 || tag == 0xC0 || tag == 0xC2 || tag == 0xC3) {
+      // fixint, nil, false, true: the tag is the whole value.
+    } else if (tag <= 0x8F) {
+      container = true;
+      children = 2u * (tag & 0x0Fu);
+    } else if (tag <= 0x9F) {
+      container = true;
+      children = tag & 0x0Fu;
+    } else if (tag <= 0xBF) {
+      skip = tag & 0x1Fu;
+    } else {
+      bool ok = true;
+      switch (tag) {
+        case 0xC4:  // bin 8/16/32
+        case 0xD9:  // str 8/16/32
+          ok = length(1, &skip);
+          break;
+        case 0xC5:
+        case 0xDA:
+          ok = length(2, &skip);
+          break;
+        case 0xC6:
+        case 0xDB:
+          ok = length(4, &skip);
+          break;
+        case 0xC7:  // ext 8/16/32: length, then a type byte.
+          ok = length(1, &skip);
+          ++skip;
+          break;
+        case 0xC8:
+          ok = length(2, &skip);
+          ++skip;
+          break;
+        case 0xC9:
+          ok = length(4, &skip);
+          ++skip;
+          break;
+        case 0xCA:
+          skip = 4;
+          break;
+        case 0xCB:
+          skip = 8;
+          break;
+        case 0xCC:
+        case 0xD0:
+          skip = 1;
+          break;
+        case 0xCD:
+        case 0xD1:
+          skip = 2;
+          break;
+        case 0xCE:
+        case 0xD2:
+          skip = 4;
+          break;
+        case 0xCF:
+        case 0xD3:
+          skip = 8;
+          break;
+        case 0xD4:  // fixext 1/2/4/8/16, plus the type byte.
+          skip = 2;
+          break;
+        case 0xD5:
+          skip = 3;
+          break;
+        case 0xD6:
+          skip = 5;
+          break;
+        case 0xD7:
+          skip = 9;
+          break;
+        case 0xD8:
+          skip = 17;
+          break;
+        case 0xDC:
+          container = true;
+          ok = length(2, &children);
+          break;
+        case 0xDD:
+          container = true;
+          ok = length(4, &children);
+          break;
+        case 0xDE:
+          container = true;
+          ok = length(2, &children);
+          children *= 2;
+          break;
+        case 0xDF:
+          container = true;
+          ok = length(4, &children);
+          children *= 2;
+          break;
+        default:  // 0xC1 is never used.
+          return "meta has an invalid MessagePack tag";
+      }
+      if (!ok) return "meta is truncated";
+    }
+    if (container) {
+      if (depth == kMaxMetaDepth) return "meta is nested too deep";
+      // Each child takes at least one byte.
+      if (children > static_cast<std::uint64_t>(end - p)) return "meta is truncated";
+      outer[depth++] = left;
+      left = children;
+    } else {
+      if (skip > static_cast<std::uint64_t>(end - p)) return "meta is truncated";
+      p += skip;
+    }
+  }
+}
+
+// Builds meta from nlohmann's SAX events. Json::from_msgpack copies the whole
+// document once more before returning it (a conditional expression in its
+// body), which doubled decode time; building through SAX avoids that copy.
+class MetaBuilder {
+ public:
+  bool null() { return Put(Json(nullptr)); }
+  bool boolean(bool v) { return Put(Json(v)); }
+  bool number_integer(Json::number_integer_t v) { return Put(Json(v)); }
+  bool number_unsigned(Json::number_unsigned_t v) { return Put(Json(v)); }
+  bool number_float(Json::number_float_t v, const Json::string_t& /*text*/) { return Put(Json(v)); }
+  bool string(Json::string_t& v) { return Put(Json(std::move(v))); }
+  bool binary(Json::binary_t& v) {
+    auto& bytes = static_cast<Json::binary_t::container_type&>(v);
+    return Put(v.has_subtype() ? Json::binary(std::move(bytes), v.subtype())
+                               : Json::binary(std::move(bytes)));
+  }
+  bool start_object(std::size_t /*count*/) {
+    open_.push_back(Place(Json(Json::value_t::object)));
+    return true;
+  }
+  bool key(Json::string_t& k) {
+    slot_ = &(*open_.back())[std::move(k)];
+    return true;
+  }
+  bool end_object() {
+    open_.pop_back();
+    return true;
+  }
+  // The shape check has bounded `count` by the bytes present, so reserving
+  // cannot be made to allocate more than the record's size suggests.
+  bool start_array(std::size_t count) {
+    Json* array = Place(Json(Json::value_t::array));
+    if (count != static_cast<std::size_t>(-1)) array->get_ref<Json::array_t&>().reserve(count);
+    open_.push_back(array);
+    return true;
+  }
+  bool end_array() {
+    open_.pop_back();
+    return true;
+  }
+  bool parse_error(std::size_t /*position*/, const std::string& /*token*/,
+                   const Json::exception& e) {
+    error_ = e.what();
+    return false;
+  }
+
+  Json& root() { return root_; }
+  const std::string& error() const { return error_; }
+
+ private:
+  bool Put(Json&& value) {
+    Place(std::move(value));
+    return true;
+  }
+  Json* Place(Json&& value) {
+    if (open_.empty()) {
+      root_ = std::move(value);
+      return &root_;
+    }
+    Json& top = *open_.back();
+    if (top.is_array()) {
+      auto& array = top.get_ref<Json::array_t&>();
+      array.push_back(std::move(value));
+      return &array.back();
+    }
+    *slot_ = std::move(value);
+    return slot_;
+  }
+
+  Json root_;
+  std::vector<Json*> open_;
+  Json* slot_ = nullptr;
+  std::string error_;
+};
+
+Status Corrupt(std::string_view id, std::string_view reason) {
+  std::string msg = "record of id '";
+  msg += DisplayId(id);
+  msg += "' is corrupt: ";
+  msg += reason;
+  return Status::Corruption(msg);
+}
+
+Status TooLarge(const Identity& identity, std::size_t bytes) {
+  return Status::InvalidArgument("identity '" + DisplayId(identity.id) + "': record of " +
+                                 std::to_string(bytes) + " bytes exceeds the limit of " +
+                                 std::to_string(kMaxRecordBytes) + " bytes");
+}
+
+}  // namespace
+
+Status EncodeRecord(const Identity& identity, std::string* out) {
+  if (!identity.meta.is_object()) {
+    return Status::InvalidArgument("identity '" + DisplayId(identity.id) +
+                                   "': field 'meta' must be a JSON object (got " +
+                                   identity.meta.type_name() + ")");
+  }
+  // Sizing everything but meta first refuses a huge record before any work,
+  // and lets one reservation cover the common case.
+  const std::size_t fixed =
+      kHeaderBytes + LengthPrefixedSize(identity.raw.size()) +
+      LengthPrefixedSize(identity.echo.size()) + LengthPrefixedSize(identity.lang_axis.size()) +
+      ListSize(identity.tags) + ListSize(identity.related_ids) + kChecksumBytes;
+  if (fixed > kMaxRecordBytes) return TooLarge(identity, fixed);
+
+  const std::size_t start = out->size();
+  out->reserve(start + fixed + 1 + 16 * identity.meta.size() + 16);
+  out->push_back(static_cast<char>(kRecordVersion));
+  out->push_back(static_cast<char>(identity.identity_type));
+  PutFixed64(std::bit_cast<std::uint64_t>(identity.weight), out);
+  PutFixed64(static_cast<std::uint64_t>(identity.created_at), out);
+  PutFixed64(static_cast<std::uint64_t>(identity.updated_at), out);
+  PutFixed64(static_cast<std::uint64_t>(identity.decay_applied_at), out);
+  PutLengthPrefixed(identity.raw, out);
+  PutLengthPrefixed(identity.echo, out);
+  PutLengthPrefixed(identity.lang_axis, out);
+  PutVarint(identity.tags.size(), out);
+  for (const auto& tag : identity.tags) PutLengthPrefixed(tag, out);
+  PutVarint(identity.related_ids.size(), out);
+  for (const auto& related : identity.related_ids) PutLengthPrefixed(related, out);
+
+  // MessagePack is written straight into the record and its length prefix
+  // slid in front afterwards: cheaper than a scratch buffer and a copy.
+  const std::size_t meta_pos = out->size();
+  try {
+    Json::to_msgpack(identity.meta, *out);
+  } catch (const Json::exception& e) {
+    out->resize(start);
+    return Status::InvalidArgument("identity '" + DisplayId(identity.id) +
+                                   "': field 'meta' cannot be encoded: " + e.what());
+  }
+  const std::size_t meta_len = out->size() - meta_pos;
+  char prefix[10];
+  const std::size_t prefix_len = EncodeVarint(meta_len, prefix);
+  const std::size_t total = out->size() - start + prefix_len + kChecksumBytes;
+  if (total > kMaxRecordBytes) {
+    out->resize(start);
+    return TooLarge(identity, total);
+  }
+  out->insert(meta_pos, prefix, prefix_len);
+  PutFixed64(XXH3_64bits(out->data() + start, out->size() - start), out);
+  return Status::OK();
+}
+
+Status DecodeRecord(std::string_view id, std::string_view bytes, Identity* out) {
+  if (bytes.size() < kMinRecordBytes) {
+    return Corrupt(id, "truncated (" + std::to_string(bytes.size()) + " bytes)");
+  }
+  if (static_cast<unsigned char>(bytes[0]) != kRecordVersion) {
+    return Corrupt(
+        id, "unknown format version " + std::to_string(static_cast<unsigned char>(bytes[0])));
+  }
+  const std::string_view body = bytes.substr(0, bytes.size() - kChecksumBytes);
+  if (XXH3_64bits(body.data(), body.size()) != LoadFixed64(bytes.data() + body.size())) {
+    return Corrupt(id, "checksum mismatch");
+  }
+
+  // The checksum only proves the bytes are what some writer wrote; the
+  // structure is still checked so a buggy or hostile writer cannot crash us.
+  Identity identity;
+  Reader reader(body.substr(1));
+  unsigned char type = 0;
+  std::uint64_t weight = 0, created_at = 0, updated_at = 0, decay_applied_at = 0;
+  if (!reader.Byte(&type) || !reader.Fixed64(&weight) || !reader.Fixed64(&created_at) ||
+      !reader.Fixed64(&updated_at) || !reader.Fixed64(&decay_applied_at)) {
+    return Corrupt(id, "truncated header");
+  }
+  if (type > static_cast<unsigned char>(IdentityType::kScar)) {
+    return Corrupt(id, "unknown identity_type " + std::to_string(type));
+  }
+  identity.identity_type = static_cast<IdentityType>(type);
+  identity.weight = std::bit_cast<double>(weight);
+  identity.created_at = static_cast<Micros>(created_at);
+  identity.updated_at = static_cast<Micros>(updated_at);
+  identity.decay_applied_at = static_cast<Micros>(decay_applied_at);
+  if (!reader.String(&identity.raw) || !reader.String(&identity.echo) ||
+      !reader.String(&identity.lang_axis)) {
+    return Corrupt(id, "bad string length");
+  }
+  if (!reader.List(&identity.tags)) return Corrupt(id, "bad tags list");
+  if (!reader.List(&identity.related_ids)) return Corrupt(id, "bad related_ids list");
+  std::string_view meta;
+  if (!reader.Slice(&meta)) return Corrupt(id, "bad meta length");
+  if (reader.remaining() != 0) return Corrupt(id, "trailing bytes");
+  if (const char* reason = CheckMsgpackShape(meta)) return Corrupt(id, reason);
+  try {
+    MetaBuilder builder;
+    if (!Json::sax_parse(meta.begin(), meta.end(), &builder, Json::input_format_t::msgpack,
+                         /*strict=*/true)) {
+      return Corrupt(id, "meta: " + builder.error());
+    }
+    identity.meta = std::move(builder.root());
+  } catch (const Json::exception& e) {
+    return Corrupt(id, std::string("meta: ") + e.what());
+  }
+  if (!identity.meta.is_object()) return Corrupt(id, "meta is not an object");
+  identity.id.assign(id);
+  *out = std::move(identity);
+  return Status::OK();
+}
+
+}  // namespace kimera

@@ -86,6 +86,11 @@ Status Validate(const Identity& identity);
 // True when `s` is well-formed UTF-8.
 bool IsValidUtf8(std::string_view s);
 
+// The id as error messages quote it: bytes that are not printable UTF-8 are
+// written as \xNN, and an id longer than 64 bytes is cut there and ends
+// in "...". Safe to put in a log line whatever the bytes.
+std::string DisplayId(std::string_view id);
+
 // Multiplies weight and every numeric term intensity by `factor` in place
 // (the decay operation's arithmetic). Booleans and non-numbers are left alone.
 void ScaleWeights(Identity* identity, double factor);

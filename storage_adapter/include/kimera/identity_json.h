@@ -10,8 +10,10 @@
 #ifndef KIMERA_IDENTITY_JSON_H_
 #define KIMERA_IDENTITY_JSON_H_
 
+#include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "kimera/identity.h"
 #include "kimera/status.h"
@@ -29,8 +31,20 @@ Status IdentityFromJson(const nlohmann::json& object, Identity* out);
 // with the parser's position.
 Status IdentityFromJsonText(std::string_view text, Identity* out);
 
-// The reference dict of the identity.
+// The reference dict of the identity. nlohmann::json keeps its keys sorted;
+// use IdentityToJsonLine when the field order matters.
 nlohmann::json IdentityToJson(const Identity& identity);
+
+// One line of JSON text (no trailing newline) with the 11 reference fields in
+// the reference order: id, identity_type, raw, echo, lang_axis, tags, weight,
+// related_ids, meta, created_at, updated_at. When `entropy_and_tau` is given,
+// "entropy" and "effective_tau" follow, written as shortest round-trip
+// doubles. Strings are written as UTF-8, not \u-escaped; invalid UTF-8 (which
+// Validate() rejects) is replaced by U+FFFD rather than thrown. Never throws
+// except std::bad_alloc.
+std::string IdentityToJsonLine(
+    const Identity& identity,
+    std::optional<std::pair<double, double>> entropy_and_tau = std::nullopt);
 
 // Parses an ISO-8601 timestamp ("2026-11-26T12:00:00", "...12:00:00.5Z",
 // "...12:00:00.123456+02:00", a space instead of 'T') into UTC micros.
