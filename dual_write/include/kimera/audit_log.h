@@ -1,0 +1,67 @@
+// AuditLog: the bounded log of dual-write operations, in column family
+// "dual_write_audit" of the primary database.
+//
+// Entries are keyed by a big-endian sequence number, so they iterate oldest
+// first. Appending entry n deletes entry n - max_entries in the same batch:
+// the log never holds more than max_entries. The sequence number counts every
+// entry ever appended (the total of operations); failures are also counted
+// in a merge counter, since the entries that record them may have rolled off.
+//
+// Thread-safety: safe for concurrent use by many threads.
+#ifndef KIMERA_AUDIT_LOG_H_
+#define KIMERA_AUDIT_LOG_H_
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "kimera/identity.h"
+#include "kimera/rocksdb_database.h"
+#include "kimera/status.h"
+
+namespace kimera {
+
+inline constexpr const char* kAuditColumnFamily = "dual_write_audit";
+
+struct AuditEntry {
+  std::uint64_t sequence = 0;  // Set by Append.
+  Micros time = 0;
+  std::string id;
+  std::string operation;  // "store", "remove", "decay", "repair", "rollback".
+  std::string status;     // "ok" or the error code name.
+  std::string details;    // The error message, empty when ok.
+};
+
+class AuditLog {
+ public:
+  // Opens the log in `database` (borrowed; must outlive the log).
+  static Status Open(RocksDbDatabase* database, std::uint64_t max_entries,
+                     std::unique_ptr<AuditLog>* out);
+
+  // Adds `entry` (with the next sequence number) to `batch`, and the removal
+  // of the entry that falls off the end.
+  void Append(AuditEntry entry, rocksdb::WriteBatch* batch);
+  // Appends in a batch of its own.
+  Status Write(AuditEntry entry);
+
+  // The newest `n` entries, newest first.
+  Status Recent(std::size_t n, std::vector<AuditEntry>* out) const;
+  // Entries ever appended, and how many of them were failures.
+  std::uint64_t total() const { return next_sequence_.load() - 1; }
+  Status Failures(std::uint64_t* out) const;
+
+ private:
+  AuditLog(RocksDbDatabase* database, rocksdb::ColumnFamilyHandle* cf, std::uint64_t max_entries)
+      : database_(database), cf_(cf), max_entries_(max_entries) {}
+
+  RocksDbDatabase* database_;
+  rocksdb::ColumnFamilyHandle* cf_;
+  const std::uint64_t max_entries_;
+  std::atomic<std::uint64_t> next_sequence_{1};
+};
+
+}  // namespace kimera
+
+#endif  // KIMERA_AUDIT_LOG_H_

@@ -1,0 +1,206 @@
+// DualWriteStore: writes every identity to a primary RocksDbStore and to a
+// secondary, checks that the two agree, and repairs the secondary.
+//
+// It sits between the EntropyStore plugin and the RocksDbStore; target() is
+// the primary, so the plugin still finds the RocksDbStore below and its index
+// keeps committing in the record's batch.
+//
+//  * Legacy secondary (column families of the primary database): the legacy
+//    row, the audit entry and (best effort, on failure) the repair-queue entry
+//    go into the primary record's own WriteBatch, so the write is atomic.
+//  * Second database: an intent-journal entry goes into the primary's batch;
+//    the secondary is written after the primary commits and the entry is
+//    cleared in the batch that records the audit entry. Open() replays the
+//    journal, so a crash at any point ends, after reopen, with both sides
+//    equal.
+//
+// strict: a failed secondary write fails the call (Aborted) and the primary is
+// put back as it was. best_effort: the primary keeps the write; the id goes to
+// the durable repair queue, retried in the background with exponential
+// backoff. The primary is the source of truth for every repair.
+//
+// Test hook: KIMERA_DUAL_WRITE_CRASH_AT=after_primary|after_secondary|
+// before_journal_clear|mid_repair kills the process (SIGKILL) at that point.
+//
+// Thread-safety: safe for concurrent use by many threads. Writes, checks and
+// repairs of one id are serialized by a lock striped on the id.
+#ifndef KIMERA_DUAL_WRITE_STORE_H_
+#define KIMERA_DUAL_WRITE_STORE_H_
+
+#include <array>
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "kimera/audit_log.h"
+#include "kimera/consistency.h"
+#include "kimera/dual_write_config.h"
+#include "kimera/dual_write_metrics.h"
+#include "kimera/rocksdb_store.h"
+#include "kimera/secondary_store.h"
+
+namespace prometheus {
+class Registry;
+}
+
+namespace kimera {
+
+inline constexpr const char* kJournalColumnFamily = "dual_write_journal";
+inline constexpr const char* kRepairQueueColumnFamily = "dual_write_repair_queue";
+inline constexpr const char* kStateColumnFamily = "dual_write_state";
+
+struct SweepOptions {
+  bool repair = false;             // Default false: report only.
+  bool resume = false;             // Default false: from the first id; true: from the saved cursor.
+  double rate_per_second = 0;      // Default 0: as fast as possible.
+  std::size_t max_listed = 10000;  // Default 10,000 differences kept in the report.
+  // Called after each chunk with the ids visited so far.
+  std::function<void(std::uint64_t visited)> progress;
+};
+
+struct SweepReport {
+  std::uint64_t visited = 0;      // Distinct ids seen on either side.
+  std::uint64_t differences = 0;  // Ids that differ (after a re-check under the id's lock).
+  std::uint64_t repaired = 0;     // Ids made equal (repair only).
+  std::uint64_t passes = 0;       // VerifyUntilClean: passes run.
+  std::vector<IdCheck> listed;    // At most max_listed of the differences.
+  double seconds = 0;
+  bool clean() const { return differences == 0; }
+};
+
+struct DualWriteStats {
+  std::uint64_t total = 0;
+  std::uint64_t successes = 0;
+  std::uint64_t failures = 0;
+  double success_rate = 1.0;
+  std::uint64_t primary_count = 0;
+  std::uint64_t secondary_count = 0;
+  std::uint64_t repair_backlog = 0;
+  std::string secondary;
+  std::vector<AuditEntry> recent;  // Newest first.
+};
+
+class DualWriteStore : public StoreWrapper, private WriteBatchExtension {
+ public:
+  // Wraps `primary` and `secondary` (both owned). Metrics go to `registry`
+  // (borrowed; must outlive the store) or, when null, to a registry of the
+  // store's own. Replays the intent journal and starts the repair thread
+  // (and the sweep and shadow-read threads when configured).
+  static Status Open(std::unique_ptr<RocksDbStore> primary,
+                     std::unique_ptr<SecondaryStore> secondary, const DualWriteConfig& config,
+                     prometheus::Registry* registry, std::unique_ptr<DualWriteStore>* out);
+  ~DualWriteStore() override;
+
+  Status Store(const Identity& identity) override;
+  Status Remove(std::string_view id) override;
+  Status ApplyDecay(std::string_view id, Micros now, const DecayParams& params) override;
+  // From read_from's side; a sample of primary reads is shadow-read.
+  Status Fetch(std::string_view id, Identity* out) override;
+  Status FetchMany(const std::vector<std::string>& ids, std::vector<Identity>* out) override;
+  Status List(const ListQuery& query, std::vector<Identity>* out) override;
+  Status FindByEntropy(double min_entropy, double max_entropy, std::size_t limit,
+                       std::vector<Identity>* out) override;
+  Status Sync() override;
+
+  // Reads both sides of `id` under its lock and compares them.
+  Status CheckId(std::string_view id, IdCheck* out);
+  // Visits every id of both sides in id order (see SweepOptions). Sets the
+  // kimera_dual_write_consistent gauge and, when clean and complete, records
+  // the time of the clean sweep (for cleanup).
+  Status Sweep(const SweepOptions& options, SweepReport* report);
+  // A full sweep, then re-checks of the differing ids and the ids written
+  // meanwhile, until none differs or `max_passes` passes ran.
+  Status VerifyUntilClean(int max_passes, const SweepOptions& options, SweepReport* report);
+  // Makes the secondary equal the primary for `id`.
+  Status RepairId(std::string_view id);
+  // Retries the repair queue's entries now (due ones, or all with `force`);
+  // returns the number repaired.
+  Status RetryRepairs(bool force, std::uint64_t* repaired);
+  std::uint64_t repair_backlog() const { return backlog_.load(); }
+  // Waits until every queued shadow read was compared (for tests).
+  void DrainShadowReads();
+
+  Status Stats(std::size_t recent, DualWriteStats* out);
+
+  RocksDbStore& primary() const { return *primary_; }
+  SecondaryStore& secondary() const { return *secondary_; }
+  const DualWriteConfig& config() const { return config_; }
+  AuditLog& audit() const { return *audit_; }
+  prometheus::Registry& registry() const { return *registry_; }
+
+  // Drops the legacy column families and the audit log of `database`, only
+  // when dual-write is off in `config` and a full sweep with no difference
+  // finished after the last switch of read_from (and nothing waits in the
+  // journal or the repair queue). Otherwise FailedPrecondition-like
+  // InvalidArgument saying why; nothing is dropped.
+  static Status Cleanup(RocksDbDatabase* database, const DualWriteConfig& config);
+
+ private:
+  struct WriteContext;
+  class ShadowReader;
+
+  DualWriteStore(std::unique_ptr<RocksDbStore> primary, std::unique_ptr<SecondaryStore> secondary,
+                 const DualWriteConfig& config);
+
+  Status Extend(std::string_view id, const Identity* before, const Identity* after,
+                rocksdb::WriteBatch* batch) override;
+
+  // Runs one primary write under the id's lock and completes it on the secondary.
+  Status Write(DualWriteOp op, std::string_view id, const std::function<Status()>& primary_write);
+  Status CompleteOnSecondary(WriteContext& ctx, std::string_view id);
+  Status CheckIdLocked(std::string_view id, IdCheck* out);
+  Status ReconcileLocked(std::string_view id);
+  Status Enqueue(std::string_view id, const Status& why, rocksdb::WriteBatch* batch);
+  Status ReplayJournal();
+  Status RecordSwitch();
+  void RepairLoop();
+  void SweepLoop();
+  void MaybeCrash(const char* point) const;
+  bool Stopping();
+  Status LoadState(const char* key, std::string* out);
+  Status SaveState(const char* key, const std::string& value);
+  void NoteChanged(std::string_view id);
+  bool Sample(double rate);
+  std::mutex& LockFor(std::string_view id);
+  AuditEntry Entry(DualWriteOp op, std::string_view id, const Status& status) const;
+
+  RocksDbStore* primary_;  // Owned through StoreWrapper.
+  std::unique_ptr<SecondaryStore> secondary_;
+  const DualWriteConfig config_;
+  RocksDbDatabase* db_;
+  rocksdb::ColumnFamilyHandle* journal_ = nullptr;
+  rocksdb::ColumnFamilyHandle* queue_ = nullptr;
+  rocksdb::ColumnFamilyHandle* state_ = nullptr;
+  std::unique_ptr<AuditLog> audit_;
+  std::unique_ptr<prometheus::Registry> own_registry_;
+  prometheus::Registry* registry_ = nullptr;
+  std::unique_ptr<DualWriteMetrics> metrics_;
+  std::string crash_at_;
+  std::atomic<std::uint64_t> backlog_{0};
+
+  std::mutex changed_mu_;  // Guards tracking_changes_ and changed_.
+  bool tracking_changes_ = false;
+  std::set<std::string> changed_;
+
+  std::mutex repair_mu_;  // Guards stopping_; repair_cv_ and sweep_cv_ wait on it.
+  std::condition_variable repair_cv_;
+  std::condition_variable sweep_cv_;
+  bool stopping_ = false;
+  std::thread repair_thread_;
+  std::thread sweep_thread_;
+  std::unique_ptr<ShadowReader> shadow_;
+
+  static constexpr std::size_t kStripes = 256;
+  std::array<std::mutex, kStripes> stripes_;
+};
+
+}  // namespace kimera
+
+#endif  // KIMERA_DUAL_WRITE_STORE_H_

@@ -1,0 +1,41 @@
+// The legacy layout of the original system's tables, kept in two column
+// families keyed by id:
+//
+//   legacy_geoids: raw, echo, lang_axis, tags, weight, meta, created_at, updated_at
+//   legacy_scars:  weight, related_ids, meta, created_at, updated_at
+//
+// Each value is one JSON object with exactly those columns (timestamps as
+// ISO-8601 text, as the legacy tables held them). Fields a table has no column
+// for (a geoid's related_ids, a scar's raw/echo/lang_axis/tags, and
+// decay_applied_at) are not kept: Project() says what survives.
+//
+// Thread-safety: pure functions; call from any thread.
+#ifndef KIMERA_LEGACY_FORMAT_H_
+#define KIMERA_LEGACY_FORMAT_H_
+
+#include <string>
+#include <string_view>
+
+#include "kimera/identity.h"
+#include "kimera/status.h"
+
+namespace kimera {
+
+inline constexpr const char* kLegacyGeoidsColumnFamily = "legacy_geoids";
+inline constexpr const char* kLegacyScarsColumnFamily = "legacy_scars";
+
+// The legacy row of `identity` (its table follows from identity_type).
+std::string EncodeLegacyRow(const Identity& identity);
+
+// Decodes a row read from the table of `type` under key `id`. Corruption
+// naming the id when the bytes are not a row of that table.
+Status DecodeLegacyRow(std::string_view id, IdentityType type, std::string_view bytes,
+                       Identity* out);
+
+// `identity` with the fields the legacy tables cannot hold cleared: what a
+// write followed by a read of the legacy tables gives back.
+Identity ProjectToLegacy(const Identity& identity);
+
+}  // namespace kimera
+
+#endif  // KIMERA_LEGACY_FORMAT_H_

@@ -1,0 +1,486 @@
+#include "kimera/dual_write_store.h"
+
+#include <prometheus/registry.h>
+#include <xxhash.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <csignal>
+#include <cstdlib>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <random>
+
+#include "kimera/identity_json.h"
+#include "shadow_reader.h"
+
+namespace kimera {
+namespace {
+
+using SteadyClock = std::chrono::steady_clock;
+
+double SecondsSince(SteadyClock::time_point start) {
+  return std::chrono::duration<double>(SteadyClock::now() - start).count();
+}
+
+rocksdb::Slice ToSlice(std::string_view s) { return {s.data(), s.size()}; }
+
+struct QueueEntry {
+  std::uint64_t attempts = 0;
+  Micros next_at = 0;
+  std::string error;
+};
+
+std::string EncodeQueueEntry(const QueueEntry& e) {
+  return nlohmann::json{{"attempts", e.attempts}, {"next_at", e.next_at}, {"error", e.error}}.dump(
+      -1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+QueueEntry DecodeQueueEntry(std::string_view bytes) {
+  QueueEntry e;
+  nlohmann::json v = nlohmann::json::parse(bytes.begin(), bytes.end(), nullptr, false);
+  if (v.is_object()) {
+    e.attempts = v.value("attempts", std::uint64_t{0});
+    e.next_at = v.value("next_at", Micros{0});
+    e.error = v.value("error", "");
+  }
+  return e;
+}
+
+}  // namespace
+
+// What one write through the store saw of the primary, filled by Extend.
+struct DualWriteStore::WriteContext {
+  const DualWriteStore* owner = nullptr;
+  DualWriteOp op = DualWriteOp::kStore;
+  bool rollback = false;
+  bool extended = false;
+  std::optional<Identity> before;
+  std::optional<Identity> after;
+  Status secondary_status;  // Legacy secondary: the failure of its part of the batch.
+  bool queued = false;      // Legacy best effort: the id went to the repair queue instead.
+};
+
+namespace {
+thread_local void* current_context = nullptr;
+
+class ContextScope {
+ public:
+  explicit ContextScope(void* ctx) : saved_(current_context) { current_context = ctx; }
+  ~ContextScope() { current_context = saved_; }
+
+ private:
+  void* saved_;
+};
+}  // namespace
+
+DualWriteStore::DualWriteStore(std::unique_ptr<RocksDbStore> primary,
+                               std::unique_ptr<SecondaryStore> secondary,
+                               const DualWriteConfig& config)
+    : StoreWrapper(std::move(primary)),
+      primary_(static_cast<RocksDbStore*>(target())),
+      secondary_(std::move(secondary)),
+      config_(config),
+      db_(&primary_->database()) {}
+
+Status DualWriteStore::Open(std::unique_ptr<RocksDbStore> primary,
+                            std::unique_ptr<SecondaryStore> secondary,
+                            const DualWriteConfig& config, prometheus::Registry* registry,
+                            std::unique_ptr<DualWriteStore>* out) {
+  if (!primary || !secondary) return Status::InvalidArgument("dual-write needs two stores");
+  std::unique_ptr<DualWriteStore> store(
+      new DualWriteStore(std::move(primary), std::move(secondary), config));
+  RocksDbDatabase* db = store->db_;
+  Status s = db->ColumnFamily(kJournalColumnFamily, &store->journal_);
+  if (s.ok()) s = db->ColumnFamily(kRepairQueueColumnFamily, &store->queue_);
+  if (s.ok()) s = db->ColumnFamily(kStateColumnFamily, &store->state_);
+  if (s.ok()) s = AuditLog::Open(db, config.audit_log_max_entries, &store->audit_);
+  if (!s.ok()) return s;
+  if (registry == nullptr) {
+    store->own_registry_ = std::make_unique<prometheus::Registry>();
+    registry = store->own_registry_.get();
+  }
+  store->registry_ = registry;
+  store->metrics_ = std::make_unique<DualWriteMetrics>(*registry);
+  if (const char* crash = std::getenv("KIMERA_DUAL_WRITE_CRASH_AT")) store->crash_at_ = crash;
+
+  std::uint64_t depth = 0;
+  std::unique_ptr<rocksdb::Iterator> it(
+      db->db()->NewIterator(rocksdb::ReadOptions(), store->queue_));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) ++depth;
+  store->backlog_ = depth;
+  store->primary_->AddWriteExtension(store.get());
+  s = store->ReplayJournal();
+  if (s.ok()) s = store->RecordSwitch();
+  if (!s.ok()) return s;
+  store->metrics_->SetRepairBacklog(static_cast<double>(store->backlog_.load()));
+
+  store->repair_thread_ = std::thread([raw = store.get()] { raw->RepairLoop(); });
+  if (config.sweep_interval_seconds > 0) {
+    store->sweep_thread_ = std::thread([raw = store.get()] { raw->SweepLoop(); });
+  }
+  if (config.shadow_read_rate > 0) {
+    store->shadow_ = std::make_unique<ShadowReader>(store->secondary_.get(), store->metrics_.get());
+  }
+  *out = std::move(store);
+  return Status::OK();
+}
+
+DualWriteStore::~DualWriteStore() {
+  {
+    std::lock_guard lock(repair_mu_);
+    stopping_ = true;
+  }
+  repair_cv_.notify_all();
+  sweep_cv_.notify_all();
+  if (repair_thread_.joinable()) repair_thread_.join();
+  if (sweep_thread_.joinable()) sweep_thread_.join();
+  shadow_.reset();
+}
+
+std::mutex& DualWriteStore::LockFor(std::string_view id) {
+  return stripes_[XXH3_64bits(id.data(), id.size()) % kStripes];
+}
+
+void DualWriteStore::MaybeCrash(const char* point) const {
+  if (!crash_at_.empty() && crash_at_ == point) std::raise(SIGKILL);
+}
+
+bool DualWriteStore::Sample(double rate) {
+  if (rate <= 0) return false;
+  if (rate >= 1) return true;
+  thread_local std::minstd_rand rng(std::random_device{}());
+  return std::uniform_real_distribution<double>(0, 1)(rng) < rate;
+}
+
+AuditEntry DualWriteStore::Entry(DualWriteOp op, std::string_view id, const Status& status) const {
+  AuditEntry e;
+  e.time = primary_->clock()();
+  e.id = std::string(id);
+  e.operation = DualWriteOpName(op);
+  e.status = status.ok() ? "ok" : status.CodeName();
+  e.details = status.ok() ? "" : status.message();
+  return e;
+}
+
+void DualWriteStore::NoteChanged(std::string_view id) {
+  std::lock_guard lock(changed_mu_);
+  if (tracking_changes_) changed_.emplace(id);
+}
+
+Status DualWriteStore::Extend(std::string_view id, const Identity* before, const Identity* after,
+                              rocksdb::WriteBatch* batch) {
+  auto* ctx = static_cast<WriteContext*>(current_context);
+  if (ctx != nullptr && ctx->owner != this) ctx = nullptr;
+  if (ctx != nullptr) {
+    ctx->extended = true;
+    if (!ctx->rollback) {
+      if (before) ctx->before = *before;
+      if (after) ctx->after = *after;
+    }
+  }
+  if (!secondary_->in_primary_batch()) {
+    // The journal entry commits with the record; a rollback clears it.
+    if (ctx != nullptr && ctx->rollback) {
+      batch->Delete(journal_, ToSlice(id));
+    } else {
+      batch->Put(journal_, ToSlice(id), rocksdb::Slice());
+    }
+    return Status::OK();
+  }
+  const auto start = SteadyClock::now();
+  Status s = secondary_->AddToBatch(id, after, batch);
+  metrics_->SecondaryDuration(SecondsSince(start));
+  const DualWriteOp op = ctx ? ctx->op : DualWriteOp::kStore;
+  if (!s.ok()) {
+    if (ctx) ctx->secondary_status = s;
+    if (config_.mode == DualWriteMode::kStrict) {
+      return Status::Aborted("secondary write failed, nothing was written: " + s.message());
+    }
+    Status q = Enqueue(id, s, batch);
+    if (!q.ok()) return q;
+    if (ctx) ctx->queued = true;
+  }
+  audit_->Append(Entry(op, id, s), batch);
+  return Status::OK();
+}
+
+Status DualWriteStore::Enqueue(std::string_view id, const Status& why, rocksdb::WriteBatch* batch) {
+  QueueEntry e;
+  e.next_at = primary_->clock()();
+  e.error = why.ToString();
+  batch->Put(queue_, ToSlice(id), EncodeQueueEntry(e));
+  return Status::OK();
+}
+
+Status DualWriteStore::Write(DualWriteOp op, std::string_view id,
+                             const std::function<Status()>& primary_write) {
+  std::lock_guard lock(LockFor(id));
+  WriteContext ctx;
+  ctx.owner = this;
+  ctx.op = op;
+  Status s;
+  {
+    ContextScope scope(&ctx);
+    const auto start = SteadyClock::now();
+    s = primary_write();
+    metrics_->PrimaryDuration(SecondsSince(start));
+  }
+  if (!s.ok()) {
+    metrics_->Operation(op, false);
+    // Invalid input and absent ids are the caller's problem, not a dual-write failure.
+    if (!ctx.secondary_status.ok()) {
+      (void)audit_->Write(Entry(op, id, ctx.secondary_status));
+    } else if (ctx.extended) {
+      (void)audit_->Write(Entry(op, id, s));
+    }
+    return s;
+  }
+  NoteChanged(id);
+  MaybeCrash("after_primary");
+  if (!secondary_->in_primary_batch()) {
+    s = CompleteOnSecondary(ctx, id);
+  } else {
+    MaybeCrash("after_secondary");
+    if (ctx.queued) {
+      backlog_.fetch_add(1);
+      metrics_->SetRepairBacklog(static_cast<double>(backlog_.load()));
+      repair_cv_.notify_one();
+    }
+    metrics_->Operation(op, !ctx.queued);
+  }
+  if (s.ok() && Sample(config_.inline_sample_rate)) {
+    IdCheck check;
+    (void)CheckIdLocked(id, &check);
+  }
+  return s;
+}
+
+Status DualWriteStore::CompleteOnSecondary(WriteContext& ctx, std::string_view id) {
+  const auto start = SteadyClock::now();
+  Status s = ctx.after ? secondary_->Put(*ctx.after) : secondary_->Delete(id);
+  metrics_->SecondaryDuration(SecondsSince(start));
+  rocksdb::WriteBatch batch;
+  if (s.ok()) {
+    MaybeCrash("after_secondary");
+    batch.Delete(journal_, ToSlice(id));
+    audit_->Append(Entry(ctx.op, id, s), &batch);
+    MaybeCrash("before_journal_clear");
+    metrics_->Operation(ctx.op, true);
+    // The write is complete on both sides; a lost clear only means one
+    // redundant replay at the next open.
+    (void)db_->Write(&batch);
+    return Status::OK();
+  }
+  metrics_->Operation(ctx.op, false);
+  if (config_.mode == DualWriteMode::kStrict) {
+    Status undo;
+    {
+      ctx.rollback = true;
+      ContextScope scope(&ctx);
+      undo = ctx.before ? primary_->Restore(*ctx.before) : primary_->Remove(id);
+    }
+    if (!undo.ok()) {
+      // The journal entry stays: the next open (or a repair) copies the
+      // primary over. The caller still learns the write failed.
+      (void)Enqueue(id, s, &batch);
+      audit_->Append(Entry(ctx.op, id, undo), &batch);
+      if (db_->Write(&batch).ok()) backlog_.fetch_add(1);
+      return Status::Aborted("secondary write failed (" + s.ToString() +
+                             ") and restoring the primary failed (" + undo.ToString() + ")");
+    }
+    (void)audit_->Write(Entry(ctx.op, id, s));
+    return Status::Aborted("secondary write failed, primary restored: " + s.ToString());
+  }
+  batch.Delete(journal_, ToSlice(id));
+  (void)Enqueue(id, s, &batch);
+  audit_->Append(Entry(ctx.op, id, s), &batch);
+  Status w = db_->Write(&batch);
+  if (w.ok()) {
+    backlog_.fetch_add(1);
+    metrics_->SetRepairBacklog(static_cast<double>(backlog_.load()));
+    repair_cv_.notify_one();
+  }
+  // The primary has the write either way; when even the queue entry failed,
+  // the journal entry still makes the next open repair the id.
+  return Status::OK();
+}
+
+Status DualWriteStore::Store(const Identity& identity) {
+  return Write(DualWriteOp::kStore, identity.id, [&] { return primary_->Store(identity); });
+}
+
+Status DualWriteStore::Remove(std::string_view id) {
+  return Write(DualWriteOp::kRemove, id, [&] { return primary_->Remove(id); });
+}
+
+Status DualWriteStore::ApplyDecay(std::string_view id, Micros now, const DecayParams& params) {
+  return Write(DualWriteOp::kDecay, id, [&] { return primary_->ApplyDecay(id, now, params); });
+}
+
+Status DualWriteStore::Fetch(std::string_view id, Identity* out) {
+  if (config_.read_from == ReadSource::kSecondary) return secondary_->Get(id, out);
+  Status s = primary_->Fetch(id, out);
+  if (shadow_ && (s.ok() || s.IsNotFound()) && Sample(config_.shadow_read_rate)) {
+    shadow_->Submit(std::string(id), s.ok() ? std::optional<Identity>(*out) : std::nullopt);
+  }
+  return s;
+}
+
+Status DualWriteStore::FetchMany(const std::vector<std::string>& ids, std::vector<Identity>* out) {
+  if (config_.read_from == ReadSource::kSecondary) {
+    std::vector<Identity> found;
+    for (const std::string& id : ids) {
+      Identity identity;
+      Status s = secondary_->Get(id, &identity);
+      if (s.IsNotFound()) continue;
+      if (!s.ok()) return s;
+      found.push_back(std::move(identity));
+    }
+    *out = std::move(found);
+    return Status::OK();
+  }
+  Status s = primary_->FetchMany(ids, out);
+  if (s.ok() && shadow_ && Sample(config_.shadow_read_rate)) {
+    for (const Identity& identity : *out) shadow_->Submit(identity.id, identity);
+  }
+  return s;
+}
+
+Status DualWriteStore::List(const ListQuery& query, std::vector<Identity>* out) {
+  Status s = primary_->List(query, out);
+  if (s.ok() && shadow_ && Sample(config_.shadow_read_rate)) {
+    for (const Identity& identity : *out) shadow_->Submit(identity.id, identity);
+  }
+  return s;
+}
+
+Status DualWriteStore::FindByEntropy(double min_entropy, double max_entropy, std::size_t limit,
+                                     std::vector<Identity>* out) {
+  Status s = primary_->FindByEntropy(min_entropy, max_entropy, limit, out);
+  if (s.ok() && shadow_ && Sample(config_.shadow_read_rate)) {
+    for (const Identity& identity : *out) shadow_->Submit(identity.id, identity);
+  }
+  return s;
+}
+
+Status DualWriteStore::Sync() {
+  Status s = primary_->Sync();
+  if (!s.ok()) return s;
+  return secondary_->in_primary_batch() ? Status::OK() : secondary_->Sync();
+}
+
+Status DualWriteStore::ReconcileLocked(std::string_view id) {
+  Identity record;
+  Status s = primary_->Fetch(id, &record);
+  if (s.ok()) return secondary_->Put(record);
+  if (s.IsNotFound()) return secondary_->Delete(id);
+  return s;
+}
+
+Status DualWriteStore::RepairId(std::string_view id) {
+  std::lock_guard lock(LockFor(id));
+  Status s = ReconcileLocked(id);
+  metrics_->Operation(DualWriteOp::kRepair, s.ok());
+  return s;
+}
+
+Status DualWriteStore::ReplayJournal() {
+  std::vector<std::string> ids;
+  std::unique_ptr<rocksdb::Iterator> it(db_->db()->NewIterator(rocksdb::ReadOptions(), journal_));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) ids.push_back(it->key().ToString());
+  Status s = RocksDbDatabase::FromRocks(it->status(), "reading the dual-write journal");
+  if (!s.ok()) return s;
+  for (const std::string& id : ids) {
+    std::lock_guard lock(LockFor(id));
+    Status r = ReconcileLocked(id);
+    rocksdb::WriteBatch batch;
+    batch.Delete(journal_, ToSlice(id));
+    if (!r.ok()) {
+      (void)Enqueue(id, r, &batch);
+    }
+    audit_->Append(Entry(DualWriteOp::kRepair, id, r), &batch);
+    s = db_->Write(&batch);
+    if (!s.ok()) return s;
+    if (!r.ok()) backlog_.fetch_add(1);
+  }
+  return Status::OK();
+}
+
+Status DualWriteStore::RetryRepairs(bool force, std::uint64_t* repaired) {
+  *repaired = 0;
+  std::vector<std::pair<std::string, QueueEntry>> due;
+  const Micros now = primary_->clock()();
+  {
+    std::unique_ptr<rocksdb::Iterator> it(db_->db()->NewIterator(rocksdb::ReadOptions(), queue_));
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      QueueEntry e = DecodeQueueEntry({it->value().data(), it->value().size()});
+      if (force || e.next_at <= now) due.emplace_back(it->key().ToString(), std::move(e));
+    }
+    Status s = RocksDbDatabase::FromRocks(it->status(), "reading the repair queue");
+    if (!s.ok()) return s;
+  }
+  for (auto& [id, entry] : due) {
+    std::lock_guard lock(LockFor(id));
+    Status r = ReconcileLocked(id);
+    metrics_->Operation(DualWriteOp::kRepair, r.ok());
+    rocksdb::WriteBatch batch;
+    if (r.ok()) {
+      MaybeCrash("mid_repair");
+      batch.Delete(queue_, ToSlice(id));
+    } else {
+      entry.attempts += 1;
+      const double backoff_ms = std::min(
+          config_.repair_retry_max_ms,
+          config_.repair_retry_initial_ms *
+              std::pow(2.0, static_cast<double>(std::min<std::uint64_t>(entry.attempts, 60))));
+      entry.next_at = primary_->clock()() + static_cast<Micros>(backoff_ms * 1000);
+      entry.error = r.ToString();
+      batch.Put(queue_, ToSlice(id), EncodeQueueEntry(entry));
+    }
+    audit_->Append(Entry(DualWriteOp::kRepair, id, r), &batch);
+    Status s = db_->Write(&batch);
+    if (!s.ok()) return s;
+    if (r.ok()) {
+      ++*repaired;
+      backlog_.fetch_sub(1);
+    }
+  }
+  metrics_->SetRepairBacklog(static_cast<double>(backlog_.load()));
+  return Status::OK();
+}
+
+void DualWriteStore::RepairLoop() {
+  std::unique_lock lock(repair_mu_);
+  while (!stopping_) {
+    // Polls at the initial backoff: entries not yet due wait their turn.
+    const auto wait = std::chrono::duration<double, std::milli>(
+        std::max(1.0, std::min(config_.repair_retry_initial_ms, 1000.0)));
+    repair_cv_.wait_for(lock, wait);
+    if (stopping_) break;
+    if (backlog_.load() == 0) continue;
+    lock.unlock();
+    std::uint64_t repaired = 0;
+    (void)RetryRepairs(false, &repaired);
+    lock.lock();
+  }
+}
+
+void DualWriteStore::SweepLoop() {
+  std::unique_lock lock(repair_mu_);
+  while (!stopping_) {
+    sweep_cv_.wait_for(lock, std::chrono::duration<double>(config_.sweep_interval_seconds));
+    if (stopping_) break;
+    lock.unlock();
+    SweepOptions options;
+    options.resume = true;
+    options.rate_per_second = config_.sweep_rate_per_second;
+    options.max_listed = 100;
+    SweepReport report;
+    (void)Sweep(options, &report);
+    lock.lock();
+  }
+}
+
+}  // namespace kimera

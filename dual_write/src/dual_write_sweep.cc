@@ -1,0 +1,313 @@
+// Consistency checks, sweeps, stats and cleanup of DualWriteStore.
+#include <chrono>
+#include <optional>
+#include <thread>
+
+#include "kimera/dual_write_store.h"
+#include "kimera/identity_json.h"
+#include "kimera/legacy_format.h"
+#include "shadow_reader.h"
+
+namespace kimera {
+namespace {
+
+using SteadyClock = std::chrono::steady_clock;
+
+double SecondsSince(SteadyClock::time_point start) {
+  return std::chrono::duration<double>(SteadyClock::now() - start).count();
+}
+
+
+constexpr const char* kSweepCursorKey = "sweep_cursor";
+constexpr const char* kReadFromKey = "read_from";
+constexpr const char* kLastSwitchKey = "last_switch";
+constexpr const char* kLastCleanSweepKey = "last_clean_sweep";
+constexpr std::size_t kChunk = 1000;
+
+Status ReadState(RocksDbDatabase* db, rocksdb::ColumnFamilyHandle* cf, const char* key,
+                 std::string* out) {
+  rocksdb::Status s = db->db()->Get(rocksdb::ReadOptions(), cf, key, out);
+  if (s.IsNotFound()) return Status::NotFound(key);
+  return RocksDbDatabase::FromRocks(s, "reading the dual-write state");
+}
+
+bool Empty(RocksDbDatabase* db, const char* cf_name) {
+  if (!db->HasColumnFamily(cf_name)) return true;
+  rocksdb::ColumnFamilyHandle* cf = nullptr;
+  if (!db->ColumnFamily(cf_name, &cf).ok()) return false;
+  std::unique_ptr<rocksdb::Iterator> it(db->db()->NewIterator(rocksdb::ReadOptions(), cf));
+  it->SeekToFirst();
+  return !it->Valid();
+}
+
+}  // namespace
+
+bool DualWriteStore::Stopping() {
+  std::lock_guard lock(repair_mu_);
+  return stopping_;
+}
+
+void DualWriteStore::DrainShadowReads() {
+  if (shadow_) shadow_->Drain();
+}
+
+Status DualWriteStore::LoadState(const char* key, std::string* out) {
+  return ReadState(db_, state_, key, out);
+}
+
+Status DualWriteStore::SaveState(const char* key, const std::string& value) {
+  return db_->FromRocks(db_->db()->Put(db_->write_options(), state_, key, value),
+                        "writing the dual-write state");
+}
+
+Status DualWriteStore::RecordSwitch() {
+  const std::string now_reading = ReadSourceName(config_.read_from);
+  std::string saved;
+  Status s = LoadState(kReadFromKey, &saved);
+  if (s.IsNotFound()) return SaveState(kReadFromKey, now_reading);
+  if (!s.ok()) return s;
+  if (saved == now_reading) return Status::OK();
+  rocksdb::WriteBatch batch;
+  batch.Put(state_, kReadFromKey, now_reading);
+  batch.Put(state_, kLastSwitchKey, std::to_string(primary_->clock()()));
+  return db_->Write(&batch);
+}
+
+Status DualWriteStore::CheckIdLocked(std::string_view id, IdCheck* out) {
+  const auto start = SteadyClock::now();
+  Identity p, q;
+  Status ps = primary_->Fetch(id, &p);
+  if (!ps.ok() && !ps.IsNotFound()) return ps;
+  Status qs = secondary_->Get(id, &q);
+  if (!qs.ok() && !qs.IsNotFound()) return qs;
+  std::optional<Identity> projected;
+  if (ps.ok()) projected = secondary_->Project(p);
+  *out = CompareSides(std::string(id), projected ? &*projected : nullptr, qs.ok() ? &q : nullptr);
+  metrics_->IdCheckDuration(SecondsSince(start));
+  metrics_->Check(*out);
+  return Status::OK();
+}
+
+Status DualWriteStore::CheckId(std::string_view id, IdCheck* out) {
+  std::lock_guard lock(LockFor(id));
+  return CheckIdLocked(id, out);
+}
+
+Status DualWriteStore::Sweep(const SweepOptions& options, SweepReport* report) {
+  *report = SweepReport{};
+  const auto start = SteadyClock::now();
+  std::string cursor;
+  if (options.resume) {
+    Status s = LoadState(kSweepCursorKey, &cursor);
+    if (!s.ok() && !s.IsNotFound()) return s;
+  }
+  const bool full = cursor.empty();
+  bool complete = false;
+  std::vector<Identity> primary_chunk, secondary_chunk;
+  while (!complete) {
+    if (Stopping()) break;
+    primary_chunk.clear();
+    Status s = primary_->Scan(cursor, [&](const Identity& identity) {
+      primary_chunk.push_back(identity);
+      return primary_chunk.size() < kChunk;
+    });
+    if (s.ok()) s = secondary_->ScanChunk(cursor, kChunk, &secondary_chunk);
+    if (!s.ok()) return s;
+    // Only ids up to the smaller last id of a full chunk are known on both sides.
+    std::optional<std::string> bound;
+    if (primary_chunk.size() == kChunk) bound = primary_chunk.back().id;
+    if (secondary_chunk.size() == kChunk && (!bound || secondary_chunk.back().id < *bound)) {
+      bound = secondary_chunk.back().id;
+    }
+    complete = !bound;
+    std::size_t i = 0, j = 0;
+    auto within = [&](const std::string& id) { return !bound || id <= *bound; };
+    while (true) {
+      const bool has_p = i < primary_chunk.size() && within(primary_chunk[i].id);
+      const bool has_s = j < secondary_chunk.size() && within(secondary_chunk[j].id);
+      if (!has_p && !has_s) break;
+      const Identity* p = nullptr;
+      const Identity* q = nullptr;
+      if (has_p && (!has_s || primary_chunk[i].id <= secondary_chunk[j].id)) p = &primary_chunk[i];
+      if (has_s && (!has_p || secondary_chunk[j].id <= primary_chunk[i].id)) {
+        q = &secondary_chunk[j];
+      }
+      const std::string id = p ? p->id : q->id;
+      if (p) ++i;
+      if (q) ++j;
+      ++report->visited;
+      std::optional<Identity> projected;
+      if (p) projected = secondary_->Project(*p);
+      IdCheck check = CompareSides(id, projected ? &*projected : nullptr, q);
+      if (check.result == CheckResult::kConsistent) {
+        metrics_->Check(check);
+        continue;
+      }
+      // A write may have landed between the two scans: look again under the lock.
+      std::lock_guard lock(LockFor(id));
+      s = CheckIdLocked(id, &check);
+      if (!s.ok()) return s;
+      if (check.result == CheckResult::kConsistent) continue;
+      ++report->differences;
+      if (options.repair) {
+        s = ReconcileLocked(id);
+        metrics_->Operation(DualWriteOp::kRepair, s.ok());
+        if (s.ok()) {
+          ++report->repaired;
+          MaybeCrash("mid_repair");
+          (void)audit_->Write(Entry(DualWriteOp::kRepair, id, s));
+        }
+      }
+      if (report->listed.size() < options.max_listed) report->listed.push_back(std::move(check));
+    }
+    if (bound) cursor = *bound;
+    Status saved =
+        complete ? db_->FromRocks(db_->db()->Delete(db_->write_options(), state_, kSweepCursorKey),
+                                  "clearing the sweep cursor")
+                 : SaveState(kSweepCursorKey, cursor);
+    if (!saved.ok()) return saved;
+    if (options.progress) options.progress(report->visited);
+    if (options.rate_per_second > 0) {
+      const double due = static_cast<double>(report->visited) / options.rate_per_second;
+      const double ahead = due - SecondsSince(start);
+      if (ahead > 0) std::this_thread::sleep_for(std::chrono::duration<double>(ahead));
+    }
+  }
+  report->seconds = SecondsSince(start);
+  report->passes = 1;
+  if (complete && full) {
+    metrics_->SweepDuration(report->seconds);
+    // After a repair sweep the sides are equal even though differences were found.
+    const bool clean = report->differences == report->repaired;
+    metrics_->SetConsistent(clean);
+    if (clean) {
+      Status s = SaveState(kLastCleanSweepKey, std::to_string(primary_->clock()()));
+      if (!s.ok()) return s;
+    }
+  }
+  return Status::OK();
+}
+
+Status DualWriteStore::VerifyUntilClean(int max_passes, const SweepOptions& options,
+                                        SweepReport* report) {
+  {
+    std::lock_guard lock(changed_mu_);
+    tracking_changes_ = true;
+    changed_.clear();
+  }
+  SweepOptions first = options;
+  first.resume = false;
+  first.max_listed = ~std::size_t{0};
+  Status s = Sweep(first, report);
+  std::set<std::string> suspects;
+  for (const IdCheck& c : report->listed) suspects.insert(c.id);
+  while (s.ok() && static_cast<int>(report->passes) < max_passes) {
+    {
+      std::lock_guard lock(changed_mu_);
+      suspects.merge(changed_);
+      changed_.clear();
+    }
+    if (report->differences == report->repaired && suspects.empty()) break;
+    std::vector<IdCheck> still;
+    for (const std::string& id : suspects) {
+      IdCheck check;
+      s = CheckId(id, &check);
+      if (!s.ok()) break;
+      if (check.result != CheckResult::kConsistent && options.repair) {
+        s = RepairId(id);
+        if (!s.ok()) break;
+        ++report->repaired;
+        s = CheckId(id, &check);
+        if (!s.ok()) break;
+      }
+      if (check.result != CheckResult::kConsistent) still.push_back(std::move(check));
+    }
+    ++report->passes;
+    report->differences = still.size();
+    report->repaired = 0;
+    report->listed = std::move(still);
+    suspects.clear();
+    for (const IdCheck& c : report->listed) suspects.insert(c.id);
+    if (report->listed.empty()) {
+      std::lock_guard lock(changed_mu_);
+      if (changed_.empty()) break;
+    }
+  }
+  {
+    std::lock_guard lock(changed_mu_);
+    tracking_changes_ = false;
+    changed_.clear();
+  }
+  if (report->listed.size() > options.max_listed) report->listed.resize(options.max_listed);
+  if (s.ok() && report->passes > 1) {
+    metrics_->SetConsistent(report->differences == 0);
+    if (report->differences == 0) {
+      s = SaveState(kLastCleanSweepKey, std::to_string(primary_->clock()()));
+    }
+  }
+  return s;
+}
+
+Status DualWriteStore::Stats(std::size_t recent, DualWriteStats* out) {
+  DualWriteStats stats;
+  stats.total = audit_->total();
+  Status s = audit_->Failures(&stats.failures);
+  if (s.ok()) s = primary_->Count(std::nullopt, &stats.primary_count);
+  if (s.ok()) s = secondary_->Count(&stats.secondary_count);
+  if (s.ok()) s = audit_->Recent(recent, &stats.recent);
+  if (!s.ok()) return s;
+  stats.failures = std::min(stats.failures, stats.total);
+  stats.successes = stats.total - stats.failures;
+  stats.success_rate =
+      stats.total == 0 ? 1.0
+                       : static_cast<double>(stats.successes) / static_cast<double>(stats.total);
+  stats.repair_backlog = backlog_.load();
+  stats.secondary = secondary_->Describe();
+  *out = std::move(stats);
+  return Status::OK();
+}
+
+Status DualWriteStore::Cleanup(RocksDbDatabase* database, const DualWriteConfig& config) {
+  auto refuse = [](const std::string& why) {
+    return Status::InvalidArgument("cleanup refused: " + why);
+  };
+  if (config.enabled) {
+    return refuse("dual-write is on (dual_write.enabled or KIMERA_ID_DUAL_WRITE=1); turn it off");
+  }
+  if (!database->HasColumnFamily(kStateColumnFamily)) {
+    return refuse(
+        "no full sweep without differences was ever recorded; run kimera dual-write verify");
+  }
+  rocksdb::ColumnFamilyHandle* state = nullptr;
+  Status s = database->ColumnFamily(kStateColumnFamily, &state);
+  if (!s.ok()) return s;
+  std::string clean, last_switch;
+  s = ReadState(database, state, kLastCleanSweepKey, &clean);
+  if (s.IsNotFound()) {
+    return refuse(
+        "no full sweep without differences was ever recorded; run kimera dual-write verify");
+  }
+  if (!s.ok()) return s;
+  s = ReadState(database, state, kLastSwitchKey, &last_switch);
+  if (!s.ok() && !s.IsNotFound()) return s;
+  if (s.ok() && std::stoll(clean) <= std::stoll(last_switch)) {
+    return refuse("the last clean sweep (" + FormatTimestamp(std::stoll(clean)) +
+                  ") finished before the last switch of read_from (" +
+                  FormatTimestamp(std::stoll(last_switch)) + "); run kimera dual-write verify");
+  }
+  if (!Empty(database, kJournalColumnFamily)) {
+    return refuse(
+        "the intent journal is not empty; open the store with dual-write on to replay it");
+  }
+  if (!Empty(database, kRepairQueueColumnFamily)) {
+    return refuse("the repair queue is not empty; run kimera dual-write repair");
+  }
+  for (const char* cf : {kLegacyGeoidsColumnFamily, kLegacyScarsColumnFamily, kAuditColumnFamily}) {
+    if (!database->HasColumnFamily(cf)) continue;
+    s = database->DropColumnFamily(cf);
+    if (!s.ok() && !s.IsNotFound()) return s;
+  }
+  return Status::OK();
+}
+
+}  // namespace kimera

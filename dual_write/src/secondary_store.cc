@@ -1,0 +1,198 @@
+#include "kimera/secondary_store.h"
+
+#include "kimera/legacy_format.h"
+#include "kimera/rocksdb_store.h"
+
+namespace kimera {
+namespace {
+
+rocksdb::Slice ToSlice(std::string_view s) { return {s.data(), s.size()}; }
+std::string_view ToView(const rocksdb::Slice& s) { return {s.data(), s.size()}; }
+
+// The legacy tables, in the primary's database or in one of their own.
+class LegacySecondary : public SecondaryStore {
+ public:
+  LegacySecondary(RocksDbDatabase* database, std::unique_ptr<RocksDbDatabase> owned, bool in_batch,
+                  rocksdb::ColumnFamilyHandle* geoids, rocksdb::ColumnFamilyHandle* scars)
+      : database_(database),
+        owned_(std::move(owned)),
+        in_batch_(in_batch),
+        geoids_(geoids),
+        scars_(scars) {}
+
+  std::string Describe() const override {
+    return in_batch_ ? "legacy column families of the primary database"
+                     : "second database at " + database_->path() + " (legacy format)";
+  }
+  bool in_primary_batch() const override { return in_batch_; }
+
+  Status AddToBatch(std::string_view id, const Identity* after,
+                    rocksdb::WriteBatch* batch) override {
+    // A record whose type changed must leave the other table.
+    if (after == nullptr) {
+      batch->Delete(geoids_, ToSlice(id));
+      batch->Delete(scars_, ToSlice(id));
+      return Status::OK();
+    }
+    const bool scar = after->identity_type == IdentityType::kScar;
+    batch->Put(scar ? scars_ : geoids_, ToSlice(id), EncodeLegacyRow(*after));
+    batch->Delete(scar ? geoids_ : scars_, ToSlice(id));
+    return Status::OK();
+  }
+
+  Identity Project(const Identity& identity) const override { return ProjectToLegacy(identity); }
+
+  Status Put(const Identity& identity) override {
+    rocksdb::WriteBatch batch;
+    Status s = AddToBatch(identity.id, &identity, &batch);
+    if (!s.ok()) return s;
+    return database_->Write(&batch);
+  }
+
+  Status Delete(std::string_view id) override {
+    rocksdb::WriteBatch batch;
+    Status s = AddToBatch(id, nullptr, &batch);
+    if (!s.ok()) return s;
+    return database_->Write(&batch);
+  }
+
+  Status Get(std::string_view id, Identity* out) override {
+    for (auto [cf, type] :
+         {std::pair{geoids_, IdentityType::kGeoid}, std::pair{scars_, IdentityType::kScar}}) {
+      rocksdb::PinnableSlice value;
+      rocksdb::Status s = database_->db()->Get(rocksdb::ReadOptions(), cf, ToSlice(id), &value);
+      if (s.IsNotFound()) continue;
+      if (!s.ok()) return RocksDbDatabase::FromRocks(s, "reading the legacy tables");
+      return DecodeLegacyRow(id, type, ToView(value), out);
+    }
+    return Status::NotFound("identity '" + DisplayId(id) + "' not in the legacy tables");
+  }
+
+  Status ScanChunk(std::string_view start_after, std::size_t limit,
+                   std::vector<Identity>* out) override {
+    // Merges the two tables in id order.
+    out->clear();
+    rocksdb::ReadOptions options;
+    options.fill_cache = false;
+    std::unique_ptr<rocksdb::Iterator> g(database_->db()->NewIterator(options, geoids_));
+    std::unique_ptr<rocksdb::Iterator> c(database_->db()->NewIterator(options, scars_));
+    for (rocksdb::Iterator* it : {g.get(), c.get()}) {
+      it->Seek(ToSlice(start_after));
+      if (it->Valid() && !start_after.empty() && ToView(it->key()) == start_after) it->Next();
+    }
+    while (out->size() < limit && (g->Valid() || c->Valid())) {
+      const bool take_geoid = g->Valid() && (!c->Valid() || ToView(g->key()) <= ToView(c->key()));
+      rocksdb::Iterator* it = take_geoid ? g.get() : c.get();
+      Identity identity;
+      Status s = DecodeLegacyRow(ToView(it->key()),
+                                 take_geoid ? IdentityType::kGeoid : IdentityType::kScar,
+                                 ToView(it->value()), &identity);
+      if (!s.ok()) return s;
+      out->push_back(std::move(identity));
+      it->Next();
+    }
+    Status s = RocksDbDatabase::FromRocks(g->status(), "scanning legacy_geoids");
+    if (!s.ok()) return s;
+    return RocksDbDatabase::FromRocks(c->status(), "scanning legacy_scars");
+  }
+
+  Status Count(std::uint64_t* out) override {
+    std::uint64_t n = 0;
+    rocksdb::ReadOptions options;
+    options.fill_cache = false;
+    for (rocksdb::ColumnFamilyHandle* cf : {geoids_, scars_}) {
+      std::unique_ptr<rocksdb::Iterator> it(database_->db()->NewIterator(options, cf));
+      for (it->SeekToFirst(); it->Valid(); it->Next()) ++n;
+      Status s = RocksDbDatabase::FromRocks(it->status(), "counting the legacy tables");
+      if (!s.ok()) return s;
+    }
+    *out = n;
+    return Status::OK();
+  }
+
+  Status Sync() override { return database_->SyncWal(); }
+
+ private:
+  RocksDbDatabase* database_;
+  std::unique_ptr<RocksDbDatabase> owned_;
+  const bool in_batch_;
+  rocksdb::ColumnFamilyHandle* geoids_;
+  rocksdb::ColumnFamilyHandle* scars_;
+};
+
+// A second database in the current record format.
+class CurrentFormatSecondary : public SecondaryStore {
+ public:
+  explicit CurrentFormatSecondary(std::unique_ptr<RocksDbStore> store) : store_(std::move(store)) {}
+
+  std::string Describe() const override {
+    return "second database at " + store_->database().path() + " (current format)";
+  }
+  Identity Project(const Identity& identity) const override { return identity; }
+  Status Put(const Identity& identity) override { return store_->Restore(identity); }
+  Status Delete(std::string_view id) override {
+    Status s = store_->Remove(id);
+    return s.IsNotFound() ? Status::OK() : s;
+  }
+  Status Get(std::string_view id, Identity* out) override { return store_->Fetch(id, out); }
+  Status ScanChunk(std::string_view start_after, std::size_t limit,
+                   std::vector<Identity>* out) override {
+    out->clear();
+    if (limit == 0) return Status::OK();
+    return store_->Scan(start_after, [&](const Identity& identity) {
+      out->push_back(identity);
+      return out->size() < limit;
+    });
+  }
+  Status Count(std::uint64_t* out) override { return store_->Count(std::nullopt, out); }
+  Status Sync() override { return store_->Sync(); }
+
+ private:
+  std::unique_ptr<RocksDbStore> store_;
+};
+
+}  // namespace
+
+Status SecondaryStore::AddToBatch(std::string_view, const Identity*, rocksdb::WriteBatch*) {
+  return Status::InvalidArgument("this secondary is not written in the primary's batch");
+}
+
+Status OpenLegacySecondary(RocksDbDatabase* database, bool in_primary_batch,
+                           std::unique_ptr<SecondaryStore>* out) {
+  rocksdb::ColumnFamilyHandle* geoids = nullptr;
+  rocksdb::ColumnFamilyHandle* scars = nullptr;
+  Status s = database->ColumnFamily(kLegacyGeoidsColumnFamily, &geoids);
+  if (s.ok()) s = database->ColumnFamily(kLegacyScarsColumnFamily, &scars);
+  if (!s.ok()) return s;
+  *out = std::make_unique<LegacySecondary>(database, nullptr, in_primary_batch, geoids, scars);
+  return Status::OK();
+}
+
+Status OpenSecondary(const DualWriteConfig& config, RocksDbDatabase* primary,
+                     const RocksDbOptions& options, std::unique_ptr<SecondaryStore>* out) {
+  if (config.secondary_is_legacy_cfs()) return OpenLegacySecondary(primary, true, out);
+  if (config.secondary.empty()) return Status::InvalidArgument("dual_write.secondary is empty");
+  if (config.secondary_format == "current") {
+    std::unique_ptr<RocksDbStore> store;
+    Status s = RocksDbStore::Open(config.secondary, options, &store);
+    if (!s.ok()) return s;
+    *out = std::make_unique<CurrentFormatSecondary>(std::move(store));
+    return Status::OK();
+  }
+  if (config.secondary_format != "legacy") {
+    return Status::InvalidArgument("dual_write.secondary_format must be \"legacy\" or \"current\"");
+  }
+  std::unique_ptr<RocksDbDatabase> database;
+  Status s = RocksDbDatabase::Open(config.secondary, options, &database);
+  if (!s.ok()) return s;
+  rocksdb::ColumnFamilyHandle* geoids = nullptr;
+  rocksdb::ColumnFamilyHandle* scars = nullptr;
+  s = database->ColumnFamily(kLegacyGeoidsColumnFamily, &geoids);
+  if (s.ok()) s = database->ColumnFamily(kLegacyScarsColumnFamily, &scars);
+  if (!s.ok()) return s;
+  RocksDbDatabase* raw = database.get();
+  *out = std::make_unique<LegacySecondary>(raw, std::move(database), false, geoids, scars);
+  return Status::OK();
+}
+
+}  // namespace kimera

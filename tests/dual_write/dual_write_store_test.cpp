@@ -1,0 +1,248 @@
+#include "kimera/dual_write_store.h"
+
+#include <prometheus/registry.h>
+#include <prometheus/text_serializer.h>
+
+#include <boost/test/unit_test.hpp>
+#include <chrono>
+#include <thread>
+
+#include "dual_write_test_support.h"
+#include "kimera/legacy_format.h"
+
+using kimera::DualWriteConfig;
+using kimera::DualWriteMode;
+using kimera::DualWriteStore;
+using kimera::Identity;
+using kimera::RocksDbStore;
+using kimera::Status;
+using kimera_test::Faults;
+using kimera_test::FaultySecondary;
+using kimera_test::Geoid;
+using kimera_test::Scar;
+using kimera_test::TempDir;
+
+namespace {
+
+struct Harness {
+  std::shared_ptr<Faults> faults = std::make_shared<Faults>();
+  prometheus::Registry registry;
+  std::unique_ptr<DualWriteStore> store;
+
+  // `second_db` empty: the legacy column families of the primary.
+  Harness(const TempDir& dir, DualWriteConfig config, const std::string& second_db = "",
+          const std::string& format = "legacy") {
+    std::unique_ptr<RocksDbStore> primary;
+    BOOST_REQUIRE(RocksDbStore::Open(dir.Sub("primary"), {}, &primary).ok());
+    if (!second_db.empty()) {
+      config.secondary = second_db;
+      config.secondary_format = format;
+    }
+    std::unique_ptr<kimera::SecondaryStore> real;
+    BOOST_REQUIRE(kimera::OpenSecondary(config, &primary->database(), {}, &real).ok());
+    auto faulty = std::make_unique<FaultySecondary>(std::move(real), faults);
+    Status s =
+        DualWriteStore::Open(std::move(primary), std::move(faulty), config, &registry, &store);
+    BOOST_REQUIRE_MESSAGE(s.ok(), s.ToString());
+  }
+
+  bool SecondaryHas(const std::string& id, Identity* out = nullptr) {
+    Identity tmp;
+    Status s = store->secondary().Get(id, out ? out : &tmp);
+    return s.ok();
+  }
+
+  std::string Metrics() { return prometheus::TextSerializer().Serialize(registry.Collect()); }
+};
+
+DualWriteConfig Config(DualWriteMode mode) {
+  DualWriteConfig c;
+  c.enabled = true;
+  c.mode = mode;
+  c.repair_retry_initial_ms = 5;
+  c.repair_retry_max_ms = 50;
+  return c;
+}
+
+bool WaitFor(const std::function<bool()>& done, int ms = 5000) {
+  for (int i = 0; i < ms / 5; ++i) {
+    if (done()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return done();
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(dual_write_store)
+
+BOOST_AUTO_TEST_CASE(legacy_write_lands_in_both_sides_with_same_fields) {
+  TempDir dir;
+  Harness h(dir, Config(DualWriteMode::kStrict));
+  BOOST_REQUIRE(h.store->Store(Geoid("g1")).ok());
+  BOOST_REQUIRE(h.store->Store(Scar("s1")).ok());
+  Identity p, q;
+  BOOST_REQUIRE(h.store->Fetch("g1", &p).ok());
+  BOOST_REQUIRE(h.SecondaryHas("g1", &q));
+  BOOST_CHECK(kimera::ProjectToLegacy(p) == q);
+  BOOST_REQUIRE(h.store->Fetch("s1", &p).ok());
+  BOOST_REQUIRE(h.SecondaryHas("s1", &q));
+  BOOST_CHECK(kimera::ProjectToLegacy(p) == q);
+  BOOST_REQUIRE(h.store->Remove("g1").ok());
+  BOOST_CHECK(!h.SecondaryHas("g1"));
+  kimera::IdCheck check;
+  BOOST_REQUIRE(h.store->CheckId("s1", &check).ok());
+  BOOST_CHECK(check.result == kimera::CheckResult::kConsistent);
+}
+
+BOOST_AUTO_TEST_CASE(strict_legacy_failure_returns_error_and_changes_nothing) {
+  TempDir dir;
+  Harness h(dir, Config(DualWriteMode::kStrict));
+  BOOST_REQUIRE(h.store->Store(Geoid("g1", "first")).ok());
+  Identity before_p, before_q;
+  BOOST_REQUIRE(h.store->Fetch("g1", &before_p).ok());
+  BOOST_REQUIRE(h.SecondaryHas("g1", &before_q));
+  h.faults->fail_every_nth_write = 1;
+  Status s = h.store->Store(Geoid("g1", "second"));
+  BOOST_CHECK(s.IsAborted());
+  BOOST_CHECK(!h.store->Store(Geoid("g2")).ok());
+  Identity after_p, after_q;
+  BOOST_REQUIRE(h.store->Fetch("g1", &after_p).ok());
+  BOOST_REQUIRE(h.SecondaryHas("g1", &after_q));
+  BOOST_CHECK(before_p == after_p);
+  BOOST_CHECK(before_q == after_q);
+  BOOST_CHECK(h.store->Fetch("g2", &after_p).IsNotFound());
+  BOOST_CHECK(!h.SecondaryHas("g2"));
+  BOOST_CHECK_EQUAL(h.store->repair_backlog(), 0u);
+}
+
+BOOST_AUTO_TEST_CASE(strict_second_database_failure_restores_primary) {
+  TempDir dir;
+  Harness h(dir, Config(DualWriteMode::kStrict), dir.Sub("second"), "current");
+  BOOST_REQUIRE(h.store->Store(Geoid("g1", "first")).ok());
+  Identity before_p, before_q;
+  BOOST_REQUIRE(h.store->Fetch("g1", &before_p).ok());
+  BOOST_REQUIRE(h.SecondaryHas("g1", &before_q));
+  BOOST_CHECK(before_p == before_q);
+  h.faults->fail_every_nth_write = 1;
+  BOOST_CHECK(h.store->Store(Geoid("g1", "second")).IsAborted());
+  BOOST_CHECK(h.store->Store(Geoid("g2")).IsAborted());
+  BOOST_CHECK(h.store->Remove("g1").IsAborted());
+  Identity after_p, after_q;
+  BOOST_REQUIRE(h.store->Fetch("g1", &after_p).ok());
+  BOOST_REQUIRE(h.SecondaryHas("g1", &after_q));
+  BOOST_CHECK(before_p == after_p);
+  BOOST_CHECK(before_q == after_q);
+  BOOST_CHECK(h.store->Fetch("g2", &after_p).IsNotFound());
+  kimera::SweepReport report;
+  BOOST_REQUIRE(h.store->Sweep({}, &report).ok());
+  BOOST_CHECK(report.clean());
+}
+
+BOOST_AUTO_TEST_CASE(every_nth_failure_in_strict_mode_never_diverges) {
+  for (const bool second_db : {false, true}) {
+    TempDir dir;
+    Harness h(dir, Config(DualWriteMode::kStrict), second_db ? dir.Sub("second") : "");
+    h.faults->fail_every_nth_write = 3;
+    int failed = 0;
+    for (int i = 0; i < 60; ++i) {
+      Status s = h.store->Store(Geoid("g" + std::to_string(i % 20), "v" + std::to_string(i)));
+      failed += s.ok() ? 0 : 1;
+    }
+    BOOST_CHECK_GT(failed, 0);
+    kimera::SweepReport report;
+    BOOST_REQUIRE(h.store->Sweep({}, &report).ok());
+    BOOST_CHECK_MESSAGE(report.clean(), "second_db=" << second_db);
+    BOOST_CHECK_EQUAL(report.visited, 20u);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(best_effort_keeps_primary_and_drains_queue) {
+  for (const bool second_db : {false, true}) {
+    TempDir dir;
+    Harness h(dir, Config(DualWriteMode::kBestEffort), second_db ? dir.Sub("second") : "");
+    h.faults->fail_every_nth_write = 1;
+    for (int i = 0; i < 10; ++i) BOOST_REQUIRE(h.store->Store(Geoid("g" + std::to_string(i))).ok());
+    Identity p;
+    BOOST_REQUIRE(h.store->Fetch("g3", &p).ok());
+    BOOST_CHECK(!h.SecondaryHas("g3"));
+    BOOST_CHECK_GE(h.store->repair_backlog(), 10u);
+    BOOST_CHECK(h.Metrics().find("kimera_dual_write_repair_backlog 10") != std::string::npos);
+    h.faults->fail_every_nth_write = 0;
+    BOOST_CHECK(WaitFor([&] { return h.store->repair_backlog() == 0; }));
+    kimera::SweepReport report;
+    BOOST_REQUIRE(h.store->Sweep({}, &report).ok());
+    BOOST_CHECK_MESSAGE(report.clean(), "second_db=" << second_db);
+    BOOST_CHECK_EQUAL(report.visited, 10u);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(audit_log_is_bounded_and_counts_failures) {
+  TempDir dir;
+  DualWriteConfig config = Config(DualWriteMode::kStrict);
+  config.audit_log_max_entries = 5;
+  Harness h(dir, config);
+  for (int i = 0; i < 12; ++i) BOOST_REQUIRE(h.store->Store(Geoid("g" + std::to_string(i))).ok());
+  h.faults->fail_every_nth_write = 1;
+  BOOST_CHECK(!h.store->Store(Geoid("bad")).ok());
+  kimera::DualWriteStats stats;
+  BOOST_REQUIRE(h.store->Stats(100, &stats).ok());
+  BOOST_CHECK_EQUAL(stats.total, 13u);
+  BOOST_CHECK_EQUAL(stats.failures, 1u);
+  BOOST_CHECK_EQUAL(stats.successes, 12u);
+  BOOST_CHECK_EQUAL(stats.recent.size(), 5u);
+  BOOST_CHECK_EQUAL(stats.recent.front().id, "bad");
+  BOOST_CHECK_EQUAL(stats.recent.front().status, "io_error");
+  BOOST_CHECK(!stats.recent.front().details.empty());
+  BOOST_CHECK_EQUAL(stats.recent[1].id, "g11");
+  BOOST_CHECK_EQUAL(stats.primary_count, 12u);
+  BOOST_CHECK_EQUAL(stats.secondary_count, 12u);
+}
+
+BOOST_AUTO_TEST_CASE(every_metric_series_exists_at_start) {
+  TempDir dir;
+  Harness h(dir, Config(DualWriteMode::kStrict));
+  const std::string text = h.Metrics();
+  for (const char* series :
+       {"kimera_dual_write_operations_total{operation=\"store\",status=\"success\"} 0",
+        "kimera_dual_write_operations_total{operation=\"repair\",status=\"failure\"} 0",
+        "kimera_dual_write_duration_seconds_count{side=\"secondary\"} 0",
+        "kimera_dual_write_consistency_check_duration_seconds_count{scope=\"sweep\"} 0",
+        "kimera_dual_write_consistency_checks_total{result=\"missing_primary\"} 0",
+        "kimera_dual_write_consistent 0", "kimera_dual_write_entropy_drift_count 0",
+        "kimera_dual_write_repair_backlog 0",
+        "kimera_dual_write_shadow_reads_total{result=\"error\"} 0"}) {
+    BOOST_CHECK_MESSAGE(text.find(series) != std::string::npos, series);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(shadow_reads_with_failing_or_stalled_secondary_never_fail_caller) {
+  TempDir dir;
+  DualWriteConfig config = Config(DualWriteMode::kStrict);
+  config.shadow_read_rate = 1.0;
+  Harness h(dir, config);
+  BOOST_REQUIRE(h.store->Store(Geoid("g1")).ok());
+  Identity p;
+  BOOST_REQUIRE(h.store->Fetch("g1", &p).ok());
+  h.store->DrainShadowReads();
+  BOOST_CHECK(h.Metrics().find("kimera_dual_write_shadow_reads_total{result=\"match\"} 1") !=
+              std::string::npos);
+  h.faults->fail_reads = true;
+  BOOST_REQUIRE(h.store->Fetch("g1", &p).ok());
+  BOOST_CHECK_EQUAL(p.raw, "text");
+  h.store->DrainShadowReads();
+  BOOST_CHECK(h.Metrics().find("kimera_dual_write_shadow_reads_total{result=\"error\"} 1") !=
+              std::string::npos);
+  h.faults->fail_reads = false;
+  h.faults->stall_ms = 300;
+  const auto start = std::chrono::steady_clock::now();
+  for (int i = 0; i < 5; ++i) BOOST_REQUIRE(h.store->Fetch("g1", &p).ok());
+  std::vector<Identity> many;
+  BOOST_REQUIRE(h.store->FetchMany({"g1", "nope"}, &many).ok());
+  BOOST_CHECK_EQUAL(many.size(), 1u);
+  BOOST_CHECK_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(),
+                 0.25);
+  h.faults->stall_ms = 0;
+}
+
+BOOST_AUTO_TEST_SUITE_END()

@@ -1,0 +1,126 @@
+// Test doubles and helpers of the dual-write suites: a real secondary wrapped
+// to fail every Nth write or to stall, temporary folders, sample identities.
+#ifndef KIMERA_TESTS_DUAL_WRITE_TEST_SUPPORT_H_
+#define KIMERA_TESTS_DUAL_WRITE_TEST_SUPPORT_H_
+
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <memory>
+#include <random>
+#include <string>
+#include <thread>
+
+#include "kimera/dual_write_store.h"
+#include "kimera/secondary_store.h"
+
+namespace kimera_test {
+
+// A fresh folder, removed at the end of the test.
+class TempDir {
+ public:
+  TempDir() {
+    std::random_device rd;
+    path_ = std::filesystem::temp_directory_path() /
+            ("kimera-dw-" + std::to_string(rd()) + "-" + std::to_string(rd()));
+    std::filesystem::create_directories(path_);
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  std::string Sub(const std::string& name) const { return (path_ / name).string(); }
+
+ private:
+  std::filesystem::path path_;
+};
+
+// Shared switches of a FaultySecondary; the test keeps the pointer.
+struct Faults {
+  std::atomic<int> fail_every_nth_write{0};  // 0: never.
+  std::atomic<bool> fail_reads{false};
+  std::atomic<int> stall_ms{0};  // Applies to reads and writes.
+  std::atomic<int> writes{0};
+};
+
+// A real secondary that fails every Nth write (IOError), fails reads, or stalls.
+class FaultySecondary : public kimera::SecondaryStore {
+ public:
+  FaultySecondary(std::unique_ptr<kimera::SecondaryStore> real, std::shared_ptr<Faults> faults)
+      : real_(std::move(real)), faults_(std::move(faults)) {}
+
+  std::string Describe() const override { return "faulty " + real_->Describe(); }
+  bool in_primary_batch() const override { return real_->in_primary_batch(); }
+  kimera::Status AddToBatch(std::string_view id, const kimera::Identity* after,
+                            rocksdb::WriteBatch* batch) override {
+    if (kimera::Status s = WriteFault(); !s.ok()) return s;
+    return real_->AddToBatch(id, after, batch);
+  }
+  kimera::Identity Project(const kimera::Identity& identity) const override {
+    return real_->Project(identity);
+  }
+  kimera::Status Put(const kimera::Identity& identity) override {
+    if (kimera::Status s = WriteFault(); !s.ok()) return s;
+    return real_->Put(identity);
+  }
+  kimera::Status Delete(std::string_view id) override {
+    if (kimera::Status s = WriteFault(); !s.ok()) return s;
+    return real_->Delete(id);
+  }
+  kimera::Status Get(std::string_view id, kimera::Identity* out) override {
+    Stall();
+    if (faults_->fail_reads) return kimera::Status::Unavailable("injected read failure");
+    return real_->Get(id, out);
+  }
+  kimera::Status ScanChunk(std::string_view start_after, std::size_t limit,
+                           std::vector<kimera::Identity>* out) override {
+    return real_->ScanChunk(start_after, limit, out);
+  }
+  kimera::Status Count(std::uint64_t* out) override { return real_->Count(out); }
+  kimera::Status Sync() override { return real_->Sync(); }
+
+ private:
+  void Stall() const {
+    if (int ms = faults_->stall_ms.load(); ms > 0) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+    }
+  }
+  kimera::Status WriteFault() {
+    Stall();
+    const int n = faults_->fail_every_nth_write.load();
+    const int count = ++faults_->writes;
+    if (n > 0 && count % n == 0) return kimera::Status::IOError("injected write failure");
+    return kimera::Status::OK();
+  }
+
+  std::unique_ptr<kimera::SecondaryStore> real_;
+  std::shared_ptr<Faults> faults_;
+};
+
+inline kimera::Identity Geoid(const std::string& id, const std::string& raw = "text",
+                              double weight = 1.0) {
+  kimera::Identity g;
+  g.id = id;
+  g.identity_type = kimera::IdentityType::kGeoid;
+  g.raw = raw;
+  g.echo = "echo of " + raw;
+  g.lang_axis = "en";
+  g.tags = {"a", "b", "c"};
+  g.weight = weight;
+  g.meta = {{"terms", {{{"term", "x"}, {"intensity", 2.0}}, {{"term", "y"}, {"intensity", 1.0}}}}};
+  return g;
+}
+
+inline kimera::Identity Scar(const std::string& id, double weight = 0.5) {
+  kimera::Identity s;
+  s.id = id;
+  s.identity_type = kimera::IdentityType::kScar;
+  s.weight = weight;
+  s.related_ids = {"g1", "g2", "g3"};
+  s.meta = {{"kind", "link"}};
+  return s;
+}
+
+}  // namespace kimera_test
+
+#endif  // KIMERA_TESTS_DUAL_WRITE_TEST_SUPPORT_H_
