@@ -136,7 +136,8 @@ Status ParseConfig(const std::string& text, const std::string& source, KimeraCon
   KimeraConfig config;
   config.source = source;
   Status status;
-  static const std::set<std::string> kSections = {"storage", "metrics", "entropy", "index"};
+  static const std::set<std::string> kSections = {"storage", "metrics", "entropy", "index",
+                                                  "decay"};
   for (const auto& [key, node] : root) {
     const std::string name(key.str());
     if (kSections.count(name) == 0) {
@@ -185,6 +186,18 @@ Status ParseConfig(const std::string& text, const std::string& source, KimeraCon
   SectionReader index(Section(root, "index"), "index", source, &status);
   index.String("separate_path", &config.plugin.index.separate_path);
   index.RejectUnknown();
+
+  DecayConfig& d = config.decay;
+  SectionReader decay(Section(root, "decay"), "decay", source, &status);
+  decay.Int64("sweep_interval_seconds", 0, 1LL << 32, &d.sweep_interval_seconds);
+  long long sample = static_cast<long long>(d.verification_sample);
+  decay.Int64("verification_sample", 0, 1LL << 32, &sample);
+  d.verification_sample = static_cast<std::size_t>(sample);
+  long long chunk = static_cast<long long>(d.chunk_size);
+  decay.Int64("chunk_size", 1, 1LL << 24, &chunk);
+  d.chunk_size = static_cast<std::size_t>(chunk);
+  decay.Int64("apply_interval_seconds", 0, 1LL << 32, &d.apply_interval_seconds);
+  decay.RejectUnknown();
 
   if (!status.ok()) return status;
   *out = std::move(config);

@@ -1,7 +1,7 @@
 // The kimera TOML configuration file and its environment overrides.
 //
 // Sections: [storage] (the embedded RocksDB), [metrics], [entropy],
-// [index]. Every key is optional and has the default of the struct it
+// [index], [decay]. Every key is optional and has the default of the struct it
 // fills; kimera.toml at the repository root lists them all. An unknown key,
 // a wrong type or an impossible value stops the load with the file, the key
 // and the reason; nothing is opened.
@@ -16,6 +16,7 @@
 
 #include <string>
 
+#include "kimera/decay_config.h"
 #include "kimera/plugin_config.h"
 #include "kimera/rocksdb_database.h"
 #include "kimera/status.h"
@@ -26,6 +27,7 @@ struct KimeraConfig {
   std::string db_path = "./kimera-data";  // Default ./kimera-data ([storage] path).
   RocksDbOptions storage;
   PluginConfig plugin;
+  DecayConfig decay;                  // The [decay] section.
   std::string source = "(defaults)";  // The file it was read from.
 };
 

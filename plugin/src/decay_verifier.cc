@@ -1,0 +1,419 @@
+#include "kimera/decay_verifier.h"
+
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
+#include <prometheus/registry.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <map>
+#include <set>
+
+#include "kimera/memory_store.h"
+
+namespace kimera {
+namespace {
+
+constexpr std::array<const char*, kDecayCheckCount> kCheckNames = {
+    "formula", "bounds", "order", "half_life", "semigroup", "correlation", "no_compounding"};
+
+bool Close(double a, double b) {
+  if (a == b) return true;
+  return std::fabs(a - b) <= kDecayTolerance * std::max(std::fabs(a), std::fabs(b));
+}
+
+double RelativeError(double a, double b) {
+  const double scale = std::max(std::fabs(a), std::fabs(b));
+  return scale == 0 ? 0 : std::fabs(a - b) / scale;
+}
+
+// Numbers in failure messages carry every digit, so a reader can redo the
+// arithmetic.
+std::string Num(double v) {
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%.17g", v);
+  return buf;
+}
+
+double Seconds(Micros micros) { return static_cast<double>(micros) / 1e6; }
+
+Micros DecaySince(const Identity& identity) {
+  return identity.decay_applied_at != 0 ? identity.decay_applied_at : identity.created_at;
+}
+
+// The term intensities ScaleWeights scales, in order.
+std::vector<double> Intensities(const Identity& identity) {
+  std::vector<double> out;
+  const auto terms = identity.meta.find("terms");
+  if (terms == identity.meta.end() || !terms->is_array()) return out;
+  for (const auto& term : *terms) {
+    if (!term.is_object()) continue;
+    const auto x = term.find("intensity");
+    if (x != term.end() && x->is_number()) out.push_back(x->get<double>());
+  }
+  return out;
+}
+
+double Pearson(const std::vector<double>& x, const std::vector<double>& y) {
+  const double n = static_cast<double>(x.size());
+  double mx = 0, my = 0;
+  for (std::size_t i = 0; i < x.size(); ++i) mx += x[i], my += y[i];
+  mx /= n, my /= n;
+  double sxy = 0, sxx = 0, syy = 0;
+  for (std::size_t i = 0; i < x.size(); ++i) {
+    sxy += (x[i] - mx) * (y[i] - my);
+    sxx += (x[i] - mx) * (x[i] - mx);
+    syy += (y[i] - my) * (y[i] - my);
+  }
+  if (sxx == 0 || syy == 0) return 0;
+  return sxy / std::sqrt(sxx * syy);
+}
+
+}  // namespace
+
+const char* DecayCheckName(DecayCheck check) {
+  return kCheckNames[static_cast<std::size_t>(check)];
+}
+
+std::string DecayCheckFailure::ToString() const {
+  std::string s = DecayCheckName(check);
+  if (!id.empty()) s += " id '" + DisplayId(id) + "'";
+  return s + ": " + detail;
+}
+
+bool DecayVerificationReport::ok() const {
+  return std::all_of(failures_by_check.begin(), failures_by_check.end(),
+                     [](std::uint64_t n) { return n == 0; });
+}
+
+struct DecayVerifier::Metrics {
+  explicit Metrics(prometheus::Registry& registry)
+      : status_family(prometheus::BuildGauge()
+                          .Name("kimera_decay_verification_status")
+                          .Help("1 when every check of the last decay verification passed, else 0")
+                          .Register(registry)),
+        checks_family(prometheus::BuildCounter()
+                          .Name("kimera_decay_verification_checks_total")
+                          .Help("Decay verification checks run, by check and result (one per "
+                                "check per run)")
+                          .Register(registry)),
+        last_run_family(prometheus::BuildGauge()
+                            .Name("kimera_decay_verification_last_run_timestamp_seconds")
+                            .Help("When the last decay verification finished, in Unix seconds")
+                            .Register(registry)),
+        correlation_family(prometheus::BuildGauge()
+                               .Name("kimera_decay_age_correlation")
+                               .Help("Pearson r of age / tau_eff against -ln(decay factor) over "
+                                     "the last verification sample; 1 when decay follows the "
+                                     "formula")
+                               .Register(registry)),
+        last_run(last_run_family.Add({})) {
+    for (std::size_t c = 0; c < kDecayCheckCount; ++c) {
+      checks[c][0] = &checks_family.Add({{"check", kCheckNames[c]}, {"result", "pass"}});
+      checks[c][1] = &checks_family.Add({{"check", kCheckNames[c]}, {"result", "fail"}});
+    }
+  }
+
+  prometheus::Family<prometheus::Gauge>& status_family;
+  prometheus::Family<prometheus::Counter>& checks_family;
+  prometheus::Family<prometheus::Gauge>& last_run_family;
+  prometheus::Family<prometheus::Gauge>& correlation_family;
+  prometheus::Gauge& last_run;
+  prometheus::Gauge* status = nullptr;       // Added by the first run.
+  prometheus::Gauge* correlation = nullptr;  // Added by the first run with a value.
+  std::array<std::array<prometheus::Counter*, 2>, kDecayCheckCount> checks{};
+};
+
+struct DecayVerifier::Sampled {
+  IndexEntry entry;
+  Identity record;
+  bool has_ledger = false;
+  DecayLedgerEntry ledger;
+};
+
+DecayVerifier::DecayVerifier(EntropyStore& store, const DecayVerifierOptions& options)
+    : store_(store),
+      options_(options),
+      rng_(options.seed != 0 ? options.seed : std::random_device{}()) {}
+
+DecayVerifier::~DecayVerifier() = default;
+
+Status DecayVerifier::Open(EntropyStore& store, const DecayVerifierOptions& options,
+                           std::unique_ptr<DecayVerifier>* out) {
+  std::unique_ptr<DecayVerifier> verifier(new DecayVerifier(store, options));
+  Status s = DecayLedger::Open(&store.index().database(), &verifier->ledger_);
+  if (!s.ok()) return s;
+  if (store.registry()) verifier->metrics_ = std::make_unique<Metrics>(*store.registry());
+  *out = std::move(verifier);
+  return Status::OK();
+}
+
+Status DecayVerifier::Sample(std::vector<IndexEntry>* entries) {
+  entries->clear();
+  const std::size_t n = options_.sample_size;
+  if (n == 0) return Status::OK();
+  // A random quantile of the entropy population puts the start anywhere in
+  // rank order at the cost of one seek, where skipping a random count of
+  // entries would read up to the whole index.
+  double start_entropy = store_.EntropyQuantile(std::uniform_real_distribution<double>(0, 1)(rng_));
+  if (!std::isfinite(start_entropy)) start_entropy = 0;
+  const std::string start = EncodeIndexKey(start_entropy, {});
+  const EntropyIndex& index = store_.index();
+  Status s = index.ForEachOrdered(start, [&](std::string_view, const IndexEntry& e) {
+    entries->push_back(e);
+    return entries->size() < n;
+  });
+  if (!s.ok() || entries->size() >= n) return s;
+  return index.ForEachOrdered({}, [&](std::string_view key, const IndexEntry& e) {
+    if (key >= start) return false;
+    entries->push_back(e);
+    return entries->size() < n;
+  });
+}
+
+Status DecayVerifier::Run(Micros now, DecayVerificationReport* report) {
+  std::lock_guard lock(run_mu_);
+  const auto started = std::chrono::steady_clock::now();
+  *report = DecayVerificationReport{};
+  report->now = now;
+
+  std::vector<IndexEntry> entries;
+  Status s = Sample(&entries);
+  if (!s.ok()) return s;
+  std::vector<std::string> ids;
+  ids.reserve(entries.size());
+  for (const auto& e : entries) ids.push_back(e.id);
+  // Read below the decorator: a verification's batched read is not a host
+  // fetch and must not skew the fetch latency histogram.
+  std::vector<Identity> records;
+  s = store_.target()->FetchMany(ids, &records);
+  if (!s.ok()) return s;
+  std::vector<DecayLedgerEntry> ledger;
+  std::vector<bool> found;
+  s = ledger_->LookupMany(ids, &ledger, &found);
+  if (!s.ok()) return s;
+
+  std::vector<Sampled> rows;
+  rows.reserve(records.size());
+  std::size_t r = 0;
+  for (std::size_t i = 0; i < entries.size() && r < records.size(); ++i) {
+    if (records[r].id != entries[i].id) continue;  // Removed since the index was read.
+    rows.push_back(Sampled{std::move(entries[i]), std::move(records[r++]), found[i], ledger[i]});
+  }
+  report->sampled = entries.size();
+  report->verified = rows.size();
+  Judge(now, rows, report);
+  report->seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  UpdateMetrics(*report);
+  return Status::OK();
+}
+
+void DecayVerifier::Judge(Micros now, const std::vector<Sampled>& rows,
+                          DecayVerificationReport* report) {
+  const DecayParams& params = store_.config().entropy.decay;
+  const auto fail = [report](DecayCheck check, const std::string& id, std::string detail) {
+    ++report->failures_by_check[static_cast<std::size_t>(check)];
+    if (report->failures.size() < DecayVerificationReport::kMaxListedFailures) {
+      report->failures.push_back({check, id, std::move(detail)});
+    }
+  };
+
+  std::vector<double> ages(rows.size()), factors(rows.size());
+  std::vector<double> xs, ys;
+  std::set<double> taus;
+  std::size_t scenarios = 0;
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    const IndexEntry& e = rows[i].entry;
+    const Identity& rec = rows[i].record;
+    const double age = Seconds(now - rec.created_at);
+    const double entropy = Entropy(rec);
+    const double tau = EffectiveTau(entropy, params);
+    const double d = DecayFactor(age, e.tau);
+    ages[i] = age;
+    factors[i] = d;
+    taus.insert(e.tau);
+
+    // formula
+    if (!Close(entropy, e.entropy) || !Close(tau, e.tau)) {
+      fail(DecayCheck::kFormula, e.id,
+           "index holds entropy " + Num(e.entropy) + " tau " + Num(e.tau) +
+               ", the record gives entropy " + Num(entropy) + " tau " + Num(tau) +
+               " (relative error " + Num(RelativeError(tau, e.tau)) + ")");
+    } else {
+      const double expected = tau > 0 ? std::exp(-age / tau) : 0.0;
+      if (!Close(d, expected)) {
+        fail(DecayCheck::kFormula, e.id,
+             "decay factor " + Num(d) + " at age " + Num(age) + " s != exp(-age/tau) " +
+                 Num(expected) + " with tau " + Num(tau));
+      }
+    }
+    // bounds
+    if (age < 0) {
+      fail(DecayCheck::kBounds, e.id,
+           "negative age " + Num(age) + " s: created_at " + std::to_string(rec.created_at) +
+               " us is after now " + std::to_string(now) + " us (clock went backwards?)");
+    } else if (!(d > 0 && d <= 1)) {
+      fail(DecayCheck::kBounds, e.id,
+           "decay factor " + Num(d) + " outside (0, 1] at age " + Num(age) + " s, tau " +
+               Num(e.tau));
+    }
+    // semigroup
+    if (age >= 0 && e.tau > 0) {
+      const double b = e.tau / 3;
+      const double joint = DecayFactor(age + b, e.tau);
+      const double product = DecayFactor(age, e.tau) * DecayFactor(b, e.tau);
+      if (!Close(joint, product)) {
+        fail(DecayCheck::kSemigroup, e.id,
+             "d(" + Num(age) + " + " + Num(b) + ") = " + Num(joint) +
+                 " != d(a)*d(b) = " + Num(product) + " with tau " + Num(e.tau));
+      }
+    }
+    // correlation points
+    if (age >= 0 && d > 0 && tau > 0) {
+      xs.push_back(age / tau);
+      ys.push_back(-std::log(d));
+    }
+    // no_compounding (1): the store's step arithmetic on a scratch copy.
+    const Micros since = DecaySince(rec);
+    if (rec.identity_type == IdentityType::kGeoid && now >= since && scenarios < kMaxScenarios) {
+      ++scenarios;
+      const Clock fixed = [now] { return now; };
+      MemoryStore twice(fixed), once(fixed);
+      const Micros t1 = since + (now - since) / 3;
+      Identity a, b;
+      Status st = twice.Store(rec);
+      if (st.ok()) st = once.Store(rec);
+      if (st.ok()) st = twice.ApplyDecay(rec.id, t1, params);
+      if (st.ok()) st = twice.ApplyDecay(rec.id, now, params);
+      if (st.ok()) st = once.ApplyDecay(rec.id, now, params);
+      if (st.ok()) st = twice.Fetch(rec.id, &a);
+      if (st.ok()) st = once.Fetch(rec.id, &b);
+      if (!st.ok()) {
+        fail(DecayCheck::kNoCompounding, e.id, "scratch decay failed: " + st.ToString());
+      } else {
+        const double closed = rec.weight * DecayFactor(Seconds(now - since), tau);
+        const auto xa = Intensities(a), xb = Intensities(b);
+        bool same = xa.size() == xb.size();
+        for (std::size_t k = 0; same && k < xa.size(); ++k) same = Close(xa[k], xb[k]);
+        if (!Close(a.weight, b.weight) || !Close(b.weight, closed) || !same) {
+          fail(DecayCheck::kNoCompounding, e.id,
+               "decayed at " + std::to_string(t1) + " then " + std::to_string(now) +
+                   " us: weight " + Num(a.weight) + "; once at " + std::to_string(now) +
+                   " us: " + Num(b.weight) + "; w0*exp(-(t-since)/tau) = " + Num(closed) +
+                   (same ? "" : "; term intensities differ"));
+        }
+      }
+    }
+    // no_compounding (2): the stored weight against the ledger's chain.
+    if (rows[i].has_ledger && rows[i].ledger.updated_at == rec.updated_at) {
+      ++report->ledger_checked;
+      const DecayLedgerEntry& l = rows[i].ledger;
+      if (!Close(rec.weight, l.weight)) {
+        fail(DecayCheck::kNoCompounding, e.id,
+             "stored weight " + Num(rec.weight) + " != " + Num(l.weight) +
+                 " left by the last decay application, with updated_at unchanged (" +
+                 std::to_string(rec.updated_at) +
+                 " us): multiplied again behind the store "
+                 "(ratio " +
+                 Num(l.weight != 0 ? rec.weight / l.weight : 0) + ")");
+      } else if (rec.identity_type == IdentityType::kGeoid) {
+        const double expected =
+            l.origin_weight * DecayFactor(Seconds(rec.decay_applied_at - l.origin_since), tau);
+        if (!Close(rec.weight, expected)) {
+          fail(DecayCheck::kNoCompounding, e.id,
+               "weight " + Num(rec.weight) + " != w0 " + Num(l.origin_weight) + " * exp(-(" +
+                   std::to_string(rec.decay_applied_at) + " - " + std::to_string(l.origin_since) +
+                   ") us / tau " + Num(tau) + ") = " + Num(expected) + ": decay compounded");
+        }
+      }
+    }
+  }
+  report->scenarios = scenarios;
+
+  // half_life, once per distinct tau.
+  for (double tau : taus) {
+    const double half = DecayFactor(tau * std::log(2.0), tau);
+    if (!(tau > 0) || !Close(half, 0.5)) {
+      fail(DecayCheck::kHalfLife, {}, "d(tau ln 2) = " + Num(half) + " != 0.5 for tau " + Num(tau));
+    }
+  }
+
+  // order: within each entropy, sorted by age, no identity may have a larger
+  // factor than any strictly younger one.
+  std::map<double, std::vector<std::size_t>> groups;
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    if (ages[i] >= 0) groups[rows[i].entry.entropy].push_back(i);
+  }
+  for (auto& [entropy, members] : groups) {
+    std::sort(members.begin(), members.end(),
+              [&](std::size_t a, std::size_t b) { return ages[a] < ages[b]; });
+    std::size_t youngest_min = members.size();  // Index (in members) of the running minimum.
+    std::size_t j = 0;
+    for (std::size_t i = 0; i < members.size(); ++i) {
+      // Fold in every strictly younger member before judging this one.
+      for (; j < i && ages[members[j]] < ages[members[i]]; ++j) {
+        if (youngest_min == members.size() || factors[members[j]] < factors[members[youngest_min]])
+          youngest_min = j;
+      }
+      // Semigroup over a pair of equal entropy: decay over the sum of their
+      // ages is the product of their factors only when both carry one tau.
+      if (i > 0) {
+        const Sampled& x = rows[members[i - 1]];
+        const Sampled& y = rows[members[i]];
+        const double joint = DecayFactor(ages[members[i - 1]] + ages[members[i]], x.entry.tau);
+        const double product = factors[members[i - 1]] * factors[members[i]];
+        if (!Close(joint, product)) {
+          fail(DecayCheck::kSemigroup, y.entry.id,
+               "d(" + Num(ages[members[i - 1]]) + " + " + Num(ages[members[i]]) +
+                   ") = " + Num(joint) + " with tau " + Num(x.entry.tau) +
+                   " != d(a)*d(b) = " + Num(product) + " with the taus " + Num(x.entry.tau) +
+                   " of '" + DisplayId(x.entry.id) + "' and " + Num(y.entry.tau) +
+                   ", at equal entropy " + Num(entropy));
+        }
+      }
+      if (youngest_min == members.size()) continue;
+      const std::size_t older = members[i], younger = members[youngest_min];
+      if (factors[older] > factors[younger] * (1 + kDecayTolerance)) {
+        fail(DecayCheck::kOrder, rows[older].entry.id,
+             "age " + Num(ages[older]) + " s has decay factor " + Num(factors[older]) + " (tau " +
+                 Num(rows[older].entry.tau) + ") above younger id '" +
+                 DisplayId(rows[younger].entry.id) + "' of age " + Num(ages[younger]) + " s with " +
+                 Num(factors[younger]) + " (tau " + Num(rows[younger].entry.tau) +
+                 "), both at entropy " + Num(entropy));
+      }
+    }
+  }
+
+  // correlation
+  const std::set<double> distinct(xs.begin(), xs.end());
+  if (distinct.size() >= 3) {
+    const double r = Pearson(xs, ys);
+    report->correlation = r;
+    if (!(r >= kMinAgeCorrelation)) {
+      fail(DecayCheck::kCorrelation, {},
+           "Pearson r of age/tau against -ln d is " + Num(r) + " < " + Num(kMinAgeCorrelation) +
+               " over " + std::to_string(xs.size()) + " identities");
+    }
+  }
+}
+
+void DecayVerifier::UpdateMetrics(const DecayVerificationReport& report) {
+  if (!metrics_) return;
+  Metrics& m = *metrics_;
+  for (std::size_t c = 0; c < kDecayCheckCount; ++c) {
+    m.checks[c][report.failures_by_check[c] == 0 ? 0 : 1]->Increment();
+  }
+  if (m.status == nullptr) m.status = &m.status_family.Add({});
+  m.status->Set(report.ok() ? 1.0 : 0.0);
+  if (report.correlation) {
+    if (m.correlation == nullptr) m.correlation = &m.correlation_family.Add({});
+    m.correlation->Set(*report.correlation);
+  }
+  m.last_run.Set(Seconds(SystemNow()));
+}
+
+}  // namespace kimera

@@ -1,0 +1,197 @@
+#include <chrono>
+#include <thread>
+
+#include "decay_test_support.h"
+#include "kimera/config_loader.h"
+
+namespace kimera::decay_test {
+namespace {
+
+constexpr const char* kBands[] = {"0-1d", "1-7d", "7-14d", "14-30d", "30-90d", "90d+"};
+
+DecaySweepOptions Options(std::size_t chunk = 100, double duty = 1.0) {
+  DecaySweepOptions options;
+  options.config.chunk_size = chunk;
+  options.config.verification_sample = 500;
+  options.max_duty_cycle = duty;
+  options.verifier_seed = 11;
+  return options;
+}
+
+BOOST_AUTO_TEST_SUITE(decay_sweep)
+
+BOOST_AUTO_TEST_CASE(a_sweep_observes_every_identity_once) {
+  TempDir dir;
+  ManualClock clock;
+  auto store = OpenStore(dir.str("db"), clock);
+  Populate(*store, clock, 2500, 200);
+  std::unique_ptr<DecaySweep> sweep;
+  BOOST_REQUIRE(DecaySweep::Open(*store, Options(), &sweep, clock).ok());
+  DecaySweepResult result;
+  BOOST_REQUIRE(sweep->RunOnce(clock(), &result).ok());
+  BOOST_TEST(result.identities == 2500u);
+  BOOST_TEST(result.chunks == 25u);
+  BOOST_REQUIRE(result.verified);
+  BOOST_REQUIRE_MESSAGE(result.verification.ok(), FailuresOf(result.verification));
+
+  const std::string text = store->MetricsText();
+  const double geoids =
+      MetricValue(text, R"(kimera_identity_age_seconds_count{identity_type="geoid"})");
+  const double scars =
+      MetricValue(text, R"(kimera_identity_age_seconds_count{identity_type="scar"})");
+  BOOST_TEST(geoids + scars == 2500);
+  BOOST_TEST(MetricValue(text, R"(kimera_identity_decay_factor_count{identity_type="geoid"})") ==
+             geoids);
+  BOOST_TEST(MetricValue(text, R"(kimera_identity_decay_factor_count{identity_type="other"})") ==
+             0);
+  BOOST_TEST(MetricValue(text, "kimera_decay_sweep_duration_seconds_count") == 1);
+  BOOST_TEST(MetricValue(text, "kimera_decay_verification_status") == 1);
+  // The mean decay factor falls from band to band.
+  for (const char* type : {"geoid", "scar"}) {
+    double previous = 1.0;
+    for (const char* band : kBands) {
+      const double mean =
+          MetricValue(text, std::string("kimera_decay_factor_by_age_band{age_band=\"") + band +
+                                "\",identity_type=\"" + type + "\"}");
+      BOOST_TEST_CONTEXT(type << " " << band) {
+        BOOST_TEST(mean > 0);
+        BOOST_TEST(mean < previous);
+      }
+      previous = mean;
+    }
+  }
+  // A second sweep observes everyone again.
+  BOOST_REQUIRE(sweep->RunOnce(clock(), &result).ok());
+  BOOST_TEST(MetricValue(store->MetricsText(),
+                         R"(kimera_identity_age_seconds_count{identity_type="geoid"})") ==
+             2 * geoids);
+}
+
+BOOST_AUTO_TEST_CASE(a_failed_verification_in_a_sweep_sets_the_status_to_zero) {
+  TempDir dir;
+  ManualClock clock;
+  auto store = OpenStore(dir.str("db"), clock);
+  Populate(*store, clock, 300);
+  std::unique_ptr<DecaySweep> sweep;
+  BOOST_REQUIRE(DecaySweep::Open(*store, Options(), &sweep, clock).ok());
+  DecaySweepResult result;
+  BOOST_REQUIRE(sweep->RunOnce(clock() - static_cast<Micros>(100 * kDay * 1e6), &result).ok());
+  BOOST_TEST(!result.verification.passed(DecayCheck::kBounds));
+  BOOST_TEST(MetricValue(store->MetricsText(), "kimera_decay_verification_status") == 0);
+}
+
+BOOST_AUTO_TEST_CASE(a_sweep_does_not_stall_concurrent_stores) {
+  TempDir dir;
+  ManualClock clock;
+  auto store = OpenStore(dir.str("db"), clock);
+  Populate(*store, clock, 20000);
+  std::unique_ptr<DecaySweep> sweep;
+  BOOST_REQUIRE(DecaySweep::Open(*store, Options(500, 0.5), &sweep, clock).ok());
+  std::atomic<bool> done{false};
+  std::atomic<int> written{0};
+  std::thread writer([&] {
+    for (int i = 0; i < 3000; ++i) {
+      Identity g = Geoid(Numbered("w", i), {1.0 + i % 7, 2.0});
+      if (store->Store(g).ok()) ++written;
+    }
+    done = true;
+  });
+  int sweeps = 0;
+  while (!done.load()) {
+    DecaySweepResult result;
+    BOOST_REQUIRE(sweep->RunOnce(clock(), &result).ok());
+    BOOST_REQUIRE_MESSAGE(result.verification.ok(), FailuresOf(result.verification));
+    ++sweeps;
+  }
+  writer.join();
+  BOOST_TEST(written.load() == 3000);
+  BOOST_TEST_MESSAGE("sweeps while writing: " << sweeps);
+  std::uint64_t n = 0;
+  BOOST_REQUIRE(store->Count(std::nullopt, &n).ok());
+  BOOST_TEST(n == 23000u);
+  DecaySweepResult result;
+  BOOST_REQUIRE(sweep->RunOnce(clock(), &result).ok());
+  BOOST_TEST(result.identities == 23000u);
+}
+
+BOOST_AUTO_TEST_CASE(the_background_thread_sweeps_and_stops_promptly) {
+  TempDir dir;
+  ManualClock clock;
+  auto store = OpenStore(dir.str("db"), clock);
+  Populate(*store, clock, 500);
+  DecaySweepOptions options = Options();
+  options.config.sweep_interval_seconds = 3600;
+  std::unique_ptr<DecaySweep> sweep;
+  BOOST_REQUIRE(DecaySweep::Open(*store, options, &sweep, clock).ok());
+  sweep->Start();
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (sweep->last_result().identities == 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  BOOST_TEST(sweep->last_result().identities == 500u);
+  BOOST_TEST(sweep->last_result().verified);
+  const auto stop_started = std::chrono::steady_clock::now();
+  sweep->Stop();
+  const double stop_seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - stop_started).count();
+  BOOST_TEST(stop_seconds < 1.0);
+}
+
+BOOST_AUTO_TEST_CASE(the_background_thread_applies_decay_when_configured) {
+  TempDir dir;
+  ManualClock clock;
+  auto store = OpenStore(dir.str("db"), clock);
+  Populate(*store, clock, 50);
+  clock.Advance(kDay);
+  DecaySweepOptions options = Options();
+  options.config.sweep_interval_seconds = 0;
+  options.config.apply_interval_seconds = 1;
+  std::unique_ptr<DecaySweep> sweep;
+  BOOST_REQUIRE(DecaySweep::Open(*store, options, &sweep, clock).ok());
+  sweep->Start();
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  Identity g;
+  do {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    BOOST_REQUIRE(store->Fetch("id49", &g).ok());
+  } while (g.decay_applied_at != clock() && std::chrono::steady_clock::now() < deadline);
+  sweep->Stop();
+  BOOST_TEST(g.decay_applied_at == clock());
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(decay_config)
+
+BOOST_AUTO_TEST_CASE(defaults_and_values_of_the_decay_section) {
+  KimeraConfig config;
+  BOOST_REQUIRE(ParseConfig("", "t.toml", &config).ok());
+  BOOST_TEST(config.decay.sweep_interval_seconds == 60);
+  BOOST_TEST(config.decay.verification_sample == 1000u);
+  BOOST_TEST(config.decay.chunk_size == 1000u);
+  BOOST_TEST(config.decay.apply_interval_seconds == 0);
+  BOOST_REQUIRE(ParseConfig("[decay]\nsweep_interval_seconds = 5\nverification_sample = 20\n"
+                            "chunk_size = 64\napply_interval_seconds = 3600\n",
+                            "t.toml", &config)
+                    .ok());
+  BOOST_TEST(config.decay.sweep_interval_seconds == 5);
+  BOOST_TEST(config.decay.verification_sample == 20u);
+  BOOST_TEST(config.decay.chunk_size == 64u);
+  BOOST_TEST(config.decay.apply_interval_seconds == 3600);
+}
+
+BOOST_AUTO_TEST_CASE(rejects_unknown_keys_and_bad_values) {
+  KimeraConfig config;
+  Status s = ParseConfig("[decay]\nsweep_every = 5\n", "t.toml", &config);
+  BOOST_TEST(s.IsInvalidArgument());
+  BOOST_TEST(s.message().find("decay.sweep_every") != std::string::npos);
+  s = ParseConfig("[decay]\nchunk_size = 0\n", "t.toml", &config);
+  BOOST_TEST(s.message().find("decay.chunk_size") != std::string::npos);
+  s = ParseConfig("[decay]\nsweep_interval_seconds = -1\n", "t.toml", &config);
+  BOOST_TEST(s.IsInvalidArgument());
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+}  // namespace
+}  // namespace kimera::decay_test
