@@ -1,0 +1,240 @@
+// kimera serve: the long-lived monitored store. Opens the configured stack
+// with the /metrics endpoint, runs the background work and an optional
+// workload, shows a live status, and shuts down cleanly on SIGINT / SIGTERM.
+#include <pthread.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <array>
+#include <cerrno>
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <ctime>
+#include <memory>
+#include <string>
+
+#include "commands.h"
+#include "kimera/config_loader.h"
+#include "kimera/entropy_store.h"
+#include "kimera/store_factory.h"
+#include "status_line.h"
+#include "workload.h"
+
+namespace kimera_cli {
+namespace {
+
+struct ServeOptions {
+  double rate = 0;              // Default 0: no workload, serve only.
+  double duration_seconds = 0;  // Default 0: the workload runs until a signal.
+  std::uint64_t seed = 1;       // Default 1.
+  std::string ack_log_path;     // Default empty: no acknowledgement log.
+};
+
+// The background work that runs beside the store while it serves.
+//
+// INTEGRATION POINT (decay sweep and verification): the decay component
+// (plugin/decay_*, a DecaySweep with Start/Stop and a verification status)
+// was not in the tree when serve was written. Construct it in Start() from
+// `store` and `config`, stop it in Stop(), and report its verification state
+// in DecayState(). Dual-write sweeps belong here the same way, with their
+// consistency and backlog in DualWriteState(). Percentile and RocksDB gauges
+// are refreshed by the plugin's own collector at scrape time.
+class BackgroundWork {
+ public:
+  BackgroundWork(kimera::EntropyStore& store, const kimera::KimeraConfig& config)
+      : store_(store), config_(config) {}
+  ~BackgroundWork() { Stop(); }
+
+  kimera::Status Start() { return kimera::Status::OK(); }
+  void Stop() {}
+
+  std::string DecayState() const { return "decay sweep n/a"; }
+  std::string DualWriteState() const { return "dual-write off"; }
+
+ private:
+  [[maybe_unused]] kimera::EntropyStore& store_;
+  [[maybe_unused]] const kimera::KimeraConfig& config_;
+};
+
+// Blocks SIGINT and SIGTERM in this thread and in every thread started
+// after it (RocksDB's, the HTTP server's, the workload's), so they are only
+// ever taken by sigtimedwait in the main loop: no work in a signal handler.
+sigset_t BlockStopSignals() {
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  return signals;
+}
+
+// Waits up to one second for a stop signal; its number, or 0.
+int WaitForStopSignal(const sigset_t& signals) {
+  timespec timeout{1, 0};
+  const int sig = sigtimedwait(&signals, nullptr, &timeout);
+  return sig > 0 ? sig : 0;
+}
+
+std::int64_t StoredIdentities(const kimera::EntropyStore& store) {
+  std::array<std::int64_t, 2> counts{};
+  if (!store.index().ReadCounters(&counts).ok()) return -1;
+  return counts[0] + counts[1];
+}
+
+int ValidateOptions(const ServeOptions& options) {
+  if (!std::isfinite(options.rate) || options.rate < 0) {
+    PrintError("--workload must be a rate >= 0 operations per second");
+    return kExitUsage;
+  }
+  if (!std::isfinite(options.duration_seconds) || options.duration_seconds < 0) {
+    PrintError("--workload-duration must be >= 0 seconds");
+    return kExitUsage;
+  }
+  return kExitOk;
+}
+
+int RunServe(const GlobalOptions& global, const ServeOptions& options) {
+  if (int code = ValidateOptions(options); code != kExitOk) return code;
+  kimera::KimeraConfig config;
+  if (kimera::Status s = kimera::LoadConfig(global.config_path, &config); !s.ok()) {
+    PrintError("configuration error: " + s.message());
+    return kExitBadInput;
+  }
+  if (global.db_path_given || config.db_path.empty()) config.db_path = global.db_path;
+
+  const sigset_t stop_signals = BlockStopSignals();
+  std::unique_ptr<kimera::EntropyStore> store;
+  if (kimera::Status s = kimera::OpenConfiguredStore(config, /*serve_metrics=*/true, &store);
+      !s.ok()) {
+    if (s.IsUnavailable()) {
+      PrintError("cannot serve /metrics on " + config.plugin.metrics.bind_address + ":" +
+                 std::to_string(config.plugin.metrics.port) + ": " + s.message() +
+                 " (choose another with [metrics] port or KIMERA_METRICS_PORT)");
+    } else {
+      PrintError("cannot open database '" + config.db_path + "': " + s.ToString());
+    }
+    return kExitStorage;
+  }
+  const std::string metrics_address = store->endpoint() ? store->endpoint()->address() : "";
+
+  BackgroundWork background(*store, config);
+  if (kimera::Status s = background.Start(); !s.ok()) {
+    PrintError("cannot start background work: " + s.ToString());
+    return ExitCodeFor(s);
+  }
+
+  WorkloadOptions workload_options;
+  workload_options.rate = options.rate;
+  workload_options.duration_seconds = options.duration_seconds;
+  workload_options.seed = options.seed;
+  workload_options.decay = config.plugin.entropy.decay;
+  workload_options.ack_log_path = options.ack_log_path;
+  Workload workload(*store, workload_options);
+
+  std::fprintf(stderr, "kimera serve: database %s (config %s), %lld identities stored\n",
+               config.db_path.c_str(), config.source.c_str(),
+               static_cast<long long>(StoredIdentities(*store)));
+  if (metrics_address.empty()) {
+    std::fprintf(stderr, "kimera serve: metrics not served (metrics.enabled is false)\n");
+  } else {
+    std::fprintf(stderr, "kimera serve: metrics at http://%s/metrics\n", metrics_address.c_str());
+  }
+  if (options.rate > 0) {
+    std::fprintf(stderr, "kimera serve: workload %g ops/s, seed %llu, for %s\n", options.rate,
+                 static_cast<unsigned long long>(options.seed),
+                 options.duration_seconds > 0
+                     ? (std::to_string(options.duration_seconds) + " s").c_str()
+                     : "ever");
+  }
+  std::fprintf(stderr, "kimera serve: running; Ctrl-C or SIGTERM stops\n");
+  std::fflush(stderr);
+  workload.Start();
+
+  StatusLine status_line(stdout, isatty(fileno(stdout)) != 0);
+  using SteadyClock = std::chrono::steady_clock;
+  auto last_time = SteadyClock::now();
+  std::uint64_t last_operations = 0;
+  bool workload_end_reported = false;
+  int signal_number = 0;
+  while ((signal_number = WaitForStopSignal(stop_signals)) == 0) {
+    const WorkloadCounters counters = workload.counters();
+    const auto now = SteadyClock::now();
+    const double elapsed = std::chrono::duration<double>(now - last_time).count();
+    ServeStatus status;
+    status.ops_per_second =
+        elapsed > 0 ? static_cast<double>(counters.operations - last_operations) / elapsed : 0;
+    last_time = now;
+    last_operations = counters.operations;
+    status.errors = counters.errors;
+    status.identities = StoredIdentities(*store);
+    status.entropy_p50 = store->EntropyQuantile(0.5);
+    status.entropy_p90 = store->EntropyQuantile(0.9);
+    status.entropy_p99 = store->EntropyQuantile(0.99);
+    status.decay_state = background.DecayState();
+    status.dual_write_state = background.DualWriteState();
+    status.metrics_address = metrics_address;
+    status_line.Show(status);
+    if (options.rate > 0 && workload.finished() && !workload_end_reported) {
+      workload_end_reported = true;
+      status_line.Finish();
+      std::fprintf(stderr, "kimera serve: workload finished (%llu operations); still serving\n",
+                   static_cast<unsigned long long>(counters.operations));
+    }
+  }
+  status_line.Finish();
+  std::fprintf(stderr, "kimera serve: %s received, stopping\n", strsignal(signal_number));
+
+  // Writes in flight finish before Stop returns; only then flush and close.
+  workload.Stop();
+  background.Stop();
+  const kimera::Status synced = store->Sync();
+  const WorkloadCounters counters = workload.counters();
+  const std::int64_t stored = StoredIdentities(*store);
+  store.reset();
+
+  if (const std::string error = workload.first_error(); !error.empty()) {
+    std::fprintf(stderr, "kimera serve: %llu workload errors, the first: %s\n",
+                 static_cast<unsigned long long>(counters.errors), error.c_str());
+  }
+  std::fprintf(stderr,
+               "kimera serve: %llu operations, %llu identities created, %llu removed\n"
+               "identities stored: %lld\n"
+               "acknowledged writes: %llu\n",
+               static_cast<unsigned long long>(counters.operations),
+               static_cast<unsigned long long>(counters.created),
+               static_cast<unsigned long long>(counters.removed), static_cast<long long>(stored),
+               static_cast<unsigned long long>(counters.acknowledged));
+  if (!synced.ok()) {
+    PrintError("flushing the database failed: " + synced.ToString());
+    return kExitStorage;
+  }
+  return kExitOk;
+}
+
+}  // namespace
+
+void AddServeCommand(CLI::App& app, const GlobalOptions& global) {
+  CLI::App* cmd = app.add_subcommand(
+      "serve",
+      "Open the store with /metrics and run until SIGINT/SIGTERM, optionally with a workload.");
+  auto options = std::make_shared<ServeOptions>();
+  cmd->add_option("--workload", options->rate, "Run a seeded workload at RATE operations/s")
+      ->capture_default_str()
+      ->type_name("RATE");
+  cmd->add_option("--workload-duration", options->duration_seconds,
+                  "Stop the workload after SECONDS (0: run until stopped)")
+      ->capture_default_str()
+      ->type_name("SECONDS");
+  cmd->add_option("--seed", options->seed, "Seed of the workload's random stream")
+      ->capture_default_str()
+      ->type_name("N");
+  cmd->add_option("--ack-log", options->ack_log_path,
+                  "Append '+id' / '-id' for every acknowledged store / remove (for tests)")
+      ->type_name("FILE");
+  SetCommandBody(cmd, [&global, options] { return RunServe(global, *options); });
+}
+
+}  // namespace kimera_cli
