@@ -1,1 +1,260 @@
-// placeholder
+#include "kimera/rocksdb_database.h"
+
+#include <rocksdb/cache.h>
+#include <rocksdb/convenience.h>
+#include <rocksdb/filter_policy.h>
+#include <rocksdb/merge_operator.h>
+#include <rocksdb/table.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <system_error>
+#include <utility>
+
+namespace kimera {
+namespace {
+
+// Counters are plain sums, so an associative operator lets RocksDB fold
+// operands during compaction without ever reading the base value.
+class Int64AddOperator : public rocksdb::AssociativeMergeOperator {
+ public:
+  bool Merge(const rocksdb::Slice& /*key*/, const rocksdb::Slice* existing_value,
+             const rocksdb::Slice& value, std::string* new_value,
+             rocksdb::Logger* /*logger*/) const override {
+    // A malformed operand counts as 0: returning false would make RocksDB
+    // fail every later read and compaction of the key.
+    const std::int64_t base =
+        existing_value == nullptr
+            ? 0
+            : RocksDbDatabase::DecodeCounter({existing_value->data(), existing_value->size()});
+    const std::int64_t delta = RocksDbDatabase::DecodeCounter({value.data(), value.size()});
+    // Wrap instead of signed overflow, which would be undefined.
+    *new_value = RocksDbDatabase::EncodeCounter(static_cast<std::int64_t>(
+        static_cast<std::uint64_t>(base) + static_cast<std::uint64_t>(delta)));
+    return true;
+  }
+
+  const char* Name() const override { return "Int64AddOperator"; }
+};
+
+rocksdb::CompressionType BestCompression() {
+  const auto supported = rocksdb::GetSupportedCompressions();
+  const bool lz4 =
+      std::find(supported.begin(), supported.end(), rocksdb::kLZ4Compression) != supported.end();
+  return lz4 ? rocksdb::kLZ4Compression : rocksdb::kNoCompression;
+}
+
+rocksdb::ColumnFamilyOptions MakeColumnFamilyOptions(const RocksDbOptions& options) {
+  rocksdb::BlockBasedTableOptions table;
+  if (options.block_cache_bytes > 0) {
+    table.block_cache = rocksdb::NewLRUCache(options.block_cache_bytes);
+  } else {
+    table.no_block_cache = true;
+  }
+  if (options.bloom_bits_per_key > 0) {
+    table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(options.bloom_bits_per_key, false));
+  }
+  // Whole-key filters are what point reads of absent ids hit; partitioning
+  // them would add a second lookup per read.
+  table.whole_key_filtering = true;
+
+  rocksdb::ColumnFamilyOptions cf;
+  cf.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  cf.write_buffer_size = options.write_buffer_bytes;
+  cf.compression = BestCompression();
+  cf.merge_operator = std::make_shared<Int64AddOperator>();
+  // Keeps space amplification near 1.1x whatever the data size, which the
+  // default fixed level targets do not on a growing database.
+  cf.level_compaction_dynamic_level_bytes = true;
+  return cf;
+}
+
+rocksdb::DBOptions MakeDbOptions(const RocksDbOptions& options) {
+  rocksdb::DBOptions db;
+  const int jobs = std::max(1, options.max_background_jobs);
+  // Sizes the flush and compaction thread pools; the deployment target has
+  // two cores, so more threads would only contend.
+  db.IncreaseParallelism(jobs);
+  db.max_background_jobs = jobs;
+  db.create_if_missing = options.create_if_missing;
+  db.create_missing_column_families = true;
+  // Spreads fsync work over time instead of stalling on one big sync.
+  db.bytes_per_sync = 1u << 20;
+  db.keep_log_file_num = 5;
+  return db;
+}
+
+bool Contains(std::string_view haystack, std::string_view needle) {
+  return haystack.find(needle) != std::string_view::npos;
+}
+
+// RocksDB reports a held lock as a plain IOError ("While lock file:
+// <dir>/LOCK: Resource temporarily unavailable" from another process, "lock
+// hold by current process" from this one); only the message tells.
+bool IsLockError(const rocksdb::Status& s, std::string_view msg) {
+  if (!s.IsIOError()) return false;
+  return Contains(msg, "/LOCK") || Contains(msg, "While lock file") ||
+         Contains(msg, "lock hold by current process") ||
+         Contains(msg, "Resource temporarily unavailable");
+}
+
+// The folder of the LOCK file named in a lock error, or "" when absent.
+std::string LockedFolder(std::string_view msg) {
+  const std::size_t lock = msg.find("/LOCK");
+  if (lock == std::string_view::npos) return "";
+  const std::size_t start = msg.rfind(' ', lock);
+  const std::size_t from = start == std::string_view::npos ? 0 : start + 1;
+  return std::string(msg.substr(from, lock - from));
+}
+
+std::string Prefixed(std::string_view context, std::string_view msg) {
+  if (context.empty()) return std::string(msg);
+  std::string out(context);
+  out += ": ";
+  out += msg;
+  return out;
+}
+
+std::string BusyMessage(std::string_view folder) {
+  return "database folder " + std::string(folder) + " is in use by another process (lock held)";
+}
+
+}  // namespace
+
+Status RocksDbDatabase::Open(const std::string& path, const RocksDbOptions& options,
+                             std::unique_ptr<RocksDbDatabase>* out) {
+  const rocksdb::DBOptions db_options = MakeDbOptions(options);
+  std::unique_ptr<RocksDbDatabase> database(new RocksDbDatabase());
+  database->path_ = path;
+  database->cf_options_ = MakeColumnFamilyOptions(options);
+  database->write_options_.sync = options.sync_writes;
+  database->write_options_.disableWAL = options.disable_wal;
+
+  std::vector<std::string> names;
+  std::error_code ec;
+  if (std::filesystem::exists(std::filesystem::path(path) / "CURRENT", ec)) {
+    rocksdb::Status s = rocksdb::DB::ListColumnFamilies(db_options, path, &names);
+    if (!s.ok()) return FromRocks(s, "listing column families of " + path);
+  }
+  // A new database has only the default column family, which must be named.
+  if (std::find(names.begin(), names.end(), rocksdb::kDefaultColumnFamilyName) == names.end()) {
+    names.push_back(rocksdb::kDefaultColumnFamilyName);
+  }
+
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+  descriptors.reserve(names.size());
+  for (const std::string& name : names) descriptors.emplace_back(name, database->cf_options_);
+
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* raw = nullptr;
+  rocksdb::Status s = rocksdb::DB::Open(db_options, path, descriptors, &handles, &raw);
+  if (!s.ok()) {
+    Status mapped = FromRocks(s, "opening database " + path);
+    // The caller asked for this folder; name it rather than the LOCK file.
+    if (mapped.IsBusy()) return Status::Busy(BusyMessage(path));
+    return mapped;
+  }
+  database->db_.reset(raw);
+  for (std::size_t i = 0; i < handles.size(); ++i) database->handles_.emplace(names[i], handles[i]);
+  *out = std::move(database);
+  return Status::OK();
+}
+
+RocksDbDatabase::~RocksDbDatabase() {
+  if (!db_) return;
+  // Handles must go before the DB, and Close() before the destructor so
+  // background work stops cleanly rather than being cancelled mid-flush.
+  for (auto& [name, handle] : handles_)
+    db_->DestroyColumnFamilyHandle(handle).PermitUncheckedError();
+  for (auto* handle : dropped_) db_->DestroyColumnFamilyHandle(handle).PermitUncheckedError();
+  handles_.clear();
+  dropped_.clear();
+  db_->Close().PermitUncheckedError();
+  db_.reset();
+}
+
+Status RocksDbDatabase::ColumnFamily(const std::string& name, rocksdb::ColumnFamilyHandle** out) {
+  std::lock_guard lock(cf_mu_);
+  auto it = handles_.find(name);
+  if (it != handles_.end()) {
+    *out = it->second;
+    return Status::OK();
+  }
+  // Created under the lock so two components asking at once get one family.
+  rocksdb::ColumnFamilyHandle* handle = nullptr;
+  rocksdb::Status s = db_->CreateColumnFamily(cf_options_, name, &handle);
+  if (!s.ok()) return FromRocks(s, "creating column family '" + name + "'");
+  handles_.emplace(name, handle);
+  *out = handle;
+  return Status::OK();
+}
+
+bool RocksDbDatabase::HasColumnFamily(const std::string& name) const {
+  std::lock_guard lock(cf_mu_);
+  return handles_.find(name) != handles_.end();
+}
+
+Status RocksDbDatabase::DropColumnFamily(const std::string& name) {
+  std::lock_guard lock(cf_mu_);
+  auto it = handles_.find(name);
+  if (it == handles_.end()) return Status::NotFound("column family '" + name + "' not found");
+  rocksdb::Status s = db_->DropColumnFamily(it->second);
+  if (!s.ok()) return FromRocks(s, "dropping column family '" + name + "'");
+  // Components may still hold the handle; it stays valid (for a dropped
+  // family) until the database closes.
+  dropped_.push_back(it->second);
+  handles_.erase(it);
+  return Status::OK();
+}
+
+Status RocksDbDatabase::Write(rocksdb::WriteBatch* batch) {
+  return FromRocks(db_->Write(write_options_, batch), "writing batch");
+}
+
+Status RocksDbDatabase::SyncWal() {
+  if (!write_options_.disableWAL) return FromRocks(db_->SyncWAL(), "syncing WAL");
+  // Without a WAL the only durable copy is an SST file, so flush instead.
+  std::vector<rocksdb::ColumnFamilyHandle*> all;
+  {
+    std::lock_guard lock(cf_mu_);
+    for (auto& [name, handle] : handles_) all.push_back(handle);
+  }
+  return FromRocks(db_->Flush(rocksdb::FlushOptions(), all), "flushing memtables");
+}
+
+Status RocksDbDatabase::FromRocks(const rocksdb::Status& s, std::string_view context) {
+  if (s.ok()) return Status::OK();
+  const std::string msg = s.ToString();
+  if (s.IsNoSpace() || Contains(msg, "No space left")) {
+    return Status::NoSpace(Prefixed(context, msg));
+  }
+  if (IsLockError(s, msg)) {
+    const std::string folder = LockedFolder(msg);
+    return Status::Busy(Prefixed(
+        context, folder.empty() ? "database is in use by another process (lock held): " + msg
+                                : BusyMessage(folder)));
+  }
+  if (s.IsCorruption()) return Status::Corruption(Prefixed(context, msg));
+  return Status::IOError(Prefixed(context, msg));
+}
+
+std::string RocksDbDatabase::EncodeCounter(std::int64_t delta) {
+  auto bits = static_cast<std::uint64_t>(delta);
+  std::string out(8, '\0');
+  for (std::size_t i = 0; i < 8; ++i) {
+    out[i] = static_cast<char>(bits & 0xff);
+    bits >>= 8;
+  }
+  return out;
+}
+
+std::int64_t RocksDbDatabase::DecodeCounter(std::string_view value) {
+  if (value.size() != 8) return 0;
+  std::uint64_t bits = 0;
+  for (std::size_t i = 8; i-- > 0;) {
+    bits = (bits << 8) | static_cast<unsigned char>(value[i]);
+  }
+  return static_cast<std::int64_t>(bits);
+}
+
+}  // namespace kimera

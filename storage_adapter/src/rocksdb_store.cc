@@ -1,1 +1,242 @@
-// placeholder
+#include "kimera/rocksdb_store.h"
+
+#include <xxhash.h>
+
+#include <utility>
+
+#include "kimera/record_codec.h"
+#include "store_rules.h"
+
+namespace kimera {
+namespace {
+
+rocksdb::Slice ToSlice(std::string_view s) { return {s.data(), s.size()}; }
+std::string_view ToView(const rocksdb::Slice& s) { return {s.data(), s.size()}; }
+
+std::string About(std::string_view what, std::string_view id) {
+  return std::string(what) + " identity '" + DisplayId(id) + "'";
+}
+
+Status NotFound(std::string_view id) {
+  return Status::NotFound("identity '" + DisplayId(id) + "' not found");
+}
+
+// Full scans read every record once; keeping their blocks out of the cache
+// protects the working set of point reads.
+rocksdb::ReadOptions ScanReadOptions() {
+  rocksdb::ReadOptions options;
+  options.fill_cache = false;
+  return options;
+}
+
+void SeekAfter(rocksdb::Iterator* it, std::string_view start_after) {
+  if (start_after.empty()) {
+    it->SeekToFirst();
+    return;
+  }
+  it->Seek(ToSlice(start_after));
+  if (it->Valid() && ToView(it->key()) == start_after) it->Next();
+}
+
+// Decodes every record with id > start_after, in id order, into
+// visit(Identity&&); stops when visit returns false. One record is decoded
+// at a time, so memory does not grow with the database.
+template <typename Visit>
+Status ForEachRecord(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf, std::string_view start_after,
+                     Visit&& visit) {
+  std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(ScanReadOptions(), cf));
+  for (SeekAfter(it.get(), start_after); it->Valid(); it->Next()) {
+    Identity identity;
+    Status s = DecodeRecord(ToView(it->key()), ToView(it->value()), &identity);
+    if (!s.ok()) return s;
+    if (!visit(std::move(identity))) return Status::OK();
+  }
+  return RocksDbDatabase::FromRocks(it->status(), "scanning identities");
+}
+
+}  // namespace
+
+Status RocksDbStore::Open(const std::string& path, const RocksDbOptions& options,
+                          std::unique_ptr<RocksDbStore>* out, Clock clock) {
+  std::unique_ptr<RocksDbDatabase> database;
+  Status s = RocksDbDatabase::Open(path, options, &database);
+  if (!s.ok()) return s;
+  rocksdb::ColumnFamilyHandle* cf = nullptr;
+  s = database->ColumnFamily(kIdentitiesColumnFamily, &cf);
+  if (!s.ok()) return s;
+  out->reset(
+      new RocksDbStore(std::move(database), cf, clock ? std::move(clock) : Clock(SystemNow)));
+  return Status::OK();
+}
+
+RocksDbStore::RocksDbStore(std::unique_ptr<RocksDbDatabase> database,
+                           rocksdb::ColumnFamilyHandle* cf, Clock clock)
+    : database_(std::move(database)), identities_(cf), clock_(std::move(clock)) {}
+
+RocksDbStore::~RocksDbStore() = default;
+
+std::mutex& RocksDbStore::LockFor(std::string_view id) {
+  return stripes_[XXH3_64bits(id.data(), id.size()) % kStripes];
+}
+
+Status RocksDbStore::ReadLocked(std::string_view id, Identity* out) {
+  rocksdb::PinnableSlice value;
+  rocksdb::Status s =
+      database_->db()->Get(rocksdb::ReadOptions(), identities_, ToSlice(id), &value);
+  if (s.IsNotFound()) return NotFound(id);
+  if (!s.ok()) return RocksDbDatabase::FromRocks(s, About("reading", id));
+  return DecodeRecord(id, ToView(value), out);
+}
+
+Status RocksDbStore::CommitLocked(std::string_view id, const Identity* before,
+                                  const Identity* after) {
+  rocksdb::WriteBatch batch;
+  if (after != nullptr) {
+    // Encoded before the extensions run, so a record too large to store
+    // never reaches them.
+    std::string value;
+    Status s = EncodeRecord(*after, &value);
+    if (!s.ok()) return s;
+    batch.Put(identities_, ToSlice(id), value);
+  } else {
+    batch.Delete(identities_, ToSlice(id));
+  }
+  for (WriteBatchExtension* extension : extensions_) {
+    Status s = extension->Extend(id, before, after, &batch);
+    if (!s.ok()) return s;
+  }
+  rocksdb::Status s = database_->db()->Write(database_->write_options(), &batch);
+  if (!s.ok()) return RocksDbDatabase::FromRocks(s, About("writing", id));
+  for (WriteBatchExtension* extension : extensions_) extension->Committed(id, before, after);
+  return Status::OK();
+}
+
+Status RocksDbStore::Store(const Identity& identity) {
+  Status s = Validate(identity);
+  if (!s.ok()) return s;
+  Identity after = identity;
+  std::lock_guard lock(LockFor(identity.id));
+  Identity before;
+  s = ReadLocked(identity.id, &before);
+  // A stored record that cannot be decoded is not overwritten: its first
+  // created_at and the extensions' view of it would be lost. Restore is the
+  // repair path.
+  if (!s.ok() && !s.IsNotFound()) return s;
+  const Identity* old = s.ok() ? &before : nullptr;
+  store_rules::StampForStore(old, clock_(), &after);
+  return CommitLocked(identity.id, old, &after);
+}
+
+Status RocksDbStore::Fetch(std::string_view id, Identity* out) { return ReadLocked(id, out); }
+
+Status RocksDbStore::Remove(std::string_view id) {
+  std::lock_guard lock(LockFor(id));
+  Identity before;
+  Status s = ReadLocked(id, &before);
+  if (!s.ok()) return s;
+  return CommitLocked(id, &before, nullptr);
+}
+
+Status RocksDbStore::Restore(const Identity& identity) {
+  Status s = Validate(identity);
+  if (!s.ok()) return s;
+  std::lock_guard lock(LockFor(identity.id));
+  Identity before;
+  s = ReadLocked(identity.id, &before);
+  // Restore must be able to replace a corrupt record (that is what repair
+  // is for); the extensions then see it as new.
+  if (!s.ok() && !s.IsNotFound() && !s.IsCorruption()) return s;
+  return CommitLocked(identity.id, s.ok() ? &before : nullptr, &identity);
+}
+
+Status RocksDbStore::ApplyDecay(std::string_view id, Micros now, const DecayParams& params) {
+  std::lock_guard lock(LockFor(id));
+  Identity before;
+  Status s = ReadLocked(id, &before);
+  if (!s.ok()) return s;
+  Identity after = before;
+  s = store_rules::ApplyDecayStep(&after, now, params);
+  if (!s.ok()) return s;
+  return CommitLocked(id, &before, &after);
+}
+
+Status RocksDbStore::FetchMany(const std::vector<std::string>& ids, std::vector<Identity>* out) {
+  std::vector<Identity> found;
+  if (!ids.empty()) {
+    std::vector<rocksdb::Slice> keys;
+    keys.reserve(ids.size());
+    for (const std::string& id : ids) keys.push_back(ToSlice(id));
+    std::vector<rocksdb::PinnableSlice> values(ids.size());
+    std::vector<rocksdb::Status> statuses(ids.size());
+    database_->db()->MultiGet(rocksdb::ReadOptions(), identities_, keys.size(), keys.data(),
+                              values.data(), statuses.data());
+    found.reserve(ids.size());
+    for (std::size_t i = 0; i < ids.size(); ++i) {
+      if (statuses[i].IsNotFound()) continue;
+      if (!statuses[i].ok())
+        return RocksDbDatabase::FromRocks(statuses[i], About("reading", ids[i]));
+      Identity identity;
+      Status s = DecodeRecord(ids[i], ToView(values[i]), &identity);
+      if (!s.ok()) return s;
+      found.push_back(std::move(identity));
+    }
+  }
+  *out = std::move(found);
+  return Status::OK();
+}
+
+Status RocksDbStore::Scan(std::string_view start_after, const ScanVisitor& visit) {
+  return ForEachRecord(database_->db(), identities_, start_after,
+                       [&](Identity&& identity) { return visit(identity); });
+}
+
+Status RocksDbStore::Count(std::optional<IdentityType> type, std::uint64_t* out) {
+  std::uint64_t n = 0;
+  if (!type) {
+    // Counting every record needs only the keys.
+    std::unique_ptr<rocksdb::Iterator> it(
+        database_->db()->NewIterator(ScanReadOptions(), identities_));
+    for (it->SeekToFirst(); it->Valid(); it->Next()) ++n;
+    Status s = RocksDbDatabase::FromRocks(it->status(), "counting identities");
+    if (!s.ok()) return s;
+  } else {
+    Status s = ForEachRecord(database_->db(), identities_, {}, [&](Identity&& identity) {
+      n += identity.identity_type == *type ? 1 : 0;
+      return true;
+    });
+    if (!s.ok()) return s;
+  }
+  *out = n;
+  return Status::OK();
+}
+
+Status RocksDbStore::List(const ListQuery& query, std::vector<Identity>* out) {
+  store_rules::ListCollector collector(query);
+  Status s = ForEachRecord(database_->db(), identities_, {}, [&](Identity&& identity) {
+    collector.Offer(std::move(identity));
+    return true;
+  });
+  if (!s.ok()) return s;
+  *out = collector.Take();
+  return Status::OK();
+}
+
+Status RocksDbStore::FindByEntropy(double min_entropy, double max_entropy, std::size_t limit,
+                                   std::vector<Identity>* out) {
+  store_rules::EntropyCollector collector(min_entropy, max_entropy, limit);
+  Status s = ForEachRecord(database_->db(), identities_, {}, [&](Identity&& identity) {
+    collector.Offer(std::move(identity));
+    return true;
+  });
+  if (!s.ok()) return s;
+  *out = collector.Take();
+  return Status::OK();
+}
+
+Status RocksDbStore::Sync() { return database_->SyncWal(); }
+
+void RocksDbStore::AddWriteExtension(WriteBatchExtension* extension) {
+  extensions_.push_back(extension);
+}
+
+}  // namespace kimera

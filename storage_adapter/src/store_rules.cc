@@ -1,1 +1,66 @@
-// placeholder
+#include "store_rules.h"
+
+#include <chrono>
+#include <cmath>
+#include <string>
+
+namespace kimera {
+
+Micros SystemNow() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+namespace store_rules {
+
+void StampForStore(const Identity* before, Micros now, Identity* identity) {
+  if (before != nullptr) {
+    // A record restored with a zero created_at has no first time to keep;
+    // fall back to the insert rule rather than carry the zero forever.
+    if (before->created_at != 0) {
+      identity->created_at = before->created_at;
+    } else if (identity->created_at == 0) {
+      identity->created_at = now;
+    }
+    identity->updated_at = now;
+    return;
+  }
+  if (identity->created_at == 0) identity->created_at = now;
+  if (identity->updated_at == 0) identity->updated_at = now;
+}
+
+Status ApplyDecayStep(Identity* identity, Micros now, const DecayParams& params) {
+  // Non-finite parameters would turn every weight into NaN, which Validate
+  // rejects on the next store; refuse them before anything is scaled.
+  if (!std::isfinite(params.base_tau_seconds) || !std::isfinite(params.k)) {
+    return Status::InvalidArgument("identity '" + DisplayId(identity->id) +
+                                   "': decay parameters are not finite (base_tau_seconds " +
+                                   std::to_string(params.base_tau_seconds) + ", k " +
+                                   std::to_string(params.k) + ")");
+  }
+  const Micros since =
+      identity->decay_applied_at != 0 ? identity->decay_applied_at : identity->created_at;
+  if (now < since) {
+    return Status::InvalidArgument("identity '" + DisplayId(identity->id) + "': decay time " +
+                                   std::to_string(now) + " is before its last decay or creation (" +
+                                   std::to_string(since) + ")");
+  }
+  // tau comes from the entropy before scaling: a scar's entropy falls with
+  // its weight, so taking it afterwards would make the step depend on itself.
+  const double tau = EffectiveTau(Entropy(*identity), params);
+  const double age_seconds = static_cast<double>(now - since) / 1e6;
+  ScaleWeights(identity, DecayFactor(age_seconds, tau));
+  identity->decay_applied_at = now;
+  identity->updated_at = now;
+  return Status::OK();
+}
+
+bool MatchesListQuery(const ListQuery& query, const Identity& identity) {
+  if (query.identity_type && identity.identity_type != *query.identity_type) return false;
+  if (query.lang_axis && identity.lang_axis != *query.lang_axis) return false;
+  return true;
+}
+
+}  // namespace store_rules
+}  // namespace kimera

@@ -53,7 +53,9 @@ class RocksDbDatabase {
   Status ColumnFamily(const std::string& name, rocksdb::ColumnFamilyHandle** out);
   // True when the database has a column family `name`.
   bool HasColumnFamily(const std::string& name) const;
-  // Drops column family `name` and its data. NotFound when absent.
+  // Drops column family `name` and its data. NotFound when absent. Handles
+  // obtained earlier stay valid (for a dropped family) until the database
+  // closes; ColumnFamily(name) afterwards creates a new, empty family.
   Status DropColumnFamily(const std::string& name);
 
   // Commits `batch` atomically with the configured write options.
@@ -79,8 +81,9 @@ class RocksDbDatabase {
   std::string path_;
   rocksdb::ColumnFamilyOptions cf_options_;
   rocksdb::WriteOptions write_options_;
-  mutable std::mutex cf_mu_;  // Guards handles_.
+  mutable std::mutex cf_mu_;  // Guards handles_ and dropped_.
   std::map<std::string, rocksdb::ColumnFamilyHandle*, std::less<>> handles_;
+  std::vector<rocksdb::ColumnFamilyHandle*> dropped_;  // Destroyed on close.
   std::unique_ptr<rocksdb::DB> db_;
 };
 
