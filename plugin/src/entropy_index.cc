@@ -11,7 +11,6 @@ namespace {
 
 constexpr char kOrderedPrefix = 'x';
 constexpr char kByIdPrefix = 'i';
-constexpr char kCounterPrefix = 'c';
 constexpr char kIntentPrefix = 'p';
 
 void PutBigEndian64(std::uint64_t v, std::string* out) {
@@ -61,10 +60,6 @@ std::string ByIdKey(std::string_view id) {
   key.push_back(kByIdPrefix);
   key.append(id);
   return key;
-}
-
-std::string CounterKey(IdentityType type) {
-  return std::string{kCounterPrefix, static_cast<char>(type)};
 }
 
 std::string IntentKey(std::string_view id) {
@@ -137,13 +132,13 @@ bool DecodeIndexKey(std::string_view key, double* entropy, std::string* id) {
   return true;
 }
 
-Status EntropyIndex::Open(RocksDbDatabase* database, std::unique_ptr<EntropyIndex>* out,
-                          bool* created) {
+Status EntropyIndex::Open(RocksDbDatabase* database, bool keeps_by_id,
+                          std::unique_ptr<EntropyIndex>* out, bool* created) {
   *created = !database->HasColumnFamily(kEntropyIndexColumnFamily);
   rocksdb::ColumnFamilyHandle* cf = nullptr;
   Status s = database->ColumnFamily(kEntropyIndexColumnFamily, &cf);
   if (!s.ok()) return s;
-  out->reset(new EntropyIndex(database, cf));
+  out->reset(new EntropyIndex(database, cf, keeps_by_id));
   return Status::OK();
 }
 
@@ -153,32 +148,49 @@ void EntropyIndex::AddChanges(std::string_view id, const IndexEntry* before,
       before->identity_type == after->identity_type && before->tau == after->tau) {
     return;
   }
-  if (before) {
+  if (before && (!after || before->entropy != after->entropy)) {
     batch->Delete(cf_, EncodeIndexKey(before->entropy, id));
-    if (!after || after->identity_type != before->identity_type) {
-      batch->Merge(cf_, CounterKey(before->identity_type), RocksDbDatabase::EncodeCounter(-1));
-    }
   }
   if (after) {
     batch->Put(cf_, EncodeIndexKey(after->entropy, id), OrderedValue(*after));
-    batch->Put(cf_, ByIdKey(id), ByIdValue(*after));
-    if (!before || after->identity_type != before->identity_type) {
-      batch->Merge(cf_, CounterKey(after->identity_type), RocksDbDatabase::EncodeCounter(1));
-    }
-  } else {
+    if (keeps_by_id_) batch->Put(cf_, ByIdKey(id), ByIdValue(*after));
+  } else if (keeps_by_id_) {
     batch->Delete(cf_, ByIdKey(id));
   }
 }
 
 Status EntropyIndex::Lookup(std::string_view id, IndexEntry* out) const {
+  if (!keeps_by_id_) {
+    return Status::NotFound("the index keeps no by-id entries; the record is the by-id view");
+  }
   rocksdb::PinnableSlice value;
   rocksdb::Status rs = database_->db()->Get(rocksdb::ReadOptions(), cf_, ByIdKey(id), &value);
-  if (rs.IsNotFound()) return Status::NotFound("no index entry for id '" + std::string(id) + "'");
-  if (!rs.ok()) return RocksDbDatabase::FromRocks(rs, "index lookup of '" + std::string(id) + "'");
+  if (rs.IsNotFound()) return Status::NotFound("no index entry for id '" + DisplayId(id) + "'");
+  if (!rs.ok()) return RocksDbDatabase::FromRocks(rs, "index lookup of '" + DisplayId(id) + "'");
   if (!ParseByIdValue(value.ToStringView(), out)) {
-    return Status::Corruption("index entry of id '" + std::string(id) + "' is corrupt");
+    return Status::Corruption("index entry of id '" + DisplayId(id) + "' is corrupt");
   }
   out->id.assign(id);
+  return Status::OK();
+}
+
+void EntropyIndex::DeleteById(std::string_view id, rocksdb::WriteBatch* batch) const {
+  batch->Delete(cf_, ByIdKey(id));
+}
+
+Status EntropyIndex::LookupOrdered(double entropy, std::string_view id, IndexEntry* out) const {
+  rocksdb::PinnableSlice value;
+  rocksdb::Status rs =
+      database_->db()->Get(rocksdb::ReadOptions(), cf_, EncodeIndexKey(entropy, id), &value);
+  if (rs.IsNotFound()) {
+    return Status::NotFound("no ordered index entry for id '" + DisplayId(id) + "'");
+  }
+  if (!rs.ok()) return RocksDbDatabase::FromRocks(rs, "index lookup of '" + DisplayId(id) + "'");
+  if (!ParseOrderedValue(value.ToStringView(), out)) {
+    return Status::Corruption("ordered index entry of id '" + DisplayId(id) + "' is corrupt");
+  }
+  out->id.assign(id);
+  out->entropy = entropy;
   return Status::OK();
 }
 
@@ -245,33 +257,12 @@ Status EntropyIndex::ForEachById(const std::function<bool(const IndexEntry&)>& v
     IndexEntry e;
     e.id.assign(it->key().ToStringView().substr(1));
     if (!ParseByIdValue(it->value().ToStringView(), &e)) {
-      return Status::Corruption("by-id index entry of id '" + e.id + "' is corrupt");
+      return Status::Corruption("by-id index entry of id '" + DisplayId(e.id) + "' is corrupt");
     }
     if (!visit(e)) break;
   }
   if (!it->status().ok()) return RocksDbDatabase::FromRocks(it->status(), "by-id index scan");
   return Status::OK();
-}
-
-Status EntropyIndex::ReadCounters(std::array<std::int64_t, 2>* counts) const {
-  for (int t = 0; t < 2; ++t) {
-    std::string value;
-    rocksdb::Status rs = database_->db()->Get(rocksdb::ReadOptions(), cf_,
-                                              CounterKey(static_cast<IdentityType>(t)), &value);
-    if (rs.IsNotFound()) {
-      (*counts)[t] = 0;
-    } else if (!rs.ok()) {
-      return RocksDbDatabase::FromRocks(rs, "reading index counters");
-    } else {
-      (*counts)[t] = RocksDbDatabase::DecodeCounter(value);
-    }
-  }
-  return Status::OK();
-}
-
-void EntropyIndex::SetCounter(IdentityType type, std::int64_t value,
-                              rocksdb::WriteBatch* batch) const {
-  batch->Put(cf_, CounterKey(type), RocksDbDatabase::EncodeCounter(value));
 }
 
 void EntropyIndex::AddIntent(std::string_view id, rocksdb::WriteBatch* batch) const {
@@ -298,7 +289,7 @@ Status EntropyIndex::PendingIntents(std::vector<std::string>* ids) const {
 Status EntropyIndex::Clear() {
   rocksdb::WriteBatch batch;
   // Every key of a kind lies in [prefix, prefix + 1), whatever bytes its id holds.
-  for (char prefix : {kCounterPrefix, kByIdPrefix, kIntentPrefix, kOrderedPrefix}) {
+  for (char prefix : {kByIdPrefix, kIntentPrefix, kOrderedPrefix}) {
     batch.DeleteRange(cf_, std::string(1, prefix), std::string(1, static_cast<char>(prefix + 1)));
   }
   return database_->Write(&batch);

@@ -178,6 +178,7 @@ Status EntropyStore::Open(std::unique_ptr<IdentityStore> inner, const PluginConf
                           std::shared_ptr<prometheus::Registry> registry, Clock clock) {
   if (!inner) return Status::InvalidArgument("EntropyStore needs a store to wrap");
   std::unique_ptr<EntropyStore> store(new EntropyStore(std::move(inner), config, std::move(clock)));
+  store->registry_ = registry ? std::move(registry) : std::make_shared<prometheus::Registry>();
   if (config.index.separate_path.empty()) store->rocks_ = FindRocksDbStore(store->target());
   RocksDbDatabase* database = nullptr;
   if (store->rocks_ != nullptr) {
@@ -194,7 +195,8 @@ Status EntropyStore::Open(std::unique_ptr<IdentityStore> inner, const PluginConf
     database = store->own_index_db_.get();
   }
   bool created = false;
-  Status s = EntropyIndex::Open(database, &store->index_, &created);
+  Status s = EntropyIndex::Open(database, /*keeps_by_id=*/store->rocks_ == nullptr, &store->index_,
+                                &created);
   if (!s.ok()) return s;
   if (created) {
     s = store->Rebuild();
@@ -210,7 +212,6 @@ Status EntropyStore::Open(std::unique_ptr<IdentityStore> inner, const PluginConf
   if (store->rocks_ != nullptr) store->rocks_->AddWriteExtension(store.get());
 
   if (config.metrics.enabled) {
-    store->registry_ = registry ? std::move(registry) : std::make_shared<prometheus::Registry>();
     store->metrics_ = std::make_unique<PluginMetrics>(*store->registry_, config);
     store->collector_ = std::make_shared<Collector>(store.get());
     if (config.metrics.serve) {
@@ -345,14 +346,22 @@ Status EntropyStore::Reconcile(std::string_view id) {
 
 Status EntropyStore::LoadState() {
   std::array<std::int64_t, 2> counts{};
-  Status s = index_->ReadCounters(&counts);
-  if (!s.ok()) return s;
-  for (std::size_t t = 0; t < 2; ++t) counts_[t].store(counts[t]);
   population_.Clear();
-  return index_->ForEachOrdered({}, [this](std::string_view, const IndexEntry& e) {
+  Status s = index_->ForEachOrdered({}, [&](std::string_view, const IndexEntry& e) {
     population_.Add(e.entropy);
+    ++counts[static_cast<std::size_t>(e.identity_type)];
     return true;
   });
+  for (std::size_t t = 0; t < 2; ++t) counts_[t].store(counts[t]);
+  return s;
+}
+
+Status EntropyStore::IndexEntryOf(std::string_view id, IndexEntry* out) {
+  if (index_->keeps_by_id()) return index_->Lookup(id, out);
+  Identity record;
+  Status s = target()->Fetch(id, &record);
+  if (!s.ok()) return s;
+  return index_->LookupOrdered(Entropy(record), id, out);
 }
 
 Status EntropyStore::Rebuild() {

@@ -30,110 +30,96 @@ Status EntropyStore::Check(bool repair, IndexCheckReport* report) {
   const auto start = std::chrono::steady_clock::now();
   *report = IndexCheckReport{};
   rocksdb::WriteBatch fixes;
-  RocksDbDatabase& db = index_->database();
   std::array<std::int64_t, 2> counted{};
 
-  // 1. Every record has a by-id entry and an ordered entry at its entropy.
+  // 1. Every record has an ordered entry at its recomputed entropy, with its
+  // type and tau (and, in an index of its own, a by-id entry saying so).
   Status lookup_status;
   Status s = target()->Scan({}, [&](const Identity& record) {
     ++report->records;
-    IndexEntry want = EntryOf(record);
+    const IndexEntry want = EntryOf(record);
     ++counted[static_cast<std::size_t>(want.identity_type)];
-    IndexEntry have;
-    Status ls = index_->Lookup(record.id, &have);
-    if (!ls.ok() && !ls.IsNotFound()) {
-      lookup_status = ls;
+    const std::string who = "id '" + DisplayId(record.id) + "': ";
+    bool wrong = false;
+    IndexEntry ordered;
+    Status os = index_->LookupOrdered(want.entropy, record.id, &ordered);
+    if (os.IsNotFound()) {
+      Report(report, who + "no ordered index entry at its entropy " + Num(want.entropy));
+      wrong = true;
+    } else if (!os.ok()) {
+      lookup_status = os;
       return false;
+    } else if (!SameEntry(ordered, want)) {
+      Report(report, who + "ordered index entry holds tau " + Num(ordered.tau) +
+                         "; the record gives tau " + Num(want.tau));
+      wrong = true;
     }
-    const bool by_id_ok = ls.ok() && SameEntry(have, want);
-    if (!ls.ok()) {
-      Report(report, "id '" + record.id + "': record has no index entry (entropy " +
-                         Num(want.entropy) + ")");
-    } else if (!by_id_ok) {
-      Report(report, "id '" + record.id + "': index holds entropy " + Num(have.entropy) + ", tau " +
-                         Num(have.tau) + "; the record gives entropy " + Num(want.entropy) +
-                         ", tau " + Num(want.tau));
-    }
-    std::string value;
-    rocksdb::Status os = db.db()->Get(rocksdb::ReadOptions(), index_->column_family(),
-                                      EncodeIndexKey(want.entropy, record.id), &value);
-    if (os.IsNotFound() && by_id_ok) {
-      Report(report, "id '" + record.id + "': ordered index entry at entropy " + Num(want.entropy) +
-                         " is missing");
-    }
-    if (repair && (!by_id_ok || os.IsNotFound())) {
-      index_->AddChanges(record.id, nullptr, &want, &fixes);
-      if (ls.ok() && have.entropy != want.entropy) {
-        fixes.Delete(index_->column_family(), EncodeIndexKey(have.entropy, record.id));
+    if (index_->keeps_by_id()) {
+      IndexEntry by_id;
+      Status ls = index_->Lookup(record.id, &by_id);
+      if (ls.IsNotFound()) {
+        Report(report, who + "no by-id index entry");
+        wrong = true;
+      } else if (!ls.ok()) {
+        lookup_status = ls;
+        return false;
+      } else if (!SameEntry(by_id, want)) {
+        Report(report, who + "by-id index entry holds entropy " + Num(by_id.entropy) + ", tau " +
+                           Num(by_id.tau) + "; the record gives entropy " + Num(want.entropy) +
+                           ", tau " + Num(want.tau));
+        wrong = true;
       }
     }
+    if (repair && wrong) index_->AddChanges(record.id, nullptr, &want, &fixes);
     return true;
   });
   if (!lookup_status.ok()) return lookup_status;
   if (!s.ok()) return s;
 
   // 2. Every by-id entry belongs to a record.
-  std::vector<std::string> orphans;
-  s = index_->ForEachById([&](const IndexEntry& e) {
-    Identity record;
-    Status fs = target()->Fetch(e.id, &record);
-    if (fs.IsNotFound()) {
-      Report(report, "id '" + e.id + "': index entry without a record");
-      orphans.push_back(e.id);
-    }
-    return true;
-  });
-  if (!s.ok()) return s;
-  if (repair) {
-    for (const std::string& id : orphans) {
-      IndexEntry e;
-      if (index_->Lookup(id, &e).ok()) index_->AddChanges(id, &e, nullptr, &fixes);
-    }
+  if (index_->keeps_by_id()) {
+    s = index_->ForEachById([&](const IndexEntry& e) {
+      Identity record;
+      if (target()->Fetch(e.id, &record).IsNotFound()) {
+        Report(report, "id '" + DisplayId(e.id) + "': by-id index entry without a record");
+        if (repair) index_->DeleteById(e.id, &fixes);
+      }
+      return true;
+    });
+    if (!s.ok()) return s;
   }
 
-  // 3. Every ordered entry matches its id's by-id entry or, when that entry
-  // is missing or wrong (reported in step 1), the record itself; else it is
-  // stale. Judging by the by-id entry alone would delete the very key step 1
-  // re-creates for such a record.
+  // 3. Every ordered entry belongs to a record of that entropy; any other is
+  // an orphan (no record) or stale (the record moved).
   s = index_->ForEachOrdered({}, [&](std::string_view key, const IndexEntry& e) {
     ++report->index_entries;
-    IndexEntry current;
-    Status ls = index_->Lookup(e.id, &current);
     Identity record;
-    if ((!ls.ok() || current.entropy != e.entropy) &&
-        !(target()->Fetch(e.id, &record).ok() && EntryOf(record).entropy == e.entropy)) {
-      Report(report, "id '" + e.id + "': stale ordered index entry at entropy " + Num(e.entropy));
+    const Status fs = target()->Fetch(e.id, &record);
+    const bool orphan = fs.IsNotFound();
+    if (orphan || (fs.ok() && EntryOf(record).entropy != e.entropy)) {
+      Report(report, "id '" + DisplayId(e.id) + "': " + (orphan ? "orphan" : "stale") +
+                         " ordered index entry at entropy " + Num(e.entropy));
       if (repair) fixes.Delete(index_->column_family(), rocksdb::Slice(key.data(), key.size()));
     }
     return true;
   });
   if (!s.ok()) return s;
 
-  // 4. Counters equal the counts.
-  std::array<std::int64_t, 2> stored{};
-  s = index_->ReadCounters(&stored);
-  if (!s.ok()) return s;
+  // 4. The per-type counts equal the records.
   for (std::size_t t = 0; t < 2; ++t) {
-    if (stored[t] != counted[t]) {
-      const auto type = static_cast<IdentityType>(t);
-      Report(report, std::string("counter of ") + IdentityTypeName(type) + " is " +
-                         std::to_string(stored[t]) + ", records: " + std::to_string(counted[t]));
-      if (repair) index_->SetCounter(type, counted[t], &fixes);
+    const std::int64_t have = counts_[t].load();
+    if (have != counted[t]) {
+      Report(report, std::string("count of ") + IdentityTypeName(static_cast<IdentityType>(t)) +
+                         " is " + std::to_string(have) +
+                         ", records: " + std::to_string(counted[t]));
     }
   }
 
   if (repair && report->problem_count > 0) {
-    // The fixes carry counter merges of their own; the counted values are
-    // the truth, so they are written after the fixes land.
-    s = db.Write(&fixes);
-    if (!s.ok()) return s;
-    rocksdb::WriteBatch counters;
-    for (std::size_t t = 0; t < 2; ++t) {
-      index_->SetCounter(static_cast<IdentityType>(t), counted[t], &counters);
-    }
-    s = db.Write(&counters);
+    s = index_->database().Write(&fixes);
     if (!s.ok()) return s;
     report->repaired = report->problem_count;
+    // Counts and percentiles are rebuilt from the repaired index.
     s = LoadState();
     if (!s.ok()) return s;
   }

@@ -78,32 +78,43 @@ struct Planted {
   const char* name;
   std::function<void(EntropyStore&)> plant;
   const char* mentions;  // A word the report must name.
+  bool needs_by_id;      // Only an index of its own keeps by-id entries.
 };
 
 const std::vector<Planted>& PlantedProblems() {
   static const std::vector<Planted> kProblems = {
-      {"by-id entry deleted", [](EntropyStore& s) { Delete(s, "iid7"); }, "id7"},
+      {"by-id entry deleted", [](EntropyStore& s) { Delete(s, "iid7"); }, "id7", true},
       {"by-id entry at a wrong entropy",
-       [](EntropyStore& s) { Put(s, "iid8", ByIdValue(9.75, IdentityType::kGeoid)); }, "id8"},
+       [](EntropyStore& s) { Put(s, "iid8", ByIdValue(9.75, IdentityType::kGeoid)); }, "id8", true},
+      {"orphan by-id entry",
+       [](EntropyStore& s) { Put(s, "ighost", ByIdValue(1.5, IdentityType::kGeoid)); }, "ghost",
+       true},
       {"ordered entry deleted",
        [](EntropyStore& s) {
          IndexEntry e;
-         BOOST_REQUIRE(s.index().Lookup("id9", &e).ok());
+         BOOST_REQUIRE(s.IndexEntryOf("id9", &e).ok());
          Delete(s, EncodeIndexKey(e.entropy, "id9"));
        },
-       "id9"},
+       "id9", false},
+      {"ordered entry with a wrong tau",
+       [](EntropyStore& s) {
+         IndexEntry e;
+         BOOST_REQUIRE(s.IndexEntryOf("id10", &e).ok());
+         Put(s, EncodeIndexKey(e.entropy, "id10"), OrderedValue(e.entropy + 1, e.identity_type));
+       },
+       "id10", false},
       {"orphan ordered key",
        [](EntropyStore& s) {
          Put(s, EncodeIndexKey(1.234, "ghost"), OrderedValue(1.234, IdentityType::kGeoid));
        },
-       "ghost"},
-      {"counter changed",
+       "ghost", false},
+      {"stale ordered key",
        [](EntropyStore& s) {
-         Put(s, std::string{'c', '\0'}, RocksDbDatabase::EncodeCounter(123456));
+         Put(s, EncodeIndexKey(7.5, "id12"), OrderedValue(7.5, IdentityType::kGeoid));
        },
-       "counter"},
+       "id12", false},
       {"record removed behind the index", [](EntropyStore& s) { RemoveBehindIndex(s, "id11"); },
-       "id11"},
+       "id11", false},
   };
   return kProblems;
 }
@@ -115,6 +126,7 @@ BOOST_AUTO_TEST_CASE(check_reports_each_planted_problem_and_repair_fixes_it) {
        {IndexPlacement::kRecordDatabase, IndexPlacement::kSeparateOverRocks,
         IndexPlacement::kSeparateOverMemory}) {
     for (const Planted& problem : PlantedProblems()) {
+      if (problem.needs_by_id && placement == IndexPlacement::kRecordDatabase) continue;
       BOOST_TEST_CONTEXT(test::PlacementName(placement) << ", " << problem.name) {
         test::TempDir dir;
         auto store = test::OpenPlaced(dir, placement);
@@ -146,8 +158,9 @@ BOOST_AUTO_TEST_CASE(check_reports_each_planted_problem_and_repair_fixes_it) {
 }
 
 BOOST_AUTO_TEST_CASE(repair_fixes_many_problems_at_once) {
+  // An index of its own has every kind of key, so every problem applies.
   test::TempDir dir;
-  auto store = test::OpenPlaced(dir, IndexPlacement::kRecordDatabase);
+  auto store = test::OpenPlaced(dir, IndexPlacement::kSeparateOverRocks);
   StoreRandom(*store, 300, 6);
   for (const Planted& problem : PlantedProblems()) problem.plant(*store);
   IndexCheckReport report;
@@ -237,7 +250,7 @@ BOOST_AUTO_TEST_CASE(apply_decay_moves_scar_in_index) {
       BOOST_REQUIRE(
           store->ApplyDecay("s", stored.created_at + 86'400'000'000LL * 30, DecayParams{}).ok());
       IndexEntry e;
-      BOOST_REQUIRE(store->index().Lookup("s", &e).ok());
+      BOOST_REQUIRE(store->IndexEntryOf("s", &e).ok());
       BOOST_TEST(e.entropy < 2.0);
       test::RequireIndexExact(*store);
     }

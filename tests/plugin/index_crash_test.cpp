@@ -62,7 +62,7 @@ std::size_t PendingIntents(const std::string& index_path) {
   if (!db->HasColumnFamily(kEntropyIndexColumnFamily)) return 0;
   std::unique_ptr<EntropyIndex> index;
   bool created = false;
-  BOOST_REQUIRE(EntropyIndex::Open(db.get(), &index, &created).ok());
+  BOOST_REQUIRE(EntropyIndex::Open(db.get(), /*keeps_by_id=*/true, &index, &created).ok());
   std::vector<std::string> ids;
   BOOST_REQUIRE(index->PendingIntents(&ids).ok());
   return ids.size();

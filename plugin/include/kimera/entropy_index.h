@@ -1,15 +1,21 @@
 // EntropyIndex: identities indexed by entropy, in one RocksDB column family.
 //
-// Column family "entropy_index" holds four kinds of keys, each under its own
-// one-byte prefix so a scan of one kind never meets another:
+// Column family "entropy_index" holds up to three kinds of keys, each under
+// its own one-byte prefix so a scan of one kind never meets another:
 //   'x' ~ord(H) id  -> type, tau      the index, highest entropy first
 //   'i' id          -> H, type, tau   by id: each identity's current entry
-//   'c' type        -> int64          identities per type (merge counters)
 //   'p' id          -> (empty)        intent: the inner store may have changed
-//                                     this id and the index not yet (only when
-//                                     the index lives in its own database)
+//                                     this id and the index not yet
 // ord() maps a double to bytes whose order is the numeric order; ~ inverts
 // them so a forward scan yields the highest entropy first.
+//
+// The by-id and intent keys exist only in an index kept in a database of its
+// own. An index sharing the records' database commits in the records' own
+// batches and reads the previous entropy from the previous record, which the
+// store reads anyway (to keep the first created_at); there the record is the
+// by-id view, and one index key per record is all a store writes. Per-type
+// counts are kept in memory by the owner, rebuilt from the 'x' keys at open
+// (their values carry the type).
 //
 // Thread-safety: safe for concurrent use by many threads. Callers serialize
 // writes of one id (the store's id lock), so the batch built for an id sees
@@ -49,17 +55,25 @@ bool DecodeIndexKey(std::string_view key, double* entropy, std::string* id);
 class EntropyIndex {
  public:
   // Opens the index in `database` (borrowed; must outlive the index),
-  // creating its column family when missing. `*created` tells whether it
-  // was new, so the caller can build it from existing records.
-  static Status Open(RocksDbDatabase* database, std::unique_ptr<EntropyIndex>* out, bool* created);
+  // creating its column family when missing; `keeps_by_id` for an index in a
+  // database of its own. `*created` tells whether it was new, so the caller
+  // can build it from existing records.
+  static Status Open(RocksDbDatabase* database, bool keeps_by_id,
+                     std::unique_ptr<EntropyIndex>* out, bool* created);
+
+  bool keeps_by_id() const { return keeps_by_id_; }
 
   // Adds to `batch` the changes that move `id` from `before` to `after`
-  // (either may be null: insert, remove), counters included. Nothing when
-  // both are equal.
+  // (either may be null: insert, remove). Nothing when both are equal.
   void AddChanges(std::string_view id, const IndexEntry* before, const IndexEntry* after,
                   rocksdb::WriteBatch* batch) const;
-  // The by-id entry of `id`; NotFound when it has none.
+  // The by-id entry of `id`; NotFound when it has none (always, when the
+  // index keeps no by-id keys).
   Status Lookup(std::string_view id, IndexEntry* out) const;
+  // Deletes the by-id entry of `id` in `batch` (repair of an orphan).
+  void DeleteById(std::string_view id, rocksdb::WriteBatch* batch) const;
+  // The ordered entry of `id` at `entropy`; NotFound when absent.
+  Status LookupOrdered(double entropy, std::string_view id, IndexEntry* out) const;
 
   // Up to `limit` entries with min <= H <= max, highest first, ties by id.
   // `*scanned` gets the number of index keys read.
@@ -75,28 +89,24 @@ class EntropyIndex {
   // Visits every by-id entry ('i' keys) in id order.
   Status ForEachById(const std::function<bool(const IndexEntry&)>& visit) const;
 
-  // The persistent per-type counters.
-  Status ReadCounters(std::array<std::int64_t, 2>* counts) const;
-  // Sets the counter of `type` to `value` in `batch` (repair).
-  void SetCounter(IdentityType type, std::int64_t value, rocksdb::WriteBatch* batch) const;
-
   // Intents, for an index kept apart from its records.
   void AddIntent(std::string_view id, rocksdb::WriteBatch* batch) const;
   void ClearIntent(std::string_view id, rocksdb::WriteBatch* batch) const;
   Status PendingIntents(std::vector<std::string>* ids) const;
 
-  // Deletes every key of the index (entries, by-id, counters, intents).
+  // Deletes every key of the index (entries, by-id, intents).
   Status Clear();
 
   RocksDbDatabase& database() const { return *database_; }
   rocksdb::ColumnFamilyHandle* column_family() const { return cf_; }
 
  private:
-  EntropyIndex(RocksDbDatabase* database, rocksdb::ColumnFamilyHandle* cf)
-      : database_(database), cf_(cf) {}
+  EntropyIndex(RocksDbDatabase* database, rocksdb::ColumnFamilyHandle* cf, bool keeps_by_id)
+      : database_(database), cf_(cf), keeps_by_id_(keeps_by_id) {}
 
   RocksDbDatabase* database_;
   rocksdb::ColumnFamilyHandle* cf_;
+  const bool keeps_by_id_;
 };
 
 }  // namespace kimera

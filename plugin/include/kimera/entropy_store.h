@@ -52,10 +52,22 @@ struct IndexCheckReport {
   bool ok() const { return problem_count == 0; }
 };
 
-class EntropyStore : public StoreWrapper, private WriteBatchExtension {
+namespace internal {
+// Holds the registry in a base constructed before StoreWrapper, so it is
+// destroyed after the wrapped stack, whose layers may hold metric handles
+// in it until they stop.
+struct RegistryHolder {
+  std::shared_ptr<prometheus::Registry> registry_;
+};
+}  // namespace internal
+
+class EntropyStore : private internal::RegistryHolder,
+                     public StoreWrapper,
+                     private WriteBatchExtension {
  public:
   // Wraps `inner` (owned). Registers the metrics in `registry` when given,
-  // else in a registry of its own, and serves /metrics when
+  // else in a registry of its own (kept alive as long as the store, even with
+  // metrics disabled, for the layers below that register in it), and serves /metrics when
   // config.metrics.enabled and config.metrics.serve. Builds the index from
   // the records when it is new, and replays pending intents.
   static Status Open(std::unique_ptr<IdentityStore> inner, const PluginConfig& config,
@@ -83,6 +95,11 @@ class EntropyStore : public StoreWrapper, private WriteBatchExtension {
   // to the counts. With `repair`, fixes each problem found. Meant for a
   // quiet store: writes running meanwhile may show as transient problems.
   Status Check(bool repair, IndexCheckReport* report);
+
+  // The index entry of `id`: its by-id entry, or, when the index shares the
+  // records' database, the ordered entry at the record's entropy. NotFound
+  // when the id is not indexed.
+  Status IndexEntryOf(std::string_view id, IndexEntry* out);
 
   // The q-quantile of the entropy of every identity stored now (exact to
   // within 0.0005 bits).
@@ -137,7 +154,6 @@ class EntropyStore : public StoreWrapper, private WriteBatchExtension {
   std::atomic<double> last_check_seconds_{0};
   std::atomic<std::uint64_t> last_check_problems_{0};
 
-  std::shared_ptr<prometheus::Registry> registry_;
   std::unique_ptr<PluginMetrics> metrics_;  // Null when metrics are disabled.
   std::shared_ptr<Collector> collector_;
   mutable std::mutex collectables_mu_;  // Guards collectables_.
