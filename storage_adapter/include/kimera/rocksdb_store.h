@@ -65,7 +65,7 @@ class RocksDbStore : public IdentityStore {
 
   // Fetches many ids with one MultiGet. `out` gets one entry per id found,
   // in the order of `ids`; absent ids are skipped.
-  Status FetchMany(const std::vector<std::string>& ids, std::vector<Identity>* out);
+  Status FetchMany(const std::vector<std::string>& ids, std::vector<Identity>* out) override;
 
   // Registers `extension` (borrowed: it must outlive the store). Call before
   // the store is shared between threads.
