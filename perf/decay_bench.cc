@@ -20,6 +20,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <random>
 #include <string>
@@ -69,8 +70,11 @@ kimera::Identity Make(const std::string& id, std::mt19937_64& rng, kimera::Micro
   return identity;
 }
 
-// Runs kWriters storing threads for `seconds`; returns stores per second.
-double StoreRate(kimera::EntropyStore& store, double seconds, std::uint64_t seed) {
+// Runs kWriters storing threads for `seconds`, and then until `done()`;
+// returns stores per second.
+double StoreRate(
+    kimera::EntropyStore& store, double seconds, std::uint64_t seed,
+    const std::function<bool()>& done = [] { return true; }) {
   std::atomic<bool> stop{false};
   std::atomic<std::uint64_t> stores{0};
   std::vector<std::thread> threads;
@@ -89,6 +93,7 @@ double StoreRate(kimera::EntropyStore& store, double seconds, std::uint64_t seed
   }
   const auto start = SteadyClock::now();
   std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
+  while (!done()) std::this_thread::sleep_for(std::chrono::milliseconds(20));
   stop = true;
   for (auto& th : threads) th.join();
   return static_cast<double>(stores.load()) / SecondsSince(start);
@@ -152,6 +157,7 @@ int main(int argc, char** argv) {
     const double a1 = StoreRate(*store, seconds, 1);
     std::atomic<bool> stop{false};
     std::vector<double> sweep_seconds, verify_seconds;
+    std::atomic<std::size_t> sweeps_done{0};
     bool all_passed = true;
     std::thread sweeper([&] {
       while (!stop.load()) {
@@ -161,9 +167,11 @@ int main(int argc, char** argv) {
         sweep_seconds.push_back(result.seconds);
         verify_seconds.push_back(result.verification.seconds);
         all_passed = all_passed && result.verification.ok();
+        ++sweeps_done;
       }
     });
-    const double b = StoreRate(*store, seconds, 2);
+    // At least two whole sweeps run while the writers store.
+    const double b = StoreRate(*store, seconds, 2, [&] { return sweeps_done.load() >= 2; });
     stop = true;
     sweeper.join();
     const double a2 = StoreRate(*store, seconds, 3);

@@ -4,11 +4,13 @@
 #include <prometheus/family.h>
 #include <prometheus/gauge.h>
 #include <prometheus/registry.h>
+#include <rocksdb/db.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <map>
 #include <set>
 
@@ -203,12 +205,53 @@ Status DecayVerifier::Run(Micros now, DecayVerificationReport* report) {
     if (records[r].id != entries[i].id) continue;  // Removed since the index was read.
     rows.push_back(Sampled{std::move(entries[i]), std::move(records[r++]), found[i], ledger[i]});
   }
+  s = Reconcile(&rows);
+  if (!s.ok()) return s;
   report->sampled = entries.size();
   report->verified = rows.size();
   Judge(now, rows, report);
   report->seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   UpdateMetrics(*report);
+  return Status::OK();
+}
+
+Status DecayVerifier::Reconcile(std::vector<Sampled>* rows) {
+  const DecayParams& params = store_.config().entropy.decay;
+  const EntropyIndex& index = store_.index();
+  std::vector<Sampled> kept;
+  kept.reserve(rows->size());
+  for (Sampled& row : *rows) {
+    const double entropy = Entropy(row.record);
+    if (entropy == row.entry.entropy && EffectiveTau(entropy, params) == row.entry.tau) {
+      kept.push_back(std::move(row));
+      continue;
+    }
+    // The index entry and the record were read at different moments; a
+    // store in between makes them disagree for a while without anything
+    // being wrong. Read both again, the record first: the index entry for
+    // its current entropy is then committed (same batch, or reconciled under
+    // the id lock) unless the index really is wrong.
+    Identity record;
+    Status s = store_.target()->Fetch(row.entry.id, &record);
+    if (s.IsNotFound()) continue;
+    if (!s.ok()) return s;
+    const double current = Entropy(record);
+    std::string value;
+    rocksdb::Status rs = index.database().db()->Get(rocksdb::ReadOptions(), index.column_family(),
+                                                    EncodeIndexKey(current, record.id), &value);
+    if (!rs.ok() && !rs.IsNotFound()) return RocksDbDatabase::FromRocks(rs, "decay verification");
+    // The ordered value is the type byte then the tau (entropy_index.h).
+    if (rs.ok() && value.size() == 1 + sizeof(double)) {
+      row.entry.entropy = current;
+      std::memcpy(&row.entry.tau, value.data() + 1, sizeof(double));
+    }
+    // Without an entry at the current entropy the stale one stays, and the
+    // formula check reports the disagreement.
+    row.record = std::move(record);
+    kept.push_back(std::move(row));
+  }
+  *rows = std::move(kept);
   return Status::OK();
 }
 

@@ -98,8 +98,7 @@ BOOST_FIXTURE_TEST_CASE(scar_tau_follows_its_falling_entropy_step_by_step, Fixtu
   // Decaying in steps is faster for a scar: its tau shrinks with its weight.
   BOOST_TEST(got.weight < got_once.weight);
   // The index follows the new entropy and tau.
-  IndexEntry entry;
-  BOOST_REQUIRE(store->index().Lookup("s", &entry).ok());
+  const IndexEntry entry = FindEntry(*store, "s");
   BOOST_TEST(entry.entropy == Entropy(got));
   BOOST_TEST(Close(entry.entropy, 2.0 * w2));
   BOOST_TEST(entry.tau == EffectiveTau(entry.entropy, params));

@@ -146,6 +146,22 @@ inline std::vector<std::string> Populate(EntropyStore& store, const ManualClock&
   return ids;
 }
 
+// The ordered index entry of `id`, found by a scan (the index keeps no by-id
+// view when it shares the records' database).
+inline IndexEntry FindEntry(const EntropyStore& store, const std::string& id) {
+  IndexEntry found;
+  bool seen = false;
+  const Status s = store.index().ForEachOrdered({}, [&](std::string_view, const IndexEntry& e) {
+    if (e.id != id) return true;
+    found = e;
+    seen = true;
+    return false;
+  });
+  BOOST_REQUIRE_MESSAGE(s.ok(), s.ToString());
+  BOOST_REQUIRE_MESSAGE(seen, "no index entry for " << id);
+  return found;
+}
+
 // The value of the sample `name{labels}` in the Prometheus text, or NaN.
 inline double MetricValue(const std::string& text, const std::string& name_and_labels) {
   std::istringstream in(text);

@@ -7,8 +7,7 @@ namespace {
 
 // Overwrites the index entry of `id` with `tau`, behind the store's back.
 void PlantTau(EntropyStore& store, const std::string& id, double tau) {
-  IndexEntry before;
-  BOOST_REQUIRE(store.index().Lookup(id, &before).ok());
+  const IndexEntry before = FindEntry(store, id);
   IndexEntry after = before;
   after.tau = tau;
   rocksdb::WriteBatch batch;
@@ -107,8 +106,7 @@ BOOST_AUTO_TEST_CASE(stored_tau_disagreeing_with_entropy_fails_formula_order_and
   RequireStatus(*store, 1);
 
   // The oldest of the group now claims a tau 100 times too long.
-  IndexEntry entry;
-  BOOST_REQUIRE(store->index().Lookup("pair30", &entry).ok());
+  const IndexEntry entry = FindEntry(*store, "pair30");
   PlantTau(*store, "pair30", entry.tau * 100);
   const auto report = Verify(*store, clock());
   BOOST_TEST(!report.ok());
@@ -156,8 +154,7 @@ BOOST_AUTO_TEST_CASE(many_wrong_taus_fail_correlation) {
   std::mt19937_64 rng(3);
   std::uniform_real_distribution<double> scale(0.2, 5.0);
   for (std::size_t i = 0; i < ids.size(); i += 3) {
-    IndexEntry entry;
-    BOOST_REQUIRE(store->index().Lookup(ids[i], &entry).ok());
+    const IndexEntry entry = FindEntry(*store, ids[i]);
     PlantTau(*store, ids[i], entry.tau * scale(rng));
   }
   const auto report = Verify(*store, clock());

@@ -4,9 +4,10 @@
 //
 // A sweep reads the entropy index in chunks (ForEachOrdered from the last key
 // of the previous chunk, a new iterator each time, so no snapshot or lock is
-// held between chunks), fetches each chunk's records with one FetchMany (for
-// created_at), and pauses between chunks so concurrent stores keep their
-// throughput. Per identity it observes, labelled by identity_type:
+// held between chunks), reads each chunk's created_at with one batched read
+// (one MultiGet of the record headers when the index shares the records'
+// RocksDB, else FetchMany below the decorator), and pauses between chunks so concurrent stores keep
+// their throughput. Per identity it observes, labelled by identity_type:
 //   kimera_identity_age_seconds     age = now - created_at;
 //   kimera_identity_decay_factor    exp(-age / tau_eff): the decay the formula
 //                                   gives since creation, with the index's
@@ -39,6 +40,7 @@
 #include "kimera/decay_config.h"
 #include "kimera/decay_verifier.h"
 #include "kimera/entropy_store.h"
+#include "kimera/rocksdb_store.h"
 #include "kimera/status.h"
 
 namespace kimera {
@@ -128,11 +130,15 @@ class DecaySweep {
   DecaySweep(EntropyStore& store, const DecaySweepOptions& options, Clock clock);
   // Waits `pause`; false when Stop() was called meanwhile.
   bool Pause(std::chrono::duration<double> pause);
+  // Identities holding id, identity_type and created_at of those `ids` that
+  // are stored, in the order of `ids`.
+  Status ReadCreatedAt(const std::vector<std::string>& ids, std::vector<Identity>* out) const;
   void Loop();
 
   EntropyStore& store_;
   const DecaySweepOptions options_;
   const Clock clock_;
+  RocksDbStore* rocks_ = nullptr;  // The records' store, when the index shares its database.
   std::unique_ptr<DecayVerifier> verifier_;
   std::unique_ptr<Metrics> metrics_;  // Null when the store records no metrics.
   std::shared_ptr<BandGauges> bands_;

@@ -6,6 +6,10 @@
 // identities in rank; the run wraps round to the top of the index). Being
 // consecutive, it holds whole groups of equal entropy, which the order check
 // needs. Age is now - created_at; d = exp(-age / tau) with the index's tau.
+// The index and the records are read one after the other while stores go
+// on; a row where they disagree is read again (record, then the index entry
+// at its current entropy) before it is judged, so only a disagreement that
+// persists is reported.
 //
 // The checks (names are the `check` label values):
 //   formula        entropy and tau recomputed from the record equal the
@@ -146,6 +150,9 @@ class DecayVerifier {
 
   DecayVerifier(EntropyStore& store, const DecayVerifierOptions& options);
   Status Sample(std::vector<IndexEntry>* entries);
+  // Rereads the rows whose record and index entry disagree, so a store that
+  // ran between the two reads is not taken for a fault; drops removed ones.
+  Status Reconcile(std::vector<Sampled>* rows);
   void Judge(Micros now, const std::vector<Sampled>& rows, DecayVerificationReport* report);
   void UpdateMetrics(const DecayVerificationReport& report);
 
