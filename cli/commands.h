@@ -33,6 +33,7 @@ void AddGetCommand(CLI::App& app, const GlobalOptions& global);
 void AddQueryCommand(CLI::App& app, const GlobalOptions& global);
 void AddCountCommand(CLI::App& app, const GlobalOptions& global);
 void AddServeCommand(CLI::App& app, const GlobalOptions& global);
+void AddCheckCommand(CLI::App& app, const GlobalOptions& global);
 void AddDecayCommands(CLI::App& app, const GlobalOptions& global);  // decay, verify-decay
 
 // Makes `run` the body of `command`; its return value becomes the exit code

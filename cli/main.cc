@@ -47,6 +47,7 @@ int Run(int argc, char** argv) {
   kimera_cli::AddQueryCommand(app, global);
   kimera_cli::AddCountCommand(app, global);
   kimera_cli::AddServeCommand(app, global);
+  kimera_cli::AddCheckCommand(app, global);
   kimera_cli::AddDecayCommands(app, global);
 
   try {

@@ -6,6 +6,8 @@
 #include <memory>
 
 #include "commands.h"
+#include "kimera/config_loader.h"
+#include "kimera/entropy_store.h"
 #include "kimera/identity_store.h"
 #include "kimera/status.h"
 
@@ -17,6 +19,12 @@ namespace kimera_cli {
 // folder on any other failure. `*out` is only set on success.
 kimera::Status OpenStoreForCli(const GlobalOptions& global,
                                std::unique_ptr<kimera::IdentityStore>* out);
+
+// The same, for commands that need the plugin itself (check, dual-write,
+// decay). `*config`, when given, gets the configuration it was opened with.
+kimera::Status OpenEntropyStoreForCli(const GlobalOptions& global,
+                                      std::unique_ptr<kimera::EntropyStore>* out,
+                                      kimera::KimeraConfig* config = nullptr);
 
 }  // namespace kimera_cli
 

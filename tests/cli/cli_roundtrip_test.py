@@ -209,6 +209,43 @@ class KimeraCli(unittest.TestCase):
             holder.stderr.close()
         self.assertEqual(holder.returncode, 0)
 
+    def ldb(self, *args):
+        """RocksDB's own ldb tool, to change the database behind kimera's back."""
+        r = subprocess.run(["ldb", "--db=" + self.db, *args], capture_output=True, text=True,
+                           timeout=60)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        return r.stdout
+
+    def test_check_reports_and_repairs_index_problems(self):
+        self.import_sample()
+        r = self.kimera("check")
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("records: 60, index entries: 60, problems: 0", r.stdout)
+
+        # A record deleted behind the index leaves an orphan entry; an index key
+        # deleted leaves a record unindexed.
+        self.ldb("--column_family=identities", "delete", "--key_hex",
+                 "0x" + b"scar_00042".hex())
+        index_keys = self.ldb("--column_family=entropy_index", "scan", "--hex")
+        geoid_key = next(line.split(" ")[0] for line in index_keys.splitlines()
+                         if b"geoid_00003".hex().upper() in line.upper())
+        self.ldb("--column_family=entropy_index", "delete", "--key_hex", geoid_key)
+
+        r = self.kimera("check")
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertIn("scar_00042", r.stdout)
+        self.assertIn("geoid_00003", r.stdout)
+        self.assertIn("problems: 4", r.stdout)  # two entries and two counts
+
+        r = self.kimera("check", "--repair")
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("repaired: 4", r.stdout)
+        r = self.kimera("check")
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("records: 59, index entries: 59, problems: 0", r.stdout)
+        r = self.kimera("count")
+        self.assertEqual(r.stdout.strip(), "59")
+
 
 if __name__ == "__main__":
     if len(sys.argv) != 3:
