@@ -22,7 +22,7 @@ struct ServeStatus {
   double entropy_p50 = 0;
   double entropy_p90 = 0;
   double entropy_p99 = 0;
-  std::string decay_state = "decay sweep n/a";  // For example "decay ok".
+  std::string decay_state = "decay sweep off";  // For example "decay verified".
   std::string dual_write_state = "dual-write off";
   std::string metrics_address;  // "127.0.0.1:8080", or empty when not served.
 };
