@@ -136,8 +136,8 @@ Status ParseConfig(const std::string& text, const std::string& source, KimeraCon
   KimeraConfig config;
   config.source = source;
   Status status;
-  static const std::set<std::string> kSections = {"storage", "metrics", "entropy", "index",
-                                                  "decay"};
+  static const std::set<std::string> kSections = {"storage", "metrics", "entropy",
+                                                  "index",   "decay",   "dual_write"};
   for (const auto& [key, node] : root) {
     const std::string name(key.str());
     if (kSections.count(name) == 0) {
@@ -199,6 +199,61 @@ Status ParseConfig(const std::string& text, const std::string& source, KimeraCon
   decay.Int64("apply_interval_seconds", 0, 1LL << 32, &d.apply_interval_seconds);
   decay.RejectUnknown();
 
+  DualWriteConfig& w = config.dual_write;
+  SectionReader dual(Section(root, "dual_write"), "dual_write", source, &status);
+  dual.Bool("enabled", &w.enabled);
+  dual.String("secondary", &w.secondary);
+  dual.String("secondary_format", &w.secondary_format);
+  std::string mode = DualWriteModeName(w.mode);
+  dual.String("mode", &mode);
+  std::string read_from = ReadSourceName(w.read_from);
+  dual.String("read_from", &read_from);
+  dual.Double("inline_sample_rate", 0, 1, &w.inline_sample_rate);
+  dual.Double("shadow_read_rate", 0, 1, &w.shadow_read_rate);
+  dual.Double("sweep_interval_seconds", 0, 1e9, &w.sweep_interval_seconds);
+  dual.Double("sweep_rate_per_second", 0, 1e9, &w.sweep_rate_per_second);
+  long long audit_max = static_cast<long long>(w.audit_log_max_entries);
+  dual.Int64("audit_log_max_entries", 1, 1LL << 40, &audit_max);
+  w.audit_log_max_entries = static_cast<std::uint64_t>(audit_max);
+  dual.Double("repair_retry_initial_ms", 1, 1e9, &w.repair_retry_initial_ms);
+  dual.Double("repair_retry_max_ms", 1, 1e9, &w.repair_retry_max_ms);
+  dual.RejectUnknown();
+  if (status.ok()) {
+    if (mode == "strict") {
+      w.mode = DualWriteMode::kStrict;
+    } else if (mode == "best_effort") {
+      w.mode = DualWriteMode::kBestEffort;
+    } else {
+      status = Status::InvalidArgument(source +
+                                       ": key 'dual_write.mode' must be \"strict\" or "
+                                       "\"best_effort\" (got \"" +
+                                       mode + "\")");
+    }
+  }
+  if (status.ok()) {
+    if (read_from == "primary") {
+      w.read_from = ReadSource::kPrimary;
+    } else if (read_from == "secondary") {
+      w.read_from = ReadSource::kSecondary;
+    } else {
+      status = Status::InvalidArgument(source +
+                                       ": key 'dual_write.read_from' must be \"primary\" or "
+                                       "\"secondary\" (got \"" +
+                                       read_from + "\")");
+    }
+  }
+  if (status.ok() && w.secondary_format != "legacy" && w.secondary_format != "current") {
+    status = Status::InvalidArgument(source +
+                                     ": key 'dual_write.secondary_format' must be \"legacy\" "
+                                     "or \"current\" (got \"" +
+                                     w.secondary_format + "\")");
+  }
+  if (status.ok() && w.secondary.empty()) {
+    status = Status::InvalidArgument(source +
+                                     ": key 'dual_write.secondary' must be \"legacy\" or a "
+                                     "folder, not empty");
+  }
+
   if (!status.ok()) return status;
   *out = std::move(config);
   return Status::OK();
@@ -208,6 +263,7 @@ Status ApplyEnvironment(KimeraConfig* config) {
   Status status;
   EnvFlag("KIMERA_METRICS_ENABLED", &config->plugin.metrics.enabled, &status);
   EnvFlag("KIMERA_METRICS_DETAILED", &config->plugin.metrics.detailed, &status);
+  EnvFlag("KIMERA_ID_DUAL_WRITE", &config->dual_write.enabled, &status);
   if (const char* port = std::getenv("KIMERA_METRICS_PORT")) {
     char* end = nullptr;
     const long v = std::strtol(port, &end, 10);

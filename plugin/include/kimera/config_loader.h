@@ -1,14 +1,14 @@
 // The kimera TOML configuration file and its environment overrides.
 //
 // Sections: [storage] (the embedded RocksDB), [metrics], [entropy],
-// [index], [decay]. Every key is optional and has the default of the struct it
+// [index], [decay], [dual_write]. Every key is optional and has the default of the struct it
 // fills; kimera.toml at the repository root lists them all. An unknown key,
 // a wrong type or an impossible value stops the load with the file, the key
 // and the reason; nothing is opened.
 //
 // Environment variables override the file: KIMERA_METRICS_ENABLED (0/1),
-// KIMERA_METRICS_PORT, KIMERA_METRICS_DETAILED (0/1). KIMERA_CONFIG names
-// the file when no path is given.
+// KIMERA_METRICS_PORT, KIMERA_METRICS_DETAILED (0/1), KIMERA_ID_DUAL_WRITE (0/1). KIMERA_CONFIG
+// names the file when no path is given.
 //
 // Thread-safety: pure functions of their arguments and the environment.
 #ifndef KIMERA_CONFIG_LOADER_H_
@@ -17,6 +17,7 @@
 #include <string>
 
 #include "kimera/decay_config.h"
+#include "kimera/dual_write_config.h"
 #include "kimera/plugin_config.h"
 #include "kimera/rocksdb_database.h"
 #include "kimera/status.h"
@@ -28,6 +29,7 @@ struct KimeraConfig {
   RocksDbOptions storage;
   PluginConfig plugin;
   DecayConfig decay;                  // The [decay] section.
+  DualWriteConfig dual_write;         // The [dual_write] section.
   std::string source = "(defaults)";  // The file it was read from.
 };
 
