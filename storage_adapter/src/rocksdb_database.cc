@@ -228,6 +228,14 @@ Status RocksDbDatabase::FromRocks(const rocksdb::Status& s, std::string_view con
   if (s.IsNoSpace() || Contains(msg, "No space left")) {
     return Status::NoSpace(Prefixed(context, msg));
   }
+  // A folder that cannot be written fails first at its LOCK file; that is
+  // not another process holding the lock.
+  if (Contains(msg, "Read-only file system")) {
+    return Status::IOError(Prefixed(context, "the database folder is read-only: " + msg));
+  }
+  if (Contains(msg, "Permission denied")) {
+    return Status::IOError(Prefixed(context, "no permission to write the database folder: " + msg));
+  }
   if (IsLockError(s, msg)) {
     const std::string folder = LockedFolder(msg);
     return Status::Busy(Prefixed(
