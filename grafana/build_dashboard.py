@@ -37,6 +37,7 @@ S_STORE = sel('operation_type="store"')
 S_AGG = sel('identity_id=""')
 S_FAIL = sel('status="failure"')
 S_MISMATCH = sel('result="mismatch"')
+S_SWEEP = sel('scope="sweep"')
 
 
 class Layout:
@@ -432,14 +433,19 @@ def build():
     # ------------------------------------------------------------------ Dual-write
     lay.row("Dual-write")
     lay.add(stat("Backends consistent", "Whether the last consistency sweep found primary and "
-                 "secondary equal (`kimera_dual_write_consistent`). INCONSISTENT for 5 minutes "
+                 "secondary equal (`kimera_dual_write_consistent`), shown only once a full sweep "
+                 "has run (the gauge reads 0 before that): NO SWEEP YET until then, and always "
+                 "when `[dual_write] sweep_interval_seconds` is 0. INCONSISTENT for 5 minutes "
                  "pages through DualWriteInconsistent.", "none",
-                 [target(f"min(kimera_dual_write_consistent{sel()})", "consistent")],
+                 [target(f"min(kimera_dual_write_consistent{sel()}\nand on (job, instance)\n"
+                         f"kimera_dual_write_consistency_check_duration_seconds_count{S_SWEEP} > 0)",
+                         "consistent")],
                  mappings=[{"type": "value", "options": {
                      "0": {"text": "INCONSISTENT", "color": "red", "index": 0},
                      "1": {"text": "CONSISTENT", "color": "green", "index": 1}}}],
                  thresholds=[{"color": "red", "value": None}, {"color": "green", "value": 1}],
                  color_mode="background"), 6, 6)
+    lay.panels[-1]["fieldConfig"]["defaults"]["noValue"] = "NO SWEEP YET"
     lay.add(stat("Repair backlog", "Identities known to differ between the backends and waiting "
                  "for repair (`kimera_dual_write_repair_backlog`).", "short",
                  [target(f"sum(kimera_dual_write_repair_backlog{sel()})", "backlog")],

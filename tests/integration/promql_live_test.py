@@ -1,142 +1,62 @@
 #!/usr/bin/env python3
-"""Runs every dashboard expression, every recording rule and every alert expression through a
-real Prometheus (Debian package `prometheus`), on loopback with free ports.
+"""The dashboard and the rules against the real service, through a real Prometheus.
 
-By default Prometheus scrapes a stand-in exporter started here that serves every metric listed in
-docs/metrics.md with every documented label value (counters and histograms moving between
-scrapes), so this checks the PromQL of the dashboard and the rules before `kimera serve` exists.
-With KIMERA_LIVE_TARGET=host:port it scrapes that target instead (a running `kimera serve`).
+Usage: promql_live_test.py KIMERA_BINARY
 
-Checks: Prometheus loads deploy/prometheus.yml and its rules (intervals shortened to 1 s); every
-dashboard target (variables substituted) returns at least one series; every recording rule yields
-data; every alert expression evaluates without error.
+Starts `kimera serve` (workload 200 ops/s, dual-write on with a legacy secondary, shadow reads and
+consistency sweeps every 2 s, decay sweeps with verification every 2 s: live_serve.LIVE_CONFIG) on
+a loopback port it picks itself, and the Debian `prometheus` on a free loopback port with
+deploy/prometheus.yml adapted only in its addresses and intervals (scrape and evaluation every
+1 s instead of 15 s; the kimera target is the serve's port) and the real rule files
+(deploy/rules/*.yml, their group `interval`s set to 1 s, expressions untouched). Then:
+
+  1. every target expression of every dashboard panel, with the dashboard variables substituted
+     ($job -> kimera, $instance -> the serve's address, $__rate_interval -> 1m), returns at least
+     one series through Prometheus's HTTP API, and both template variable queries find the serve;
+  2. every recording rule yields data: its recorded series is queried after the rules have been
+     evaluated, and its expression is also evaluated directly. The 5-minute tier fills within the
+     test. The hourly (rate(...[1h])) and daily (avg_over_time(hourly[1d])) tiers cannot fill in the
+     ~2 minutes the test runs: rate() needs only two samples, so they yield series already, but the
+     values are extrapolations from about a minute of data. This test checks that their names and
+     expressions yield series on the real metrics; their arithmetic over full windows is checked
+     by promtool in tests/integration/rules/recording_test.yml;
+  3. every rule evaluates without error, and no alert other than HighEntropyIdentities is pending
+     or firing against the healthy service (the workload's synthetic identities are high-entropy:
+     their p90 is above the 4-bit threshold, so that alert is expected to be pending);
+  4. the dashboard JSON (panel targets and template variable queries) and the rule files reference
+     only metrics that the serve's /metrics actually exposes (a histogram through its _bucket /
+     _sum / _count series, a summary through itself, _sum, _count), recorded series, or the
+     series Prometheus adds itself (`up`).
+
+docs/metrics.md against /metrics is tests/integration/metrics_reference_test.py.
 Exits 77 (meson: skipped) when `prometheus` is not installed.
 """
-import http.server
 import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
 
-ROOT = os.environ.get("KIMERA_SOURCE_ROOT") or os.path.abspath(
-    os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import live_serve  # noqa: E402
 
-# label values the metrics reference gives in prose rather than as a list
-DEFAULT_VALUES = {
-    "identity_type": ["geoid", "scar", "other"],
-    "operation": ["store", "remove"],
-    "version": ["0.0.0-test"],
-    "operation_type": ["store", "fetch", "remove", "list", "count", "find_by_entropy", "scan",
-                       "apply_decay", "sync", "check", "dual_write_verify", "dual_write_repair",
-                       "dual_write_stats"],
-}
-GAUGE_VALUES = {  # plausible constant values for gauges
-    "kimera_decay_verification_status": 1,
-    "kimera_dual_write_consistent": 1,
-    "kimera_decay_age_correlation": 0.9999,
-    "kimera_build_info": 1,
-    "kimera_rocksdb_write_stalled": 0,
-    "kimera_entropy_index_inconsistencies": 0,
-}
+ROOT = live_serve.ROOT
+DASHBOARD = os.path.join(ROOT, "grafana", "dashboards", "kimera-entropy.json")
+RULE_FILES = [os.path.join(ROOT, "deploy", "rules", f) for f in ("alerts.yml", "recording.yml")]
+PROMETHEUS_OWN = {"up", "scrape_duration_seconds", "scrape_samples_scraped",
+                  "scrape_samples_post_metric_relabeling", "scrape_series_added"}
+# Alerts a healthy serve with this workload is expected to trip (see the docstring).
+EXPECTED_ACTIVE = {"HighEntropyIdentities"}
+FILL_SECONDS = 20  # samples in the 1m rate windows before the queries (20 at 1 s scrapes)
 
 
-def parse_reference():
-    """[(name, type, {label: [values]})] from docs/metrics.md."""
-    out = []
-    with open(os.path.join(ROOT, "docs", "metrics.md"), encoding="utf-8") as f:
-        for line in f:
-            cells = [c.strip() for c in line.strip().strip("|").split("|")]
-            if len(cells) < 3 or not re.fullmatch(r"`[a-z_:][a-z0-9_:]*`", cells[0]):
-                continue
-            name, mtype, labels_cell = cells[0].strip("`"), cells[1], cells[2]
-            labels = {}
-            if labels_cell not in ("—", "-", ""):
-                # "a (`x`, `y`), b" -> {a: [x, y], b: default}
-                for m in re.finditer(r"([a-z_]+)(?:\s*\(([^)]*)\))?", labels_cell):
-                    label, vals = m.group(1), m.group(2)
-                    if label in ("in", "only", "detailed", "mode", "identity_id"):
-                        continue
-                    values = re.findall(r"`([^`]+)`", vals or "")
-                    labels[label] = values or DEFAULT_VALUES.get(label, ["x"])
-            out.append((name, mtype, labels))
-    return out
-
-
-def combos(labels):
-    keys = sorted(labels)
-    result = [{}]
-    for k in keys:
-        result = [dict(c, **{k: v}) for c in result for v in labels[k]]
-    return result
-
-
-def fmt_labels(d):
-    if not d:
-        return ""
-    return "{" + ",".join(f'{k}="{v}"' for k, v in sorted(d.items())) + "}"
-
-
-class FakeExporter:
-    """Serves the documented metrics; every scrape adds observations."""
-
-    def __init__(self, reference):
-        self.reference = reference
-        self.scrapes = 0
-        self.lock = threading.Lock()
-
-    def render(self):
-        with self.lock:
-            self.scrapes += 1
-            n = self.scrapes
-        lines = []
-        for name, mtype, labels in self.reference:
-            if name == "exposer_request_latencies":
-                lines.append(f"# TYPE {name} summary")
-                for q in ("0.5", "0.9", "0.99"):
-                    lines.append(f'{name}{{quantile="{q}"}} 850')
-                lines.append(f"{name}_sum {850 * n}")
-                lines.append(f"{name}_count {n}")
-                continue
-            lines.append(f"# TYPE {name} {mtype}")
-            for c in combos(labels):
-                if mtype == "counter":
-                    lines.append(f"{name}{fmt_labels(c)} {3 * n}")
-                elif mtype == "gauge":
-                    if name.endswith("_timestamp_seconds"):
-                        v = time.time()
-                    elif name == "kimera_decay_factor_by_age_band":
-                        v = 0.5
-                    else:
-                        v = GAUGE_VALUES.get(name, 7)
-                    lines.append(f"{name}{fmt_labels(c)} {v}")
-                elif mtype == "histogram":
-                    # 4 observations per scrape: two in the 2nd bucket, two in the 3rd
-                    for i, le in enumerate(["0.001", "0.5", "1", "+Inf"]):
-                        cum = [0, 2, 4, 4][i] * n
-                        lines.append(f"{name}_bucket{fmt_labels(dict(c, le=le))} {cum}")
-                    lines.append(f"{name}_sum{fmt_labels(c)} {2.0 * n}")
-                    lines.append(f"{name}_count{fmt_labels(c)} {4 * n}")
-        return "\n".join(lines) + "\n"
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def get(url, timeout=5):
+def get(url, timeout=10):
     with urllib.request.urlopen(url, timeout=timeout) as r:
         return json.loads(r.read().decode())
 
@@ -146,147 +66,267 @@ def query(base, expr):
     try:
         return get(url)
     except urllib.error.HTTPError as e:
-        return json.loads(e.read().decode() or "{}") or {"status": "error", "error": str(e)}
+        body = e.read().decode()
+        try:
+            return json.loads(body)
+        except ValueError:
+            return {"status": "error", "error": f"{e}: {body[:200]}"}
 
 
-def substitute(expr):
-    return (expr.replace('job=~"$job"', 'job=~"kimera"')
-                .replace('instance=~"$instance"', 'instance=~".+"')
-                .replace("$__rate_interval", "1m"))
+def result(r):
+    return r.get("data", {}).get("result", []) if r.get("status") == "success" else []
 
 
-def rule_names(path, kind):
+def substitute(expr, target):
+    out = (expr.replace('job=~"$job"', 'job=~"kimera"')
+               .replace('instance=~"$instance"', f'instance=~"{target}"')
+               .replace("$__rate_interval", "1m"))
+    if "$" in re.sub(r"\{\{[^}]*\}\}", "", out):
+        raise ValueError(f"unsubstituted dashboard variable in {expr!r}")
+    return out
+
+
+def rules_from(path):
+    """[(kind, name, expr)] from a rule file (the subset of YAML the rule files use)."""
+    rules = []
     with open(path, encoding="utf-8") as f:
-        return re.findall(rf"^\s*- {kind}:\s*(\S+)\s*$", f.read(), re.M)
+        lines = f.read().splitlines()
+    i = 0
+    while i < len(lines):
+        m = re.match(r"^\s*- (record|alert):\s*(\S+)\s*$", lines[i])
+        if not m:
+            i += 1
+            continue
+        kind, name = m.groups()
+        expr = None
+        j = i + 1
+        while j < len(lines) and not re.match(r"^\s*- (record|alert):", lines[j]):
+            e = re.match(r"^(\s*)expr:\s*(.*)$", lines[j])
+            if e:
+                if e.group(2).strip() in ("|", ">", "|-", ">-"):
+                    indent = len(e.group(1))
+                    body = []
+                    k = j + 1
+                    while k < len(lines) and (not lines[k].strip()
+                                              or len(lines[k]) - len(lines[k].lstrip()) > indent):
+                        body.append(lines[k].strip())
+                        k += 1
+                    expr = "\n".join(b for b in body if b)
+                else:
+                    expr = e.group(2).strip()
+            j += 1
+        rules.append((kind, name, expr))
+        i = j
+    return rules
 
 
-def main():
-    prom = shutil.which("prometheus")
-    if not prom:
+def all_panels(panels):
+    for p in panels:
+        yield p
+        yield from all_panels(p.get("panels", []))
+
+
+def start_prometheus(tmp, target):
+    prom = live_serve.have_prometheus()
+    prom_port = live_serve.free_port()
+    os.makedirs(os.path.join(tmp, "rules"))
+    for path in RULE_FILES:
+        with open(path, encoding="utf-8") as src:
+            text = re.sub(r"^(\s*)interval:\s*\S+", r"\1interval: 1s", src.read(), flags=re.M)
+        with open(os.path.join(tmp, "rules", os.path.basename(path)), "w",
+                  encoding="utf-8") as dst:
+            dst.write(text)
+    with open(os.path.join(ROOT, "deploy", "prometheus.yml"), encoding="utf-8") as f:
+        cfg = f.read()
+    for old in ("127.0.0.1:8080", "127.0.0.1:9090", "127.0.0.1:9093"):
+        if old not in cfg:
+            raise RuntimeError(f"deploy/prometheus.yml no longer has {old}: adapt this test")
+    cfg = (cfg.replace("127.0.0.1:8080", target)
+              .replace("127.0.0.1:9090", f"127.0.0.1:{prom_port}")
+              .replace("127.0.0.1:9093", f"127.0.0.1:{live_serve.free_port()}"))
+    cfg = re.sub(r"(scrape_interval|evaluation_interval):\s*\S+", r"\1: 1s", cfg)
+    cfg = re.sub(r"scrape_timeout:\s*\S+", "scrape_timeout: 1s", cfg)
+    with open(os.path.join(tmp, "prometheus.yml"), "w", encoding="utf-8") as f:
+        f.write(cfg)
+    log = open(os.path.join(tmp, "prometheus.log"), "w")
+    proc = subprocess.Popen(
+        [prom, f"--config.file={tmp}/prometheus.yml", f"--storage.tsdb.path={tmp}/data",
+         f"--web.listen-address=127.0.0.1:{prom_port}"], stdout=log, stderr=subprocess.STDOUT)
+    return proc, f"http://127.0.0.1:{prom_port}"
+
+
+def prometheus_log(tmp):
+    with open(os.path.join(tmp, "prometheus.log"), encoding="utf-8", errors="replace") as f:
+        return f.read()[-3000:]
+
+
+def references(exposed, recorded, where, expr):
+    """Failures for metric names in `expr` that /metrics does not expose."""
+    out = []
+    for name in sorted(live_serve.metric_names(expr)):
+        if name in exposed and exposed[name]["type"] == "histogram":
+            out.append(f"{where}: selects the bare histogram name {name} (no such series)")
+            continue
+        if name in exposed or name in recorded or name in PROMETHEUS_OWN:
+            continue
+        base, _, suffix = name.rpartition("_")
+        if suffix in ("bucket", "sum", "count") and base in exposed:
+            kinds = {"bucket": ("histogram",), "sum": ("histogram", "summary"),
+                     "count": ("histogram", "summary")}[suffix]
+            if exposed[base]["type"] in kinds:
+                continue
+        out.append(f"{where}: references {name}, which /metrics of kimera serve does not expose")
+    return out
+
+
+def main(argv):
+    if len(argv) != 2:
+        print("usage: promql_live_test.py KIMERA_BINARY")
+        return 2
+    if not live_serve.have_prometheus():
         print("prometheus not installed (apt-get install -y prometheus): skipped")
         return 77
-    reference = parse_reference()
     failures = []
     tmp = tempfile.mkdtemp(prefix="kimera-promql-")
-    procs = []
-    server = None
+    os.makedirs(os.path.join(tmp, "serve"))
+    serve = live_serve.Serve(argv[1], os.path.join(tmp, "serve"), rate=200, seed=1)
+    prom = None
+    started = time.time()
     try:
-        target = os.environ.get("KIMERA_LIVE_TARGET")
-        if not target:
-            exporter = FakeExporter(reference)
-
-            class Handler(http.server.BaseHTTPRequestHandler):
-                def do_GET(self):
-                    body = exporter.render().encode()
-                    self.send_response(200)
-                    self.send_header("Content-Type", "text/plain; version=0.0.4")
-                    self.send_header("Content-Length", str(len(body)))
-                    self.end_headers()
-                    self.wfile.write(body)
-
-                def log_message(self, *args):
-                    pass
-
-            server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-            threading.Thread(target=server.serve_forever, daemon=True).start()
-            target = f"127.0.0.1:{server.server_port}"
-
-        prom_port = free_port()
-        os.makedirs(os.path.join(tmp, "rules"))
-        for f in ("alerts.yml", "recording.yml"):
-            with open(os.path.join(ROOT, "deploy", "rules", f), encoding="utf-8") as src:
-                text = re.sub(r"^(\s*)interval:\s*\S+", r"\1interval: 1s", src.read(), flags=re.M)
-            with open(os.path.join(tmp, "rules", f), "w", encoding="utf-8") as dst:
-                dst.write(text)
-        with open(os.path.join(ROOT, "deploy", "prometheus.yml"), encoding="utf-8") as f:
-            cfg = f.read()
-        cfg = (cfg.replace("127.0.0.1:8080", target)
-                  .replace("127.0.0.1:9090", f"127.0.0.1:{prom_port}")
-                  .replace("127.0.0.1:9093", f"127.0.0.1:{free_port()}"))
-        cfg = re.sub(r"(scrape_interval|evaluation_interval):\s*15s", r"\1: 1s", cfg)
-        cfg = re.sub(r"scrape_timeout:\s*10s", "scrape_timeout: 1s", cfg)
-        with open(os.path.join(tmp, "prometheus.yml"), "w", encoding="utf-8") as f:
-            f.write(cfg)
-        log = open(os.path.join(tmp, "prometheus.log"), "w")
-        procs.append(subprocess.Popen(
-            [prom, f"--config.file={tmp}/prometheus.yml", f"--storage.tsdb.path={tmp}/data",
-             f"--web.listen-address=127.0.0.1:{prom_port}"], stdout=log, stderr=subprocess.STDOUT))
-        base = f"http://127.0.0.1:{prom_port}"
+        serve.wait_ready()
+        target = serve.target
+        prom, base = start_prometheus(tmp, target)
         deadline = time.time() + 60
         while True:
             try:
                 urllib.request.urlopen(base + "/-/ready", timeout=1)
                 break
             except Exception:
-                if time.time() > deadline or procs[0].poll() is not None:
-                    with open(os.path.join(tmp, "prometheus.log")) as f:
-                        print(f.read()[-3000:])
+                if time.time() > deadline or prom.poll() is not None:
+                    print(prometheus_log(tmp))
                     print("FAIL: prometheus did not start")
                     return 1
                 time.sleep(0.25)
-        # wait for scrapes and a few rule evaluations (the daily tier reads the hourly tier)
-        deadline = time.time() + 60
-        recorded = rule_names(os.path.join(ROOT, "deploy", "rules", "recording.yml"), "record")
-        while time.time() < deadline:
-            r = query(base, 'count(up{job="kimera"} == 1)')
-            have = r.get("data", {}).get("result", [])
-            last = recorded[-1]
-            if have and query(base, last).get("data", {}).get("result"):
+
+        rules = [r for path in RULE_FILES for r in rules_from(path)]
+        recorded = [name for kind, name, _ in rules if kind == "record"]
+        if not recorded or any(expr is None for _, _, expr in rules):
+            print("FAIL: could not read the rule files")
+            return 1
+        # First scrape, the background sweeps on /metrics, the last (daily) tier recorded; then
+        # FILL_SECONDS more so the 1m rate windows hold enough samples.
+        ready_exprs = ['up{job="kimera"} == 1', "kimera_decay_verification_status",
+                       'kimera_dual_write_consistency_check_duration_seconds_count{scope="sweep"} > 0',
+                       "kimera_decay_factor_by_age_band", recorded[-1]]
+        deadline = time.time() + 90
+        first_up = None
+        while True:
+            pending = [e for e in ready_exprs if not result(query(base, e))]
+            if first_up is None and ready_exprs[0] not in pending:
+                first_up = time.time()
+            if not pending and first_up and time.time() - first_up >= FILL_SECONDS:
+                break
+            if time.time() > deadline:
+                failures.append(f"not ready after 90 s, no data for: {pending}")
+                print(prometheus_log(tmp))
+                break
+            if serve.proc.poll() is not None:
+                failures.append("kimera serve exited: " + serve.stderr()[-2000:])
                 break
             time.sleep(1)
-        time.sleep(4)
 
-        with open(os.path.join(ROOT, "grafana", "dashboards", "kimera-entropy.json"),
-                  encoding="utf-8") as f:
+        # 1. dashboard targets and template variables
+        with open(DASHBOARD, encoding="utf-8") as f:
             dash = json.load(f)
         n_targets = 0
-
-        def panels(ps):
-            for p in ps:
-                yield p
-                yield from panels(p.get("panels", []))
-
-        for p in panels(dash["panels"]):
+        nan_only = []
+        exprs = []
+        for p in all_panels(dash["panels"]):
             for t in p.get("targets", []) or []:
                 n_targets += 1
-                expr = substitute(t["expr"])
+                exprs.append((f"panel {p['title']!r} {t['refId']}", t["expr"]))
+                expr = substitute(t["expr"], target)
                 r = query(base, expr)
                 if r.get("status") != "success":
                     failures.append(f"panel {p['title']!r} {t['refId']}: {r.get('error')}: {expr}")
-                elif not r["data"]["result"]:
+                elif not result(r):
                     failures.append(f"panel {p['title']!r} {t['refId']}: no series: {expr}")
-        for name in recorded:
-            r = query(base, name)
-            if r.get("status") != "success" or not r["data"]["result"]:
-                failures.append(f"recording rule {name}: no data")
-        rules = get(base + "/api/v1/rules")["data"]["groups"]
+                elif all(s["value"][1] in ("NaN", "+Inf", "-Inf") for s in result(r)):
+                    nan_only.append(f"{p['title']} {t['refId']}")
+        for var in dash["templating"]["list"]:
+            if var.get("type") != "query":
+                continue
+            q = var["query"]["query"] if isinstance(var["query"], dict) else var["query"]
+            m = re.fullmatch(r"label_values\((.*),\s*(\w+)\)", q.strip())
+            if not m:
+                failures.append(f"variable {var['name']}: cannot read query {q!r}")
+                continue
+            exprs.append((f"variable ${var['name']}", m.group(1)))
+            sel, label = m.group(1).replace('job=~"$job"', 'job=~"kimera"'), m.group(2)
+            values = get(f"{base}/api/v1/label/{label}/values?"
+                         + urllib.parse.urlencode({"match[]": sel})).get("data", [])
+            want = {"job": "kimera", "instance": target}[label]
+            if want not in values:
+                failures.append(f"variable {var['name']}: {q} gives {values}, not {want}")
+
+        # 2. recording rules: the recorded series and the expression itself
+        for kind, name, expr in rules:
+            if kind != "record":
+                continue
+            if not result(query(base, name)):
+                failures.append(f"recording rule {name}: recorded series has no data")
+            r = query(base, expr)
+            if not result(r):
+                failures.append(f"recording rule {name}: expression gives no series "
+                                f"({r.get('error', 'empty')}): {expr}")
+
+        # 3. rule health and alerts against the healthy service
+        groups = get(base + "/api/v1/rules")["data"]["groups"]
         n_alerts = 0
-        for g in rules:
+        for g in groups:
             for rule in g["rules"]:
                 if rule.get("health") != "ok":
                     failures.append(f"rule {rule.get('name')}: health {rule.get('health')}: "
                                     f"{rule.get('lastError')}")
                 if rule["type"] == "alerting":
                     n_alerts += 1
-        if os.environ.get("KIMERA_LIVE_TARGET"):
-            print(f"scraped live target {target}")
+        active = get(base + "/api/v1/alerts")["data"]["alerts"]
+        for a in active:
+            name = a["labels"].get("alertname")
+            if name not in EXPECTED_ACTIVE:
+                failures.append(f"alert {name} is {a['state']} against a healthy serve: "
+                                f"{a['labels']} value {a.get('value')}")
+
+        # 4. names in the dashboard and the rules against what /metrics exposes
+        exposed = {n: f for n, f in live_serve.parse_exposition(serve.scrape()).items()}
+        for where, expr in exprs:
+            failures += references(exposed, set(recorded), f"dashboard {where}", expr)
+        for kind, name, expr in rules:
+            failures += references(exposed, set(recorded), f"{kind} rule {name}", expr)
+
         for f in failures:
             print("FAIL:", f)
-        print(f"queried {n_targets} dashboard targets, {len(recorded)} recording rules, "
-              f"{n_alerts} alert rules through Prometheus at {base}")
+        if nan_only:
+            print(f"note: {len(nan_only)} targets return only NaN so far (no observations in the "
+                  f"window, e.g. errors or failures that never happen): " + "; ".join(nan_only))
+        print(f"kimera serve at {target}, Prometheus at {base}; queried {n_targets} dashboard "
+              f"targets, {len(recorded)} recording rules, {n_alerts} alert rules "
+              f"({len(active)} active: {sorted({a['labels']['alertname'] for a in active})}); "
+              f"{len(exposed)} families on /metrics; {time.time() - started:.0f} s")
         print(f"{0 if failures else 1} passed, {1 if failures else 0} failed")
         return 1 if failures else 0
     finally:
-        for p in procs:
-            p.terminate()
+        if prom is not None:
+            prom.terminate()
             try:
-                p.wait(timeout=10)
+                prom.wait(timeout=10)
             except subprocess.TimeoutExpired:
-                p.kill()
-        if server:
-            server.shutdown()
+                prom.kill()
+        rc = serve.stop()
+        if rc not in (0, None):
+            print(f"note: kimera serve exited with {rc}")
         shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv))
