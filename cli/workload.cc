@@ -29,17 +29,19 @@ enum class Kind {
   kSync,
 };
 
-// Weights of the random mix, in percent (Sync runs on a schedule instead).
-constexpr std::array<std::pair<Kind, int>, 10> kMix = {{{Kind::kNewGeoid, 28},
-                                                        {Kind::kRestore, 14},
-                                                        {Kind::kScar, 10},
-                                                        {Kind::kFetch, 20},
-                                                        {Kind::kFindByEntropy, 10},
-                                                        {Kind::kList, 5},
-                                                        {Kind::kCount, 4},
-                                                        {Kind::kScan, 2},
-                                                        {Kind::kRemove, 3},
-                                                        {Kind::kApplyDecay, 4}}};
+// Weights of the random mix, per mille (Sync runs on a schedule instead).
+// List is rare: without an index on updated_at it reads every record, as
+// an operator's occasional listing would.
+constexpr std::array<std::pair<Kind, int>, 10> kMix = {{{Kind::kNewGeoid, 290},
+                                                        {Kind::kRestore, 140},
+                                                        {Kind::kScar, 100},
+                                                        {Kind::kFetch, 248},
+                                                        {Kind::kFindByEntropy, 100},
+                                                        {Kind::kList, 2},
+                                                        {Kind::kCount, 40},
+                                                        {Kind::kScan, 20},
+                                                        {Kind::kRemove, 30},
+                                                        {Kind::kApplyDecay, 30}}};
 
 // Every kind once, so each shows on /metrics from the first seconds.
 constexpr std::array<Kind, 13> kOpening = {
@@ -159,7 +161,7 @@ class Workload::Generator {
   Kind NextKind(std::uint64_t sequence) {
     if (sequence < kOpening.size()) return kOpening[sequence];
     if (sequence % kSyncEvery == 0) return Kind::kSync;
-    int roll = UniformInt(rng_, 0, 99);
+    int roll = UniformInt(rng_, 0, 999);
     for (const auto& [kind, weight] : kMix) {
       if (roll < weight) return kind;
       roll -= weight;
