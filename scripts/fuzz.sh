@@ -17,7 +17,8 @@ SECONDS_PER_TARGET=${1:-15}
 BUILD_DIR=${KIMERA_FUZZ_BUILD_DIR:-build-fuzz}
 TARGETS=(${FUZZ_TARGETS:-identity_json record_codec config_toml index_key})
 
-./scripts/setup.sh >/dev/null  # Packages (clang among them); the normal build.
+# The packages (clang among them) come from scripts/packages.txt.
+if ! command -v clang++ >/dev/null || ! command -v meson >/dev/null; then ./scripts/setup.sh; fi
 
 if [[ ! -f $BUILD_DIR/build.ninja ]]; then
   CXX=clang++ CC=clang meson setup "$BUILD_DIR" -Dfuzz=true -Dbuildtype=debugoptimized \

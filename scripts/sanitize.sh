@@ -15,7 +15,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 RUNS=${1:-asan tsan}
-./scripts/setup.sh >/dev/null  # Packages; the normal build.
+# The packages come from scripts/packages.txt.
+if ! command -v meson >/dev/null || ! dpkg -s librocksdb-dev >/dev/null 2>&1; then ./scripts/setup.sh; fi
 
 # Debian 12's sanitizer runtimes predate the kernels' larger mmap
 # randomisation; without ASLR their shadow-memory layout always fits.

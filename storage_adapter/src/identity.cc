@@ -138,6 +138,14 @@ class MetaChecker {
           return false;
         }
         return true;
+      case nlohmann::json::value_t::number_float:
+        // JSON has no NaN or Infinity (1e400 parses as inf): such a value
+        // would be written back as null, so it is refused, not stored.
+        if (!std::isfinite(value.get<double>())) {
+          *reason = "must be finite (got " + FormatNumber(value.get<double>()) + ")";
+          return false;
+        }
+        return true;
       case nlohmann::json::value_t::binary:
       case nlohmann::json::value_t::discarded:
         *reason = std::string("must hold only JSON values (found ") + value.type_name() + ")";
@@ -249,6 +257,14 @@ Status Validate(const Identity& identity) {
   }
   if (!IsValidUtf8(identity.id)) {
     return Status::InvalidArgument(FieldError(identity, "id", "is not valid UTF-8"));
+  }
+  if (identity.identity_type != IdentityType::kGeoid &&
+      identity.identity_type != IdentityType::kScar) {
+    // An enum value from a cast: refused before it indexes per-type state.
+    return Status::InvalidArgument(
+        FieldError(identity, "identity_type",
+                   "must be geoid or scar (got value " +
+                       std::to_string(static_cast<int>(identity.identity_type)) + ")"));
   }
   if (!std::isfinite(identity.weight) || identity.weight < 0) {
     return Status::InvalidArgument(FieldError(

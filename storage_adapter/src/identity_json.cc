@@ -318,12 +318,33 @@ Status IdentityFromJson(const Json& object, Identity* out) {
   return ReadIdentity(object, nullptr, out);
 }
 
+namespace {
+
+// The parser quotes the token it stopped in ("last read: '...'") byte for
+// byte: a whole 20 MiB string, or bytes that are not UTF-8. Keep its last 64
+// bytes, escaped as DisplayId escapes, so the message stays short and
+// printable; the column in the message still points at the fault.
+std::string ParseErrorMessage(std::string_view what) {
+  constexpr std::string_view kMarker = "; last read: '";
+  constexpr std::size_t kKeep = 64;
+  const std::size_t at = what.find(kMarker);
+  if (at == std::string_view::npos) return std::string(what);  // Quotes no input.
+  std::string_view token = what.substr(at + kMarker.size());
+  if (!token.empty() && token.back() == '\'') token.remove_suffix(1);
+  const bool cut = token.size() > kKeep;
+  if (cut) token = token.substr(token.size() - kKeep);
+  return std::string(what.substr(0, at)) + std::string(kMarker) + (cut ? "..." : "") +
+         DisplayId(token) + "'";
+}
+
+}  // namespace
+
 Status IdentityFromJsonText(std::string_view text, Identity* out) {
   Json object;
   try {
     object = Json::parse(text);
   } catch (const Json::exception& e) {
-    return Status::InvalidArgument(std::string("identity: malformed JSON: ") + e.what());
+    return Status::InvalidArgument("identity: malformed JSON: " + ParseErrorMessage(e.what()));
   }
   Json* meta = nullptr;
   if (object.is_object()) {
