@@ -35,6 +35,7 @@ void AddCountCommand(CLI::App& app, const GlobalOptions& global);
 void AddServeCommand(CLI::App& app, const GlobalOptions& global);
 void AddCheckCommand(CLI::App& app, const GlobalOptions& global);
 void AddDecayCommands(CLI::App& app, const GlobalOptions& global);  // decay, verify-decay
+void AddDualWriteCommands(CLI::App& app, const GlobalOptions& global);
 void AddStressCommand(CLI::App& app, const GlobalOptions& global);
 
 // Makes `run` the body of `command`; its return value becomes the exit code

@@ -49,6 +49,7 @@ int Run(int argc, char** argv) {
   kimera_cli::AddServeCommand(app, global);
   kimera_cli::AddCheckCommand(app, global);
   kimera_cli::AddDecayCommands(app, global);
+  kimera_cli::AddDualWriteCommands(app, global);
   kimera_cli::AddStressCommand(app, global);
 
   try {

@@ -41,6 +41,13 @@ class Registry;
 
 namespace kimera {
 
+class DualWriteStore;
+struct DualWriteConfig;
+struct DualWriteStats;
+struct IdCheck;
+struct SweepOptions;
+struct SweepReport;
+
 // What `Check` found; `problems` lists at most kMaxListedProblems of them.
 struct IndexCheckReport {
   static constexpr std::size_t kMaxListedProblems = 1000;
@@ -119,6 +126,38 @@ class EntropyStore : private internal::RegistryHolder,
   Status StartEndpoint();
   // Adds a scrape-time collectable to /metrics (decay, dual-write gauges).
   void AddCollectable(std::shared_ptr<prometheus::Collectable> collectable);
+
+  // Dual-write (entropy_store_dual_write.cc). Each call goes to the
+  // DualWriteStore below this plugin and is timed into
+  // kimera_storage_operations_duration_seconds (operation dual_write_verify,
+  // dual_write_repair or dual_write_stats); InvalidArgument "dual-write is
+  // not enabled" when the stack has no DualWriteStore. Repairs only write the
+  // secondary: the primary's records, and so the entropy index, are unchanged.
+  //
+  // The DualWriteStore below, or nullptr when dual-write is off.
+  DualWriteStore* dual_write() const;
+  // One sweep of every id of both sides (DualWriteStore::Sweep).
+  Status DualWriteVerify(const SweepOptions& options, SweepReport* report);
+  // Sweeps until clean or `max_passes` (DualWriteStore::VerifyUntilClean).
+  Status DualWriteVerifyUntilClean(int max_passes, const SweepOptions& options,
+                                   SweepReport* report);
+  // Makes the secondary equal the primary everywhere: retries every entry of
+  // the repair queue now (their count in `*queue_repaired` when given), then
+  // a repair sweep (`options.repair` is forced on). A second call on a quiet
+  // store finds and repairs nothing.
+  Status DualWriteRepair(const SweepOptions& options, SweepReport* report,
+                         std::uint64_t* queue_repaired = nullptr);
+  // Makes the secondary equal the primary for `id` (DualWriteStore::RepairId).
+  Status DualWriteRepairId(std::string_view id);
+  // Compares both sides of `id` (DualWriteStore::CheckId); timed as a verify.
+  Status DualWriteCheckId(std::string_view id, IdCheck* out);
+  // Totals, counts of each side, repair backlog and the `recent` newest
+  // audit entries (DualWriteStore::Stats).
+  Status DualWriteStats(std::size_t recent, ::kimera::DualWriteStats* out);
+  // Drops the legacy column families and the audit log of the records'
+  // database when `config` allows it (DualWriteStore::Cleanup); otherwise
+  // InvalidArgument saying why, and nothing is dropped.
+  Status DualWriteCleanup(const DualWriteConfig& config);
 
  private:
   class Collector;

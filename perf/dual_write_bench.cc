@@ -1,0 +1,303 @@
+// The cost of dual-write, measured side by side in one run.
+//
+// Stores the same ~250-byte identities (geoids with Zipf-weighted terms, one
+// in five a scar) into three configured stacks (OpenConfiguredStore: the
+// EntropyStore plugin over a RocksDbStore) that differ only in [dual_write]:
+// off, on with the legacy column families of the same database, and on with
+// a second database (legacy format). Interleaved chunks, rotating which goes
+// first, so that drift of the machine hits all three alike. Then times a full
+// sweep (ids verified per second) of each dual-write stack.
+//
+// Also printed, to explain the cost: the legacy row encoding and the record
+// encoding timed alone, and the keys in one write batch of each stack.
+//
+// Usage: dual_write_bench [--count N] [--quick]   (default 1,000,000; --quick 100,000)
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "kimera/dual_write_store.h"
+#include "kimera/entropy_store.h"
+#include "kimera/identity.h"
+#include "kimera/legacy_format.h"
+#include "kimera/record_codec.h"
+#include "kimera/rocksdb_store.h"
+#include "kimera/store_factory.h"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double Seconds(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+void Require(const kimera::Status& s, const char* what) {
+  if (!s.ok()) {
+    std::fprintf(stderr, "%s: %s\n", what, s.ToString().c_str());
+    std::exit(1);
+  }
+}
+
+std::string Numbered(const char* prefix, std::size_t n) {
+  std::string out(prefix);
+  out += std::to_string(n);
+  return out;
+}
+
+// Samples k in [0, n) with probability proportional to 1 / (k + 1)^s.
+class Zipf {
+ public:
+  Zipf(int n, double s) {
+    std::vector<double> weights;
+    for (int k = 0; k < n; ++k) weights.push_back(1.0 / std::pow(k + 1, s));
+    dist_ = std::discrete_distribution<int>(weights.begin(), weights.end());
+  }
+  int operator()(std::mt19937_64& rng) { return dist_(rng); }
+
+ private:
+  std::discrete_distribution<int> dist_;
+};
+
+// The identities of plugin_bench: the same seed, the same shapes.
+std::vector<kimera::Identity> Generate(std::size_t count) {
+  std::mt19937_64 rng(20261126);
+  Zipf vocabulary(2000, 1.0);
+  std::uniform_int_distribution<int> term_count(3, 7);
+  std::uniform_int_distribution<int> relation_count(2, 8);
+  std::uniform_real_distribution<double> unit(0.0, 1.0);
+  static const char* const kLangs[] = {"en", "fr", "de", "ja"};
+  const kimera::Micros base = 1'764'000'000'000'000;
+  std::vector<kimera::Identity> out(count);
+  for (std::size_t i = 0; i < count; ++i) {
+    kimera::Identity& identity = out[i];
+    const bool scar = i % 5 == 4;
+    identity.id = Numbered(scar ? "scar_" : "geoid_", i);
+    identity.lang_axis = kLangs[i % 4];
+    identity.created_at = base + static_cast<kimera::Micros>(unit(rng) * 3e13);
+    identity.updated_at = identity.created_at;
+    if (scar) {
+      identity.identity_type = kimera::IdentityType::kScar;
+      identity.raw = "relation between geoids";
+      identity.weight = 0.25 + 1.75 * unit(rng);
+      for (int r = 0, n = relation_count(rng); r < n; ++r) {
+        identity.related_ids.push_back(
+            Numbered("geoid_", static_cast<std::size_t>(vocabulary(rng))));
+      }
+    } else {
+      nlohmann::json terms = nlohmann::json::array();
+      for (int t = 0, n = term_count(rng); t < n; ++t) {
+        const int rank = vocabulary(rng);
+        terms.push_back({{"term", Numbered("w", static_cast<std::size_t>(rank))},
+                         {"intensity", std::round(100.0 / (rank + 1)) + 1}});
+      }
+      identity.meta = {{"terms", std::move(terms)}};
+      identity.raw = Numbered("a short text of identity number ", i);
+      identity.raw += ", with a few words about its weighted terms";
+      identity.echo = "echo";
+      identity.tags = {"t" + std::to_string(i % 7), "bench"};
+    }
+  }
+  return out;
+}
+
+struct TempDir {
+  std::filesystem::path path;
+  TempDir() {
+    std::string tmpl =
+        (std::filesystem::temp_directory_path() / "kimera-dual-write-bench-XXXXXX").string();
+    if (::mkdtemp(tmpl.data()) == nullptr) {
+      std::perror("mkdtemp");
+      std::exit(3);
+    }
+    path = tmpl;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path, ec);
+  }
+};
+
+// Counts the keys of every record batch; registered after the other
+// extensions, so it sees everything they added.
+class BatchKeyCounter : public kimera::WriteBatchExtension {
+ public:
+  kimera::Status Extend(std::string_view, const kimera::Identity*, const kimera::Identity*,
+                        rocksdb::WriteBatch* batch) override {
+    keys_ += static_cast<std::uint64_t>(batch->Count());
+    ++batches_;
+    return kimera::Status::OK();
+  }
+  double per_batch() const {
+    return batches_ == 0 ? 0.0 : static_cast<double>(keys_) / static_cast<double>(batches_);
+  }
+
+ private:
+  std::uint64_t keys_ = 0;
+  std::uint64_t batches_ = 0;
+};
+
+kimera::RocksDbStore* FindRocks(kimera::IdentityStore* store) {
+  while (store != nullptr) {
+    if (auto* rocks = dynamic_cast<kimera::RocksDbStore*>(store)) return rocks;
+    auto* wrapper = dynamic_cast<kimera::StoreWrapper*>(store);
+    store = wrapper ? wrapper->target() : nullptr;
+  }
+  return nullptr;
+}
+
+// The configured stack at `dir`: dual-write off, or on with `secondary`
+// ("legacy" or a folder).
+std::unique_ptr<kimera::EntropyStore> OpenStack(const std::filesystem::path& dir,
+                                                const std::string& secondary,
+                                                BatchKeyCounter* counter) {
+  kimera::KimeraConfig config;
+  config.db_path = dir.string();
+  config.plugin.metrics.serve = false;
+  if (!secondary.empty()) {
+    config.dual_write.enabled = true;
+    config.dual_write.secondary = secondary;
+  }
+  std::unique_ptr<kimera::EntropyStore> store;
+  Require(kimera::OpenConfiguredStore(config, /*serve_metrics=*/false, &store), "open");
+  FindRocks(store.get())->AddWriteExtension(counter);
+  return store;
+}
+
+void Row(const char* what, const std::string& value, const char* unit, const std::string& ratio) {
+  std::printf("  %-46s %14s  %-12s %s\n", what, value.c_str(), unit, ratio.c_str());
+}
+
+std::string Fixed(double v, int digits) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.*f", digits, v);
+  return buf;
+}
+
+void Target(const char* what, bool met, const std::string& measured) {
+  std::printf("  %-4s  %-58s %s\n", met ? "PASS" : "MISS", what, measured.c_str());
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::size_t count = 1'000'000;
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--quick") == 0) {
+      count = 100'000;
+    } else if (std::strcmp(argv[i], "--count") == 0 && i + 1 < argc) {
+      count = std::strtoull(argv[++i], nullptr, 10);
+    } else {
+      std::fprintf(stderr, "usage: %s [--count N] [--quick]\n", argv[0]);
+      return 2;
+    }
+  }
+  if (count < 1000) count = 1000;
+
+  std::printf("dual_write_bench: %zu identities, generating...\n", count);
+  std::fflush(stdout);
+  const std::vector<kimera::Identity> identities = Generate(count);
+
+  // The encodings alone, on the first 100,000 identities.
+  const std::size_t encode_n = std::min<std::size_t>(count, 100'000);
+  std::size_t record_bytes = 0, legacy_bytes = 0;
+  auto start = Clock::now();
+  for (std::size_t i = 0; i < encode_n; ++i) {
+    std::string value;
+    Require(kimera::EncodeRecord(identities[i], &value), "encode");
+    record_bytes += value.size() + identities[i].id.size();
+  }
+  const double record_us = Seconds(start) * 1e6 / static_cast<double>(encode_n);
+  start = Clock::now();
+  for (std::size_t i = 0; i < encode_n; ++i) {
+    legacy_bytes += kimera::EncodeLegacyRow(identities[i]).size() + identities[i].id.size();
+  }
+  const double legacy_us = Seconds(start) * 1e6 / static_cast<double>(encode_n);
+
+  TempDir dir;
+  BatchKeyCounter counters[3];
+  std::unique_ptr<kimera::EntropyStore> stacks[3] = {
+      OpenStack(dir.path / "off", "", &counters[0]),
+      OpenStack(dir.path / "legacy", "legacy", &counters[1]),
+      OpenStack(dir.path / "second", (dir.path / "second-secondary").string(), &counters[2]),
+  };
+  double store_seconds[3] = {0, 0, 0};
+
+  std::printf("storing (interleaved chunks of 10,000)...\n");
+  std::fflush(stdout);
+  const std::size_t chunk = 10'000;
+  for (std::size_t begin = 0, round = 0; begin < count; begin += chunk, ++round) {
+    const std::size_t end = std::min(count, begin + chunk);
+    for (std::size_t k = 0; k < 3; ++k) {
+      const std::size_t which = (round + k) % 3;
+      start = Clock::now();
+      for (std::size_t i = begin; i < end; ++i) {
+        Require(stacks[which]->Store(identities[i]), "store");
+      }
+      store_seconds[which] += Seconds(start);
+    }
+  }
+  double rate[3];
+  for (int k = 0; k < 3; ++k) rate[k] = static_cast<double>(count) / store_seconds[k];
+
+  std::printf("sweeping...\n");
+  std::fflush(stdout);
+  double sweep_rate[3] = {0, 0, 0};
+  std::uint64_t sweep_differences[3] = {0, 0, 0};
+  for (int k = 1; k < 3; ++k) {
+    kimera::SweepOptions options;  // Unlimited rate.
+    kimera::SweepReport report;
+    Require(stacks[k]->DualWriteVerify(options, &report), "sweep");
+    if (report.visited != count) {
+      std::fprintf(stderr, "sweep visited %llu ids, expected %zu\n",
+                   static_cast<unsigned long long>(report.visited), count);
+      return 1;
+    }
+    sweep_rate[k] = static_cast<double>(report.visited) / report.seconds;
+    sweep_differences[k] = report.differences;
+  }
+
+  const double legacy_share = rate[1] / rate[0];
+  const double second_share = rate[2] / rate[0];
+  std::printf(
+      "\ndual_write_bench: %zu identities, %.0f bytes each on average (id + record), "
+      "%.0f as a legacy row\n",
+      count, static_cast<double>(record_bytes) / static_cast<double>(encode_n),
+      static_cast<double>(legacy_bytes) / static_cast<double>(encode_n));
+  std::printf("  %-46s %14s  %-12s %s\n", "measure", "value", "unit", "ratio to off");
+  Row("store: dual-write off", Fixed(rate[0], 0), "ids/s", "1.000");
+  Row("store: dual-write on, legacy (same database)", Fixed(rate[1], 0), "ids/s",
+      Fixed(legacy_share, 3));
+  Row("store: dual-write on, second database", Fixed(rate[2], 0), "ids/s", Fixed(second_share, 3));
+  Row("sweep: legacy (same database)", Fixed(sweep_rate[1], 0), "ids/s",
+      Fixed(sweep_rate[1] / rate[0], 3));
+  Row("sweep: second database", Fixed(sweep_rate[2], 0), "ids/s",
+      Fixed(sweep_rate[2] / rate[0], 3));
+  Row("sweep differences found (legacy, second)",
+      std::to_string(sweep_differences[1]) + ", " + std::to_string(sweep_differences[2]), "ids",
+      "");
+  Row("record encoding alone", Fixed(record_us, 3), "us/id", "");
+  Row("legacy row encoding alone", Fixed(legacy_us, 3), "us/id",
+      Fixed(legacy_us / record_us, 2) + "x record");
+  Row("keys per write batch (off, legacy, second)",
+      Fixed(counters[0].per_batch(), 1) + ", " + Fixed(counters[1].per_batch(), 1) + ", " +
+          Fixed(counters[2].per_batch(), 1),
+      "keys", "");
+  std::printf("\ntargets\n");
+  Target("legacy dual-write keeps >= 70 % of single-write throughput", legacy_share >= 0.70,
+         Fixed(legacy_share * 100, 1) + " %");
+  Target("sweeps find no difference on equal sides",
+         sweep_differences[1] == 0 && sweep_differences[2] == 0,
+         std::to_string(sweep_differences[1] + sweep_differences[2]) + " differences");
+  return 0;
+}
