@@ -1,6 +1,7 @@
 // Fuzz target: the JSON identity parser (IdentityFromJsonText).
 //
-// Any text must give a Status, never a crash, an exception or a hang. An
+// Any text must give a Status, never a crash, an exception or a hang, and
+// an error message that is valid UTF-8. An
 // identity that parses must pass Validate(), write back to JSON that parses
 // to the same identity, and survive EncodeRecord -> DecodeRecord unchanged.
 #include <cstddef>
@@ -20,6 +21,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const Status s = IdentityFromJsonText(text, &parsed);
   if (!s.ok()) {
     FUZZ_CHECK(!s.message().empty(), "a rejection must say why");
+    // The message goes to terminals and logs: it must be text, and short
+    // enough whatever the input (a field path and a 64-byte quote at most).
+    FUZZ_CHECK(IsValidUtf8(s.message()), "error message is not valid UTF-8");
     return 0;
   }
   const Status valid = Validate(parsed);

@@ -139,7 +139,7 @@ class MetaChecker {
         }
         return true;
       case nlohmann::json::value_t::number_float:
-        // JSON has no NaN or Infinity (1e400 parses as inf): such a value
+        // JSON has no NaN or Infinity: such a value (set through the API)
         // would be written back as null, so it is refused, not stored.
         if (!std::isfinite(value.get<double>())) {
           *reason = "must be finite (got " + FormatNumber(value.get<double>()) + ")";

@@ -16,7 +16,13 @@ namespace {
 
 using test::Numbered;
 
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define KIMERA_HOSTILE_SANITIZED 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__) || \
+    defined(KIMERA_HOSTILE_SANITIZED)
 constexpr bool kSanitized = true;  // Quarantine and shadow memory: RSS bounds do not apply.
 #else
 constexpr bool kSanitized = false;
@@ -332,8 +338,15 @@ BOOST_FIXTURE_TEST_CASE(nan_infinity_and_huge_numbers_rejected, Fixture) {
     BOOST_TEST(s.IsInvalidArgument(), json << " -> " << s.ToString());
     BOOST_TEST(!s.message().empty());
   }
-  RequireNames(ParseAndStore(R"({"id":"n4","weight":1e400})"), {"weight", "n4"});
-  RequireNames(ParseAndStore(R"({"id":"n8","meta":{"x":1e400}})"), {"meta", "n8"});
+  // The parser refuses a number beyond double range itself, quoting it.
+  RequireNames(ParseAndStore(R"({"id":"n4","weight":1e400})"), {"overflow", "1e400"});
+  RequireNames(ParseAndStore(R"({"id":"n8","meta":{"x":-1e999}})"), {"overflow", "-1e999"});
+  // Through the API, infinity anywhere in meta is refused naming the path:
+  // JSON cannot carry it, export would write null.
+  Identity inf_meta;
+  inf_meta.id = "n_meta";
+  inf_meta.meta = {{"x", {1, -HUGE_VAL}}};
+  RequireNames(store->Store(inf_meta), {"meta.x[1]", "finite", "n_meta"});
   for (double value : {std::nan(""), HUGE_VAL, -HUGE_VAL}) {
     Identity direct;
     direct.id = "n_api";
