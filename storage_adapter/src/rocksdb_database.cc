@@ -207,8 +207,30 @@ Status RocksDbDatabase::DropColumnFamily(const std::string& name) {
   return Status::OK();
 }
 
-Status RocksDbDatabase::Write(rocksdb::WriteBatch* batch) {
-  return FromRocks(db_->Write(write_options_, batch), "writing batch");
+Status RocksDbDatabase::Write(rocksdb::WriteBatch* batch, std::string_view context) {
+  if (write_failed_.load(std::memory_order_acquire)) {
+    // Writing again into a log whose last write failed trips RocksDB's own
+    // checks; Resume() first recovers the database (a new log, a flush), and
+    // fails cleanly while the disk is still full.
+    std::lock_guard lock(resume_mu_);
+    if (write_failed_.load(std::memory_order_acquire)) {
+      rocksdb::Status r = db_->Resume();
+      if (r.IsBusy()) {
+        // RocksDB is already recovering on its own (it polls for free space
+        // after a full disk); writes resume when it is done.
+        return Status::NoSpace(std::string(context) +
+                               ": the disk was full; the database takes writes again once "
+                               "space is free and its recovery has finished");
+      }
+      if (!r.ok()) return FromRocks(r, context);
+      write_failed_.store(false, std::memory_order_release);
+    }
+  }
+  rocksdb::Status s = db_->Write(write_options_, batch);
+  if (!s.ok() && (s.IsIOError() || s.IsNoSpace())) {
+    write_failed_.store(true, std::memory_order_release);
+  }
+  return FromRocks(s, context);
 }
 
 Status RocksDbDatabase::SyncWal() {

@@ -105,8 +105,8 @@ Status RocksDbStore::CommitLocked(std::string_view id, const Identity* before,
     Status s = extension->Extend(id, before, after, &batch);
     if (!s.ok()) return s;
   }
-  rocksdb::Status s = database_->db()->Write(database_->write_options(), &batch);
-  if (!s.ok()) return RocksDbDatabase::FromRocks(s, About("writing", id));
+  Status s = database_->Write(&batch, About("writing", id));
+  if (!s.ok()) return s;
   for (WriteBatchExtension* extension : extensions_) extension->Committed(id, before, after);
   return Status::OK();
 }

@@ -10,6 +10,7 @@
 
 #include <boost/test/unit_test.hpp>
 #include <cctype>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -17,6 +18,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "kimera/config_loader.h"
@@ -143,9 +145,19 @@ void RunFullDisk(const FullDiskCase& c) {
   BOOST_TEST_REQUIRE(s.ok(), s.ToString());
   BOOST_TEST(report.ok(), "index problems while full: " << report.problem_count);
 
-  // Space freed: the same store accepts writes again, without a reopen.
+  // Space freed: the same store accepts writes again, without a reopen, once
+  // RocksDB's recovery (it polls for free space every few seconds) is done.
   fs::remove(filler);
   BOOST_TEST_MESSAGE(c.name << ": filler removed, " << FreeBytes(root) << " bytes free");
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  do {
+    s = store->Store(Large(1999, 1024));
+    if (s.ok()) break;
+    BOOST_TEST_REQUIRE(s.IsNoSpace(), "while recovering: " << s.ToString());
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  } while (std::chrono::steady_clock::now() < deadline);
+  BOOST_TEST_REQUIRE(s.ok(), "no recovery within 60 s of freeing space: " << s.ToString());
+  BOOST_TEST(store->Remove("big-1999").ok());
   int recovered = 0;
   for (int i = 0; i < 5; ++i) {
     Identity identity = Large(2000 + i, 16 * 1024);

@@ -13,6 +13,7 @@
 #include <rocksdb/db.h>
 #include <rocksdb/write_batch.h>
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <map>
@@ -58,8 +59,12 @@ class RocksDbDatabase {
   // closes; ColumnFamily(name) afterwards creates a new, empty family.
   Status DropColumnFamily(const std::string& name);
 
-  // Commits `batch` atomically with the configured write options.
-  Status Write(rocksdb::WriteBatch* batch);
+  // Commits `batch` atomically with the configured write options;
+  // `context` starts the error message. After a failed write (a full disk)
+  // the database is resumed before the next write is tried, so a store
+  // works again once space is freed, without a restart; until then every
+  // write fails with the same clear error and nothing is written.
+  Status Write(rocksdb::WriteBatch* batch, std::string_view context = "writing batch");
   // Flushes the WAL to disk.
   Status SyncWal();
 
@@ -85,6 +90,8 @@ class RocksDbDatabase {
   std::map<std::string, rocksdb::ColumnFamilyHandle*, std::less<>> handles_;
   std::vector<rocksdb::ColumnFamilyHandle*> dropped_;  // Destroyed on close.
   std::unique_ptr<rocksdb::DB> db_;
+  std::mutex resume_mu_;                   // Serializes recovery after a failed write.
+  std::atomic<bool> write_failed_{false};  // A write failed; resume before the next.
 };
 
 }  // namespace kimera
