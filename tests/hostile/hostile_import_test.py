@@ -49,6 +49,7 @@ class HostileImport(unittest.TestCase):
         proc = subprocess.Popen([KIMERA, "--db", self.db, "import", path],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         err = proc.stderr.read()
+        proc.stderr.close()
         _, status, usage = os.wait4(proc.pid, 0)
         proc.returncode = os.waitstatus_to_exitcode(status)
         return proc.returncode, err.decode("utf-8", "replace"), usage.ru_maxrss / 1024
