@@ -23,6 +23,74 @@ std::uint64_t SequenceOf(std::string_view key) {
   return v;
 }
 
+// Entry values, version 2 (written on the hot path, so binary):
+//   u8 version (2), i64 time (microseconds, little-endian), then id,
+//   operation, status and details, each a varint length and the bytes.
+// Version 1 values (a JSON object, starting with '{') are still read.
+constexpr char kEntryVersion = 2;
+
+void PutString(std::string_view s, std::string* out) {
+  std::uint64_t v = s.size();
+  while (v >= 0x80) {
+    out->push_back(static_cast<char>(v | 0x80));
+    v >>= 7;
+  }
+  out->push_back(static_cast<char>(v));
+  out->append(s);
+}
+
+std::string EncodeEntry(const AuditEntry& e) {
+  std::string out;
+  out.reserve(16 + e.id.size() + e.operation.size() + e.status.size() + e.details.size());
+  out.push_back(kEntryVersion);
+  const auto time = static_cast<std::uint64_t>(e.time);
+  for (int i = 0; i < 8; ++i) out.push_back(static_cast<char>(time >> (8 * i)));
+  PutString(e.id, &out);
+  PutString(e.operation, &out);
+  PutString(e.status, &out);
+  PutString(e.details, &out);
+  return out;
+}
+
+bool ReadString(const char** p, const char* end, std::string* out) {
+  std::uint64_t n = 0;
+  for (int shift = 0;; shift += 7) {
+    if (*p == end || shift >= 64) return false;
+    const auto byte = static_cast<unsigned char>(*(*p)++);
+    n |= static_cast<std::uint64_t>(byte & 0x7F) << shift;
+    if ((byte & 0x80) == 0) break;
+  }
+  if (n > static_cast<std::uint64_t>(end - *p)) return false;
+  out->assign(*p, static_cast<std::size_t>(n));
+  *p += n;
+  return true;
+}
+
+// Fills the fields of `entry` from `value`; fields it cannot read stay empty.
+void DecodeEntry(std::string_view value, AuditEntry* entry) {
+  if (!value.empty() && value.front() == '{') {
+    nlohmann::json v = nlohmann::json::parse(value.begin(), value.end(), nullptr, false);
+    if (v.is_object()) {
+      (void)ParseTimestamp(v.value("time", ""), &entry->time);
+      entry->id = v.value("id", "");
+      entry->operation = v.value("operation", "");
+      entry->status = v.value("status", "");
+      entry->details = v.value("details", "");
+    }
+    return;
+  }
+  if (value.size() < 9 || value.front() != kEntryVersion) return;
+  std::uint64_t time = 0;
+  for (int i = 0; i < 8; ++i) {
+    time |= static_cast<std::uint64_t>(static_cast<unsigned char>(value[1 + i])) << (8 * i);
+  }
+  entry->time = static_cast<Micros>(time);
+  const char* p = value.data() + 9;
+  const char* end = value.data() + value.size();
+  (void)(ReadString(&p, end, &entry->id) && ReadString(&p, end, &entry->operation) &&
+         ReadString(&p, end, &entry->status) && ReadString(&p, end, &entry->details));
+}
+
 }  // namespace
 
 Status AuditLog::Open(RocksDbDatabase* database, std::uint64_t max_entries,
@@ -44,13 +112,7 @@ Status AuditLog::Open(RocksDbDatabase* database, std::uint64_t max_entries,
 
 void AuditLog::Append(AuditEntry entry, rocksdb::WriteBatch* batch) {
   const std::uint64_t seq = next_sequence_.fetch_add(1);
-  nlohmann::json value = {{"time", FormatTimestamp(entry.time)},
-                          {"id", entry.id},
-                          {"operation", entry.operation},
-                          {"status", entry.status},
-                          {"details", entry.details}};
-  batch->Put(cf_, EntryKey(seq),
-             value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+  batch->Put(cf_, EntryKey(seq), EncodeEntry(entry));
   if (seq > max_entries_) batch->Delete(cf_, EntryKey(seq - max_entries_));
   if (entry.status != "ok") {
     batch->Merge(cf_, rocksdb::Slice(kFailuresKey.data(), kFailuresKey.size()),
@@ -71,15 +133,7 @@ Status AuditLog::Recent(std::size_t n, std::vector<AuditEntry>* out) const {
     if (it->key().size() != 9 || it->key()[0] != 'e') break;
     AuditEntry entry;
     entry.sequence = SequenceOf({it->key().data(), it->key().size()});
-    nlohmann::json v = nlohmann::json::parse(
-        it->value().data(), it->value().data() + it->value().size(), nullptr, false);
-    if (v.is_object()) {
-      (void)ParseTimestamp(v.value("time", ""), &entry.time);
-      entry.id = v.value("id", "");
-      entry.operation = v.value("operation", "");
-      entry.status = v.value("status", "");
-      entry.details = v.value("details", "");
-    }
+    DecodeEntry({it->value().data(), it->value().size()}, &entry);
     out->push_back(std::move(entry));
   }
   return RocksDbDatabase::FromRocks(it->status(), "reading the audit log");

@@ -175,7 +175,9 @@ Status DualWriteStore::Extend(std::string_view id, const Identity* before, const
   if (ctx != nullptr && ctx->owner != this) ctx = nullptr;
   if (ctx != nullptr) {
     ctx->extended = true;
-    if (!ctx->rollback) {
+    // Only a second database needs the records after the batch committed
+    // (to write them, or to put the primary back); copying them costs.
+    if (!ctx->rollback && !secondary_->in_primary_batch()) {
       if (before) ctx->before = *before;
       if (after) ctx->after = *after;
     }

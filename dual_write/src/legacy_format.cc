@@ -1,5 +1,7 @@
 #include "kimera/legacy_format.h"
 
+#include <cstdint>
+#include <cstring>
 #include <nlohmann/json.hpp>
 
 #include "kimera/identity_json.h"
@@ -30,29 +32,178 @@ bool ReadString(const nlohmann::json& row, const char* column, std::string* out)
   return true;
 }
 
+constexpr char kBinaryRowVersion = 2;
+
+void PutVarint(std::uint64_t v, std::string* out) {
+  while (v >= 0x80) {
+    out->push_back(static_cast<char>(v | 0x80));
+    v >>= 7;
+  }
+  out->push_back(static_cast<char>(v));
+}
+
+void PutString(std::string_view s, std::string* out) {
+  PutVarint(s.size(), out);
+  out->append(s);
+}
+
+void PutList(const std::vector<std::string>& list, std::string* out) {
+  PutVarint(list.size(), out);
+  for (const std::string& s : list) PutString(s, out);
+}
+
+void PutFixed64(std::uint64_t v, std::string* out) {
+  char bytes[8];
+  for (int i = 0; i < 8; ++i) bytes[i] = static_cast<char>(v >> (8 * i));
+  out->append(bytes, 8);
+}
+
+// Reads a binary row; every read is bounds-checked.
+class RowReader {
+ public:
+  explicit RowReader(std::string_view bytes)
+      : p_(bytes.data()), end_(bytes.data() + bytes.size()) {}
+
+  bool Varint(std::uint64_t* out) {
+    std::uint64_t v = 0;
+    for (int shift = 0; shift < 64 && p_ < end_; shift += 7) {
+      const auto byte = static_cast<unsigned char>(*p_++);
+      v |= static_cast<std::uint64_t>(byte & 0x7F) << shift;
+      if ((byte & 0x80) == 0) {
+        *out = v;
+        return true;
+      }
+    }
+    return false;
+  }
+  bool Bytes(std::string_view* out) {
+    std::uint64_t n = 0;
+    if (!Varint(&n) || n > static_cast<std::uint64_t>(end_ - p_)) return false;
+    *out = std::string_view(p_, static_cast<std::size_t>(n));
+    p_ += n;
+    return true;
+  }
+  bool String(std::string* out) {
+    std::string_view v;
+    if (!Bytes(&v)) return false;
+    out->assign(v);
+    return true;
+  }
+  bool List(std::vector<std::string>* out) {
+    std::uint64_t n = 0;
+    // Each string takes at least one byte: a larger count is a lie.
+    if (!Varint(&n) || n > static_cast<std::uint64_t>(end_ - p_)) return false;
+    out->clear();
+    out->reserve(static_cast<std::size_t>(n));
+    for (std::uint64_t i = 0; i < n; ++i) {
+      out->emplace_back();
+      if (!String(&out->back())) return false;
+    }
+    return true;
+  }
+  bool Fixed64(std::uint64_t* out) {
+    if (end_ - p_ < 8) return false;
+    std::uint64_t v = 0;
+    for (int i = 0; i < 8; ++i)
+      v |= static_cast<std::uint64_t>(static_cast<unsigned char>(p_[i])) << (8 * i);
+    p_ += 8;
+    *out = v;
+    return true;
+  }
+  bool Double(double* out) {
+    std::uint64_t bits = 0;
+    if (!Fixed64(&bits)) return false;
+    std::memcpy(out, &bits, sizeof bits);
+    return true;
+  }
+  bool Micros(kimera::Micros* out) {
+    std::uint64_t v = 0;
+    if (!Fixed64(&v)) return false;
+    *out = static_cast<kimera::Micros>(v);
+    return true;
+  }
+  bool Meta(nlohmann::json* out) {
+    std::string_view bytes;
+    if (!Bytes(&bytes)) return false;
+    *out = nlohmann::json::from_msgpack(bytes.begin(), bytes.end(), /*strict=*/true,
+                                        /*allow_exceptions=*/false);
+    return out->is_object();
+  }
+  bool AtEnd() const { return p_ == end_; }
+
+ private:
+  const char* p_;
+  const char* end_;
+};
+
+// A version-1 row: one JSON object.
+Status DecodeJsonRow(std::string_view id, IdentityType type, std::string_view bytes, Identity* out);
+
 }  // namespace
 
 std::string EncodeLegacyRow(const Identity& identity) {
-  nlohmann::json row = nlohmann::json::object();
-  if (identity.identity_type == IdentityType::kScar) {
-    row["related_ids"] = identity.related_ids;
-  } else {
-    row["raw"] = identity.raw;
-    row["echo"] = identity.echo;
-    row["lang_axis"] = identity.lang_axis;
-    row["tags"] = identity.tags;
+  std::string row;
+  row.reserve(48 + identity.raw.size() + identity.echo.size() + identity.lang_axis.size() +
+              16 * (identity.tags.size() + identity.related_ids.size() + identity.meta.size()));
+  row.push_back(kBinaryRowVersion);
+  const bool scar = identity.identity_type == IdentityType::kScar;
+  if (!scar) {
+    PutString(identity.raw, &row);
+    PutString(identity.echo, &row);
+    PutString(identity.lang_axis, &row);
+    PutList(identity.tags, &row);
   }
-  row["weight"] = identity.weight;
-  row["meta"] = identity.meta;
-  row["created_at"] = FormatTimestamp(identity.created_at);
-  row["updated_at"] = FormatTimestamp(identity.updated_at);
-  // Invalid UTF-8 cannot reach here (Validate rejects it), but a row must
-  // never throw on the write path.
-  return row.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  std::uint64_t weight_bits = 0;
+  std::memcpy(&weight_bits, &identity.weight, sizeof weight_bits);
+  PutFixed64(weight_bits, &row);
+  if (scar) PutList(identity.related_ids, &row);
+  thread_local std::string meta;
+  meta.clear();
+  try {
+    nlohmann::json::to_msgpack(identity.meta, meta);
+  } catch (const std::exception&) {
+    // Validate admits only encodable meta; a row must never throw on the
+    // write path.
+    meta.assign(1, static_cast<char>(0x80));  // An empty map.
+  }
+  PutString(meta, &row);
+  PutFixed64(static_cast<std::uint64_t>(identity.created_at), &row);
+  PutFixed64(static_cast<std::uint64_t>(identity.updated_at), &row);
+  return row;
 }
 
 Status DecodeLegacyRow(std::string_view id, IdentityType type, std::string_view bytes,
                        Identity* out) {
+  if (!bytes.empty() && bytes.front() == '{') return DecodeJsonRow(id, type, bytes, out);
+  if (bytes.empty() || bytes.front() != kBinaryRowVersion) {
+    return Bad(id, "unknown row version");
+  }
+  RowReader r(bytes.substr(1));
+  Identity identity;
+  identity.id = std::string(id);
+  identity.identity_type = type;
+  const bool scar = type == IdentityType::kScar;
+  if (!scar) {
+    if (!r.String(&identity.raw)) return Bad(id, "raw");
+    if (!r.String(&identity.echo)) return Bad(id, "echo");
+    if (!r.String(&identity.lang_axis)) return Bad(id, "lang_axis");
+    if (!r.List(&identity.tags)) return Bad(id, "tags");
+  }
+  if (!r.Double(&identity.weight)) return Bad(id, "weight");
+  if (scar && !r.List(&identity.related_ids)) return Bad(id, "related_ids");
+  if (!r.Meta(&identity.meta)) return Bad(id, "meta");
+  if (!r.Micros(&identity.created_at)) return Bad(id, "created_at");
+  if (!r.Micros(&identity.updated_at)) return Bad(id, "updated_at");
+  if (!r.AtEnd()) return Bad(id, "trailing bytes");
+  *out = std::move(identity);
+  return Status::OK();
+}
+
+namespace {
+
+// Version 1: the JSON object the first legacy writer produced.
+Status DecodeJsonRow(std::string_view id, IdentityType type, std::string_view bytes,
+                     Identity* out) {
   nlohmann::json row = nlohmann::json::parse(bytes.begin(), bytes.end(), nullptr, false);
   if (row.is_discarded() || !row.is_object()) return Bad(id, "not a JSON object");
   Identity identity;
@@ -84,6 +235,8 @@ Status DecodeLegacyRow(std::string_view id, IdentityType type, std::string_view 
   *out = std::move(identity);
   return Status::OK();
 }
+
+}  // namespace
 
 Identity ProjectToLegacy(const Identity& identity) {
   Identity p = identity;

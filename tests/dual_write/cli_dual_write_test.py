@@ -182,6 +182,30 @@ class KimeraDualWriteCli(unittest.TestCase):
         r = self.ok(self.kimera("count", config=self.off))
         self.assertEqual(r.stdout.strip(), "60")
 
+    def test_reads_version_1_json_rows(self):
+        # Rows written before the binary row format: one JSON object each.
+        self.import_sample(config=self.on)
+        geoid = next(i for i in self.sample if i["identity_type"] == "geoid")
+        scar = next(i for i in self.sample if i["identity_type"] == "scar")
+        row = {f: geoid[f] for f in LEGACY_GEOID_FIELDS}
+        self.ldb("put", "--hex", "0x" + geoid["id"].encode().hex(),
+                 "0x" + json.dumps(row).encode().hex())
+        scar_row = {f: scar[f] for f in ("weight", "related_ids", "meta", "created_at",
+                                         "updated_at")}
+        r = subprocess.run(["ldb", "--db=" + self.db, "--column_family=legacy_scars", "put",
+                            "--hex", "0x" + scar["id"].encode().hex(),
+                            "0x" + json.dumps(scar_row).encode().hex()],
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        r = self.ok(self.kimera("dual-write", "verify", config=self.on))
+        self.assertIn("visited: 60, differences: 0", r.stdout)
+        # A changed weight in such a row is found like any other.
+        row["weight"] = geoid["weight"] + 0.5
+        self.ldb("put", "--hex", "0x" + geoid["id"].encode().hex(),
+                 "0x" + json.dumps(row).encode().hex())
+        r = self.ok(self.kimera("dual-write", "verify", config=self.on), 1)
+        self.assertEqual(differences(r.stdout), {geoid["id"]: ("mismatch", ["weight"])})
+
     def test_cleanup_refused_without_clean_sweep(self):
         self.import_sample(config=self.on)
         r = self.ok(self.kimera("dual-write", "cleanup", config=self.off), 1)

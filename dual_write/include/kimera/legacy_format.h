@@ -4,10 +4,22 @@
 //   legacy_geoids: raw, echo, lang_axis, tags, weight, meta, created_at, updated_at
 //   legacy_scars:  weight, related_ids, meta, created_at, updated_at
 //
-// Each value is one JSON object with exactly those columns (timestamps as
-// ISO-8601 text, as the legacy tables held them). Fields a table has no column
-// for (a geoid's related_ids, a scar's raw/echo/lang_axis/tags, and
-// decay_applied_at) are not kept: Project() says what survives.
+// Each value is one row holding exactly those columns, in that order, in a
+// compact binary form (the write path pays for every byte and every
+// conversion; JSON text cost five times the record encoding):
+//
+//   u8 row version (2)
+//   then each column of the table, in the order above:
+//     raw, echo, lang_axis          varint length + UTF-8 bytes
+//     tags, related_ids             varint count, then each as a string
+//     weight                        f64, little-endian
+//     meta                          varint length + MessagePack of the object
+//     created_at, updated_at        i64 microseconds since the epoch, little-endian
+//
+// Rows of version 1 (one JSON object with those columns, timestamps as
+// ISO-8601 text; a value starting with '{') are still read. Fields a table
+// has no column for (a geoid's related_ids, a scar's raw/echo/lang_axis/tags,
+// and decay_applied_at) are not kept: ProjectToLegacy() says what survives.
 //
 // Thread-safety: pure functions; call from any thread.
 #ifndef KIMERA_LEGACY_FORMAT_H_
