@@ -125,12 +125,9 @@ int WaitForStopSignal(const sigset_t& signals) {
   return sig > 0 ? sig : 0;
 }
 
-// Identities stored, -1 when unknown. The plugin answers from its in-memory
-// counters (it shows on /metrics as one "count" operation per call).
+// Identities stored, from the plugin's in-memory counts (not an operation).
 std::int64_t StoredIdentities(kimera::EntropyStore& store) {
-  std::uint64_t count = 0;
-  if (!store.Count(std::nullopt, &count).ok()) return -1;
-  return static_cast<std::int64_t>(count);
+  return static_cast<std::int64_t>(store.StoredCount());
 }
 
 int ValidateOptions(const ServeOptions& options) {

@@ -451,11 +451,15 @@ Status EntropyStore::List(const ListQuery& query, std::vector<Identity>* out) {
   return s;
 }
 
+std::uint64_t EntropyStore::StoredCount(std::optional<IdentityType> type) const {
+  const std::int64_t n = type ? counts_[static_cast<std::size_t>(*type)].load()
+                              : counts_[0].load() + counts_[1].load();
+  return n > 0 ? static_cast<std::uint64_t>(n) : 0;
+}
+
 Status EntropyStore::Count(std::optional<IdentityType> type, std::uint64_t* out) {
   const auto start = SteadyClock::now();
-  std::int64_t n = type ? counts_[static_cast<std::size_t>(*type)].load()
-                        : counts_[0].load() + counts_[1].load();
-  *out = n > 0 ? static_cast<std::uint64_t>(n) : 0;
+  *out = StoredCount(type);
   if (metrics_) {
     metrics_->ObserveOperation(Operation::kCount, type, SecondsSince(start), Status::OK());
   }

@@ -108,6 +108,10 @@ class EntropyStore : private internal::RegistryHolder,
   // when the id is not indexed.
   Status IndexEntryOf(std::string_view id, IndexEntry* out);
 
+  // Identities stored (of one type, or all), from the in-memory counts: no
+  // I/O and, unlike Count, not recorded as an operation (for status lines).
+  std::uint64_t StoredCount(std::optional<IdentityType> type = std::nullopt) const;
+
   // The q-quantile of the entropy of every identity stored now (exact to
   // within 0.0005 bits).
   double EntropyQuantile(double q) const { return population_.Quantile(q); }
