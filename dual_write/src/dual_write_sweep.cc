@@ -17,7 +17,6 @@ double SecondsSince(SteadyClock::time_point start) {
   return std::chrono::duration<double>(SteadyClock::now() - start).count();
 }
 
-
 constexpr const char* kSweepCursorKey = "sweep_cursor";
 constexpr const char* kReadFromKey = "read_from";
 constexpr const char* kLastSwitchKey = "last_switch";
