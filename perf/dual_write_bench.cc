@@ -26,6 +26,7 @@
 #include <string>
 #include <vector>
 
+#include "bench_support.h"
 #include "kimera/dual_write_store.h"
 #include "kimera/entropy_store.h"
 #include "kimera/identity.h"
@@ -36,97 +37,12 @@
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
-
-double Seconds(Clock::time_point start) {
-  return std::chrono::duration<double>(Clock::now() - start).count();
-}
-
-void Require(const kimera::Status& s, const char* what) {
-  if (!s.ok()) {
-    std::fprintf(stderr, "%s: %s\n", what, s.ToString().c_str());
-    std::exit(1);
-  }
-}
-
-std::string Numbered(const char* prefix, std::size_t n) {
-  std::string out(prefix);
-  out += std::to_string(n);
-  return out;
-}
-
-// Samples k in [0, n) with probability proportional to 1 / (k + 1)^s.
-class Zipf {
- public:
-  Zipf(int n, double s) {
-    std::vector<double> weights;
-    for (int k = 0; k < n; ++k) weights.push_back(1.0 / std::pow(k + 1, s));
-    dist_ = std::discrete_distribution<int>(weights.begin(), weights.end());
-  }
-  int operator()(std::mt19937_64& rng) { return dist_(rng); }
-
- private:
-  std::discrete_distribution<int> dist_;
-};
-
-// The identities of plugin_bench: the same seed, the same shapes.
-std::vector<kimera::Identity> Generate(std::size_t count) {
-  std::mt19937_64 rng(20261126);
-  Zipf vocabulary(2000, 1.0);
-  std::uniform_int_distribution<int> term_count(3, 7);
-  std::uniform_int_distribution<int> relation_count(2, 8);
-  std::uniform_real_distribution<double> unit(0.0, 1.0);
-  static const char* const kLangs[] = {"en", "fr", "de", "ja"};
-  const kimera::Micros base = 1'764'000'000'000'000;
-  std::vector<kimera::Identity> out(count);
-  for (std::size_t i = 0; i < count; ++i) {
-    kimera::Identity& identity = out[i];
-    const bool scar = i % 5 == 4;
-    identity.id = Numbered(scar ? "scar_" : "geoid_", i);
-    identity.lang_axis = kLangs[i % 4];
-    identity.created_at = base + static_cast<kimera::Micros>(unit(rng) * 3e13);
-    identity.updated_at = identity.created_at;
-    if (scar) {
-      identity.identity_type = kimera::IdentityType::kScar;
-      identity.raw = "relation between geoids";
-      identity.weight = 0.25 + 1.75 * unit(rng);
-      for (int r = 0, n = relation_count(rng); r < n; ++r) {
-        identity.related_ids.push_back(
-            Numbered("geoid_", static_cast<std::size_t>(vocabulary(rng))));
-      }
-    } else {
-      nlohmann::json terms = nlohmann::json::array();
-      for (int t = 0, n = term_count(rng); t < n; ++t) {
-        const int rank = vocabulary(rng);
-        terms.push_back({{"term", Numbered("w", static_cast<std::size_t>(rank))},
-                         {"intensity", std::round(100.0 / (rank + 1)) + 1}});
-      }
-      identity.meta = {{"terms", std::move(terms)}};
-      identity.raw = Numbered("a short text of identity number ", i);
-      identity.raw += ", with a few words about its weighted terms";
-      identity.echo = "echo";
-      identity.tags = {"t" + std::to_string(i % 7), "bench"};
-    }
-  }
-  return out;
-}
-
-struct TempDir {
-  std::filesystem::path path;
-  TempDir() {
-    std::string tmpl =
-        (std::filesystem::temp_directory_path() / "kimera-dual-write-bench-XXXXXX").string();
-    if (::mkdtemp(tmpl.data()) == nullptr) {
-      std::perror("mkdtemp");
-      std::exit(3);
-    }
-    path = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path, ec);
-  }
-};
+using bench::Clock;
+using bench::Generate;
+using bench::Numbered;
+using bench::Require;
+using bench::Seconds;
+using bench::TempDir;
 
 // Counts the keys of every record batch; registered after the other
 // extensions, so it sees everything they added.
