@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <random>
 #include <string>
@@ -110,6 +111,34 @@ struct TempDir {
     std::filesystem::remove_all(path, ec);
   }
 };
+
+inline std::string Fixed(double v, int digits) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.*f", digits, v);
+  return buf;
+}
+
+// One line of the targets table: PASS or MISS, what, and the measured value.
+inline void Target(const char* what, bool met, const std::string& measured) {
+  std::printf("  %-4s  %-58s %s\n", met ? "PASS" : "MISS", what, measured.c_str());
+}
+
+// The identity count from [--count N] [--quick] (default 1,000,000; --quick
+// 100,000; at least 1,000). Exits 2 with the usage on anything else.
+inline std::size_t ParseCount(int argc, char** argv) {
+  std::size_t count = 1'000'000;
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--quick") == 0) {
+      count = 100'000;
+    } else if (std::strcmp(argv[i], "--count") == 0 && i + 1 < argc) {
+      count = std::strtoull(argv[++i], nullptr, 10);
+    } else {
+      std::fprintf(stderr, "usage: %s [--count N] [--quick]\n", argv[0]);
+      std::exit(2);
+    }
+  }
+  return count < 1000 ? 1000 : count;
+}
 
 }  // namespace bench
 

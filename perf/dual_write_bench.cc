@@ -38,10 +38,12 @@
 namespace {
 
 using bench::Clock;
+using bench::Fixed;
 using bench::Generate;
 using bench::Numbered;
 using bench::Require;
 using bench::Seconds;
+using bench::Target;
 using bench::TempDir;
 
 // Counts the keys of every record batch; registered after the other
@@ -94,31 +96,10 @@ void Row(const char* what, const std::string& value, const char* unit, const std
   std::printf("  %-46s %14s  %-12s %s\n", what, value.c_str(), unit, ratio.c_str());
 }
 
-std::string Fixed(double v, int digits) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%.*f", digits, v);
-  return buf;
-}
-
-void Target(const char* what, bool met, const std::string& measured) {
-  std::printf("  %-4s  %-58s %s\n", met ? "PASS" : "MISS", what, measured.c_str());
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::size_t count = 1'000'000;
-  for (int i = 1; i < argc; ++i) {
-    if (std::strcmp(argv[i], "--quick") == 0) {
-      count = 100'000;
-    } else if (std::strcmp(argv[i], "--count") == 0 && i + 1 < argc) {
-      count = std::strtoull(argv[++i], nullptr, 10);
-    } else {
-      std::fprintf(stderr, "usage: %s [--count N] [--quick]\n", argv[0]);
-      return 2;
-    }
-  }
-  if (count < 1000) count = 1000;
+  const std::size_t count = bench::ParseCount(argc, argv);
 
   std::printf("dual_write_bench: %zu identities, generating...\n", count);
   std::fflush(stdout);
