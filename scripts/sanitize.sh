@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
 # Runs the tests under the sanitizers:
-#  1. AddressSanitizer + UndefinedBehaviorSanitizer: the whole project built in
-#     build-asan, every default test suite (except `slow`) run by meson.
+#  1. AddressSanitizer + UndefinedBehaviorSanitizer: the project built in
+#     build-asan (without the benchmarks), every default test suite (all but
+#     `slow`) run by meson.
 #  2. ThreadSanitizer: the concurrency suites (many threads storing, querying,
 #     sweeping and scraping at once) built in build-tsan: plugin entropy_index,
 #     entropy_store, metrics_endpoint; storage rocksdb_store; dual_write.
+# Both builds are -O1 with line tables only (-g1) and -Dperf=false: a third of
+# the compile time of -O2 -g, and the stacks still name file and line.
 # Any sanitizer report fails the test that printed it (halt_on_error), so a
-# passing run has zero reports. Prints one summary line per run and writes
-# them to build-asan/sanitize-summary.txt.
+# passing run has zero reports. Prints one summary line per run (tests, reports,
+# run seconds, build seconds wall and CPU) and writes them to
+# build-asan/sanitize-summary.txt.
 #
 #   scripts/sanitize.sh            # both
 #   scripts/sanitize.sh asan       # or: tsan
@@ -25,6 +29,7 @@ if setarch "$(uname -m)" -R true 2>/dev/null; then norandom=(setarch "$(uname -m
 
 summary_lines=()
 status=0
+rm -f build-asan/sanitize-summary.txt
 
 run_suites() {  # NAME BUILD_DIR LOG -- meson test arguments...
   local name=$1 dir=$2 log=$3
@@ -38,7 +43,7 @@ run_suites() {  # NAME BUILD_DIR LOG -- meson test arguments...
   fail=$(sed -n 's/^Fail: *//p' "$log" | tail -1)
   reports=$(grep -hcE '^(==[0-9]+==ERROR: |WARNING: ThreadSanitizer|SUMMARY: (Address|Undefined|Thread)Sanitizer|.*runtime error: )' \
     "$log" "$dir"/meson-logs/testlog.txt 2>/dev/null | awk '{s += $1} END {print s + 0}')
-  local line="sanitize $name: ${ok:-0} tests ok, ${fail:-0} failed, $reports sanitizer reports, ${secs} s run, build ${BUILD_SECS} s"
+  local line="sanitize $name: ${ok:-0} tests ok, ${fail:-0} failed, $reports sanitizer reports, ${secs} s run, build ${BUILD_SECS} s (${BUILD_CPU} CPU-s)"
   echo "$line"
   summary_lines+=("$line")
   if ((rc != 0 || reports != 0)); then
@@ -49,14 +54,27 @@ run_suites() {  # NAME BUILD_DIR LOG -- meson test arguments...
   fi
 }
 
+# The flags both sanitizer builds share (see the top of this file).
+setup_flags=(-Ddebug=false -Doptimization=1 "-Dcpp_args=-g1 -fno-omit-frame-pointer"
+  -Dperf=false -Db_lundef=false)
+
+timed_build() {  # BUILD_DIR [targets...]: sets BUILD_SECS (wall) and BUILD_CPU (user + sys)
+  local log=$1/sanitize-build.log wall user sys TIMEFORMAT='%R %U %S'
+  if ! { time ninja -C "$@" >"$log" 2>&1; } 2>"$1/sanitize-build-time.txt"; then
+    tail -30 "$log"
+    echo "sanitize: build in $1 failed (full log: $log)"
+    exit 1
+  fi
+  read -r wall user sys <"$1/sanitize-build-time.txt"
+  BUILD_SECS=$(printf '%.0f' "$wall")
+  BUILD_CPU=$(awk -v u="$user" -v s="$sys" 'BEGIN {printf "%.0f", u + s}')
+}
+
 if [[ " $RUNS " == *" asan "* ]]; then
   if [[ ! -f build-asan/build.ninja ]]; then
-    meson setup build-asan -Dbuildtype=debugoptimized -Db_sanitize=address,undefined \
-      -Db_lundef=false >/dev/null
+    meson setup build-asan "${setup_flags[@]}" -Db_sanitize=address,undefined >/dev/null
   fi
-  start=$(date +%s)
-  ninja -C build-asan >/dev/null
-  BUILD_SECS=$(($(date +%s) - start))
+  timed_build build-asan
   export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:halt_on_error=1
   export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
   # The children a test starts (the kimera program, crash helpers) inherit
@@ -68,13 +86,11 @@ fi
 
 if [[ " $RUNS " == *" tsan "* ]]; then
   if [[ ! -f build-tsan/build.ninja ]]; then
-    meson setup build-tsan -Dbuildtype=debugoptimized -Db_sanitize=thread -Db_lundef=false \
-      >/dev/null
+    meson setup build-tsan "${setup_flags[@]}" -Db_sanitize=thread >/dev/null
   fi
-  start=$(date +%s)
-  ninja -C build-tsan tests/plugin/plugin_tests tests/plugin/plugin_crash_child \
-    tests/storage_adapter/storage_adapter_tests tests/dual_write/dual_write_tests >/dev/null
-  BUILD_SECS=$(($(date +%s) - start))
+  # Only the programs of the suites below.
+  timed_build build-tsan tests/plugin/plugin_tests tests/plugin/plugin_crash_child \
+    tests/storage_adapter/storage_adapter_tests tests/dual_write/dual_write_tests
   # RocksDB, prometheus-cpp and civetweb are not built with TSan: their own
   # internal synchronisation is invisible to it, so reports whose stacks are
   # inside them are suppressed. Reports in project code are not.
