@@ -132,8 +132,13 @@ class Cycler:
         with open(self.ack_log, "rb") as f:
             f.seek(self.log_offset)
             data = f.read()
-        end = data.rfind(b"\n") + 1  # A torn last line (no newline) is ignored.
+        end = data.rfind(b"\n") + 1
         self.log_offset += end
+        if end < len(data):
+            # A line torn by the kill was never acknowledged (its fdatasync had
+            # not returned); cut it off so the next writer's lines start on a
+            # line of their own.
+            os.truncate(self.ack_log, self.log_offset)
         acks = []
         intents = {}
         for raw in data[:end].decode("utf-8").splitlines():
