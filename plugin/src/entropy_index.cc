@@ -178,10 +178,12 @@ void EntropyIndex::DeleteById(std::string_view id, rocksdb::WriteBatch* batch) c
   batch->Delete(cf_, ByIdKey(id));
 }
 
-Status EntropyIndex::LookupOrdered(double entropy, std::string_view id, IndexEntry* out) const {
+Status EntropyIndex::LookupOrdered(double entropy, std::string_view id, IndexEntry* out,
+                                   const rocksdb::Snapshot* snapshot) const {
   rocksdb::PinnableSlice value;
-  rocksdb::Status rs =
-      database_->db()->Get(rocksdb::ReadOptions(), cf_, EncodeIndexKey(entropy, id), &value);
+  rocksdb::ReadOptions ro;
+  ro.snapshot = snapshot;
+  rocksdb::Status rs = database_->db()->Get(ro, cf_, EncodeIndexKey(entropy, id), &value);
   if (rs.IsNotFound()) {
     return Status::NotFound("no ordered index entry for id '" + DisplayId(id) + "'");
   }
@@ -223,9 +225,11 @@ Status EntropyIndex::Range(double min_entropy, double max_entropy, std::size_t l
 
 Status EntropyIndex::ForEachOrdered(
     std::string_view start_after,
-    const std::function<bool(std::string_view key, const IndexEntry&)>& visit) const {
+    const std::function<bool(std::string_view key, const IndexEntry&)>& visit,
+    const rocksdb::Snapshot* snapshot) const {
   PrefixBounds bounds(kOrderedPrefix);
   rocksdb::ReadOptions ro;
+  ro.snapshot = snapshot;
   ro.iterate_upper_bound = &bounds.upper_slice;
   ro.fill_cache = false;
   std::unique_ptr<rocksdb::Iterator> it(database_->db()->NewIterator(ro, cf_));

@@ -9,6 +9,8 @@
 #include <chrono>
 #include <stdexcept>
 
+#include "kimera/record_codec.h"
+
 namespace kimera {
 namespace {
 
@@ -362,6 +364,32 @@ Status EntropyStore::IndexEntryOf(std::string_view id, IndexEntry* out) {
   Status s = target()->Fetch(id, &record);
   if (!s.ok()) return s;
   return index_->LookupOrdered(Entropy(record), id, out);
+}
+
+Status EntropyStore::ReadIndexed(std::string_view id, Identity* record, IndexEntry* entry,
+                                 bool* indexed) {
+  *indexed = false;
+  Status s;
+  if (rocks_ != nullptr) {
+    rocksdb::DB* db = rocks_->database().db();
+    rocksdb::ManagedSnapshot snapshot(db);
+    rocksdb::ReadOptions ro;
+    ro.snapshot = snapshot.snapshot();
+    rocksdb::PinnableSlice value;
+    const rocksdb::Status rs = db->Get(ro, rocks_->identities(), id, &value);
+    if (rs.IsNotFound()) return Status::NotFound("identity '" + DisplayId(id) + "' not found");
+    if (!rs.ok()) return RocksDbDatabase::FromRocks(rs, "reading '" + DisplayId(id) + "'");
+    s = DecodeRecord(id, value.ToStringView(), record);
+    if (s.ok()) s = index_->LookupOrdered(Entropy(*record), id, entry, snapshot.snapshot());
+  } else {
+    std::lock_guard lock(LockFor(id));
+    s = target()->Fetch(id, record);
+    if (!s.ok()) return s;
+    s = index_->Lookup(id, entry);
+  }
+  if (s.IsNotFound()) return Status::OK();
+  *indexed = s.ok();
+  return s;
 }
 
 Status EntropyStore::Rebuild() {

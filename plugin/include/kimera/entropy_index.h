@@ -72,8 +72,10 @@ class EntropyIndex {
   Status Lookup(std::string_view id, IndexEntry* out) const;
   // Deletes the by-id entry of `id` in `batch` (repair of an orphan).
   void DeleteById(std::string_view id, rocksdb::WriteBatch* batch) const;
-  // The ordered entry of `id` at `entropy`; NotFound when absent.
-  Status LookupOrdered(double entropy, std::string_view id, IndexEntry* out) const;
+  // The ordered entry of `id` at `entropy`; NotFound when absent. Reads at
+  // `snapshot` when given.
+  Status LookupOrdered(double entropy, std::string_view id, IndexEntry* out,
+                       const rocksdb::Snapshot* snapshot = nullptr) const;
 
   // Up to `limit` entries with min <= H <= max, highest first, ties by id.
   // `*scanned` gets the number of index keys read.
@@ -82,10 +84,11 @@ class EntropyIndex {
 
   // Visits the ordered index ('x' keys), highest entropy first, from the
   // first key after `start_after` (an encoded index key; empty: the start).
-  // Stop by returning false.
-  Status ForEachOrdered(
-      std::string_view start_after,
-      const std::function<bool(std::string_view key, const IndexEntry&)>& visit) const;
+  // Stop by returning false. Reads at `snapshot` when given (owned by the
+  // caller), else at the latest state.
+  Status ForEachOrdered(std::string_view start_after,
+                        const std::function<bool(std::string_view key, const IndexEntry&)>& visit,
+                        const rocksdb::Snapshot* snapshot = nullptr) const;
   // Visits every by-id entry ('i' keys) in id order.
   Status ForEachById(const std::function<bool(const IndexEntry&)>& visit) const;
 

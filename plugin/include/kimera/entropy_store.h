@@ -108,6 +108,15 @@ class EntropyStore : private internal::RegistryHolder,
   // when the id is not indexed.
   Status IndexEntryOf(std::string_view id, IndexEntry* out);
 
+  // The record of `id` and its index entry as one state, though writes go
+  // on: at one snapshot when the index shares the records' database (they
+  // commit in one batch), else under the id's lock (which every write of the
+  // id holds across its record and index update). Below the decorator: not
+  // timed as a fetch. NotFound when the record is absent; `*indexed` false
+  // when the index holds no entry for it (in a shared database, none at the
+  // record's entropy).
+  Status ReadIndexed(std::string_view id, Identity* record, IndexEntry* entry, bool* indexed);
+
   // Identities stored (of one type, or all), from the in-memory counts: no
   // I/O and, unlike Count, not recorded as an operation (for status lines).
   std::uint64_t StoredCount(std::optional<IdentityType> type = std::nullopt) const;
