@@ -15,6 +15,14 @@ bool Close(double a, double b) {
   return a == b || std::fabs(a - b) <= kDecayTolerance * std::max(std::fabs(a), std::fabs(b));
 }
 
+// Whether `id` was decayed (or created) after `now`, as listed or since: a
+// single-id decay may run between the listing and this run's step.
+bool DecayedAfter(EntropyStore& store, const Identity& listed, Micros now) {
+  if (DecaySince(listed) > now) return true;
+  Identity current;
+  return store.target()->Fetch(listed.id, &current).ok() && DecaySince(current) > now;
+}
+
 }  // namespace
 
 Status ApplyDecayAll(EntropyStore& store, DecayVerifier& verifier, Micros now,
@@ -69,7 +77,7 @@ Status ApplyDecayAll(EntropyStore& store, DecayVerifier& verifier, Micros now,
         ++result->applied;
         applied.push_back(r.id);
         applied_index.push_back(i);
-      } else if (st.IsNotFound() || (st.IsInvalidArgument() && DecaySince(r) > now)) {
+      } else if (st.IsNotFound() || (st.IsInvalidArgument() && DecayedAfter(store, r, now))) {
         ++result->skipped;
       } else {
         error("id '" + DisplayId(r.id) + "': " + st.ToString());

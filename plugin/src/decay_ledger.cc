@@ -52,15 +52,17 @@ Status DecayLedger::Lookup(std::string_view id, DecayLedgerEntry* out) const {
 }
 
 Status DecayLedger::LookupMany(const std::vector<std::string>& ids,
-                               std::vector<DecayLedgerEntry>* out, std::vector<bool>* found) const {
+                               std::vector<DecayLedgerEntry>* out, std::vector<bool>* found,
+                               const rocksdb::Snapshot* snapshot) const {
   out->assign(ids.size(), DecayLedgerEntry{});
   found->assign(ids.size(), false);
   if (ids.empty()) return Status::OK();
   std::vector<rocksdb::Slice> keys(ids.begin(), ids.end());
   std::vector<rocksdb::PinnableSlice> values(ids.size());
   std::vector<rocksdb::Status> statuses(ids.size());
-  database_->db()->MultiGet(rocksdb::ReadOptions(), cf_, keys.size(), keys.data(), values.data(),
-                            statuses.data());
+  rocksdb::ReadOptions options;
+  options.snapshot = snapshot;
+  database_->db()->MultiGet(options, cf_, keys.size(), keys.data(), values.data(), statuses.data());
   for (std::size_t i = 0; i < ids.size(); ++i) {
     if (statuses[i].IsNotFound()) continue;
     if (!statuses[i].ok()) return RocksDbDatabase::FromRocks(statuses[i], "decay ledger lookup");

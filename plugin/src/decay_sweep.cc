@@ -197,6 +197,13 @@ bool DecaySweep::Pause(std::chrono::duration<double> pause) {
 }
 
 Status DecaySweep::RunOnce(Micros now, DecaySweepResult* result) {
+  return Run(
+      now, [now] { return now; }, result);
+}
+
+Status DecaySweep::RunNow(DecaySweepResult* result) { return Run(clock_(), clock_, result); }
+
+Status DecaySweep::Run(Micros now, const Clock& verification_clock, DecaySweepResult* result) {
   std::lock_guard sweep_lock(sweep_mu_);
   const auto started = SteadyClock::now();
   DecaySweepResult r;
@@ -263,7 +270,7 @@ Status DecaySweep::RunOnce(Micros now, DecaySweepResult* result) {
     metrics_->ObserveDuration(r.seconds);
   }
   if (options_.config.verification_sample > 0) {
-    Status s = verifier_->Run(now, &r.verification);
+    Status s = verifier_->Run(verification_clock, &r.verification);
     if (!s.ok()) return s;
     r.verified = true;
   }
@@ -331,7 +338,7 @@ void DecaySweep::Loop() {
       next_apply = now + std::chrono::duration_cast<SteadyClock::duration>(apply_every);
     }
     if (sweeps && SteadyClock::now() >= next_sweep) {
-      record_error(RunOnce(clock_()));
+      record_error(RunNow());
       next_sweep =
           SteadyClock::now() + std::chrono::duration_cast<SteadyClock::duration>(sweep_every);
     }

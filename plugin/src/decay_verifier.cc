@@ -15,6 +15,7 @@
 #include <set>
 
 #include "kimera/memory_store.h"
+#include "kimera/record_codec.h"
 
 namespace kimera {
 namespace {
@@ -146,6 +147,15 @@ DecayVerifier::~DecayVerifier() = default;
 Status DecayVerifier::Open(EntropyStore& store, const DecayVerifierOptions& options,
                            std::unique_ptr<DecayVerifier>* out) {
   std::unique_ptr<DecayVerifier> verifier(new DecayVerifier(store, options));
+  // Only when the index shares the records' database can one snapshot hold
+  // records, index and ledger (the index's database is then the store's).
+  if (store.index_in_record_database()) {
+    for (IdentityStore* s = store.target(); s != nullptr && verifier->rocks_ == nullptr;) {
+      verifier->rocks_ = dynamic_cast<RocksDbStore*>(s);
+      auto* wrapper = dynamic_cast<StoreWrapper*>(s);
+      s = wrapper ? wrapper->target() : nullptr;
+    }
+  }
   Status s = DecayLedger::Open(&store.index().database(), &verifier->ledger_);
   if (!s.ok()) return s;
   if (store.registry()) verifier->metrics_ = std::make_unique<Metrics>(*store.registry());
@@ -153,7 +163,7 @@ Status DecayVerifier::Open(EntropyStore& store, const DecayVerifierOptions& opti
   return Status::OK();
 }
 
-Status DecayVerifier::Sample(std::vector<IndexEntry>* entries) {
+Status DecayVerifier::Sample(std::vector<IndexEntry>* entries, const rocksdb::Snapshot* snapshot) {
   entries->clear();
   const std::size_t n = options_.sample_size;
   if (n == 0) return Status::OK();
@@ -164,27 +174,95 @@ Status DecayVerifier::Sample(std::vector<IndexEntry>* entries) {
   if (!std::isfinite(start_entropy)) start_entropy = 0;
   const std::string start = EncodeIndexKey(start_entropy, {});
   const EntropyIndex& index = store_.index();
-  Status s = index.ForEachOrdered(start, [&](std::string_view, const IndexEntry& e) {
-    entries->push_back(e);
-    return entries->size() < n;
-  });
+  Status s = index.ForEachOrdered(
+      start,
+      [&](std::string_view, const IndexEntry& e) {
+        entries->push_back(e);
+        return entries->size() < n;
+      },
+      snapshot);
   if (!s.ok() || entries->size() >= n) return s;
-  return index.ForEachOrdered({}, [&](std::string_view key, const IndexEntry& e) {
-    if (key >= start) return false;
-    entries->push_back(e);
-    return entries->size() < n;
-  });
+  return index.ForEachOrdered(
+      {},
+      [&](std::string_view key, const IndexEntry& e) {
+        if (key >= start) return false;
+        entries->push_back(e);
+        return entries->size() < n;
+      },
+      snapshot);
 }
 
 Status DecayVerifier::Run(Micros now, DecayVerificationReport* report) {
+  return Run([now] { return now; }, report);
+}
+
+Status DecayVerifier::Run(const Clock& clock, DecayVerificationReport* report) {
   std::lock_guard lock(run_mu_);
   const auto started = std::chrono::steady_clock::now();
   *report = DecayVerificationReport{};
-  report->now = now;
-
-  std::vector<IndexEntry> entries;
-  Status s = Sample(&entries);
+  std::vector<Sampled> rows;
+  Status s = rocks_ != nullptr ? ReadAtSnapshot(&rows, report) : ReadAndReconcile(&rows, report);
   if (!s.ok()) return s;
+  // Read after the sample: a `now` read before it would make a record stored
+  // in between look created in the future (a negative age).
+  report->now = clock();
+  report->verified = rows.size();
+  Judge(report->now, rows, report);
+  report->seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  UpdateMetrics(*report);
+  return Status::OK();
+}
+
+Status DecayVerifier::ReadAtSnapshot(std::vector<Sampled>* rows, DecayVerificationReport* report) {
+  rocksdb::DB* db = rocks_->database().db();
+  rocksdb::ManagedSnapshot snapshot(db);
+  std::vector<IndexEntry> entries;
+  Status s = Sample(&entries, snapshot.snapshot());
+  if (!s.ok()) return s;
+  report->sampled = entries.size();
+  std::vector<std::string> ids;
+  ids.reserve(entries.size());
+  for (const auto& e : entries) ids.push_back(e.id);
+  std::vector<DecayLedgerEntry> ledger;
+  std::vector<bool> found;
+  s = ledger_->LookupMany(ids, &ledger, &found, snapshot.snapshot());
+  if (!s.ok()) return s;
+  std::vector<rocksdb::Slice> keys(ids.begin(), ids.end());
+  std::vector<rocksdb::PinnableSlice> values(ids.size());
+  std::vector<rocksdb::Status> statuses(ids.size());
+  rocksdb::ReadOptions ro;
+  ro.snapshot = snapshot.snapshot();
+  db->MultiGet(ro, rocks_->identities(), keys.size(), keys.data(), values.data(), statuses.data());
+  rows->clear();
+  rows->reserve(entries.size());
+  for (std::size_t i = 0; i < entries.size(); ++i) {
+    if (statuses[i].IsNotFound()) {
+      // Record and index entry commit in one batch: at one snapshot, an
+      // entry without its record is the index's fault, not a race.
+      ++report->failures_by_check[static_cast<std::size_t>(DecayCheck::kFormula)];
+      if (report->failures.size() < DecayVerificationReport::kMaxListedFailures) {
+        report->failures.push_back(
+            {DecayCheck::kFormula, entries[i].id,
+             "index entry at entropy " + Num(entries[i].entropy) + " has no record"});
+      }
+      continue;
+    }
+    if (!statuses[i].ok()) return RocksDbDatabase::FromRocks(statuses[i], "decay verification");
+    Sampled row{std::move(entries[i]), Identity{}, found[i], ledger[i]};
+    s = DecodeRecord(ids[i], values[i].ToStringView(), &row.record);
+    if (!s.ok()) return s;
+    rows->push_back(std::move(row));
+  }
+  return Status::OK();
+}
+
+Status DecayVerifier::ReadAndReconcile(std::vector<Sampled>* rows,
+                                       DecayVerificationReport* report) {
+  std::vector<IndexEntry> entries;
+  Status s = Sample(&entries, nullptr);
+  if (!s.ok()) return s;
+  report->sampled = entries.size();
   std::vector<std::string> ids;
   ids.reserve(entries.size());
   for (const auto& e : entries) ids.push_back(e.id);
@@ -198,60 +276,28 @@ Status DecayVerifier::Run(Micros now, DecayVerificationReport* report) {
   s = ledger_->LookupMany(ids, &ledger, &found);
   if (!s.ok()) return s;
 
-  std::vector<Sampled> rows;
-  rows.reserve(records.size());
+  const DecayParams& params = store_.config().entropy.decay;
+  rows->clear();
+  rows->reserve(records.size());
   std::size_t r = 0;
   for (std::size_t i = 0; i < entries.size() && r < records.size(); ++i) {
     if (records[r].id != entries[i].id) continue;  // Removed since the index was read.
-    rows.push_back(Sampled{std::move(entries[i]), std::move(records[r++]), found[i], ledger[i]});
-  }
-  s = Reconcile(&rows);
-  if (!s.ok()) return s;
-  report->sampled = entries.size();
-  report->verified = rows.size();
-  Judge(now, rows, report);
-  report->seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-  UpdateMetrics(*report);
-  return Status::OK();
-}
-
-Status DecayVerifier::Reconcile(std::vector<Sampled>* rows) {
-  const DecayParams& params = store_.config().entropy.decay;
-  const EntropyIndex& index = store_.index();
-  std::vector<Sampled> kept;
-  kept.reserve(rows->size());
-  for (Sampled& row : *rows) {
+    Sampled row{std::move(entries[i]), std::move(records[r++]), found[i], ledger[i]};
     const double entropy = Entropy(row.record);
-    if (entropy == row.entry.entropy && EffectiveTau(entropy, params) == row.entry.tau) {
-      kept.push_back(std::move(row));
-      continue;
+    if (entropy != row.entry.entropy || EffectiveTau(entropy, params) != row.entry.tau) {
+      // Index and record were read at different moments; a write in between
+      // makes them disagree without anything being wrong. Judge the pair
+      // read as one state instead; without an entry for the record the
+      // stale one stays, and the formula check reports the disagreement.
+      IndexEntry entry;
+      bool indexed = false;
+      s = store_.ReadIndexed(row.entry.id, &row.record, &entry, &indexed);
+      if (s.IsNotFound()) continue;
+      if (!s.ok()) return s;
+      if (indexed) row.entry = std::move(entry);
     }
-    // The index entry and the record were read at different moments; a
-    // store in between makes them disagree for a while without anything
-    // being wrong. Read both again, the record first: the index entry for
-    // its current entropy is then committed (same batch, or reconciled under
-    // the id lock) unless the index really is wrong.
-    Identity record;
-    Status s = store_.target()->Fetch(row.entry.id, &record);
-    if (s.IsNotFound()) continue;
-    if (!s.ok()) return s;
-    const double current = Entropy(record);
-    std::string value;
-    rocksdb::Status rs = index.database().db()->Get(rocksdb::ReadOptions(), index.column_family(),
-                                                    EncodeIndexKey(current, record.id), &value);
-    if (!rs.ok() && !rs.IsNotFound()) return RocksDbDatabase::FromRocks(rs, "decay verification");
-    // The ordered value is the type byte then the tau (entropy_index.h).
-    if (rs.ok() && value.size() == 1 + sizeof(double)) {
-      row.entry.entropy = current;
-      std::memcpy(&row.entry.tau, value.data() + 1, sizeof(double));
-    }
-    // Without an entry at the current entropy the stale one stays, and the
-    // formula check reports the disagreement.
-    row.record = std::move(record);
-    kept.push_back(std::move(row));
+    rows->push_back(std::move(row));
   }
-  *rows = std::move(kept);
   return Status::OK();
 }
 
@@ -352,7 +398,10 @@ void DecayVerifier::Judge(Micros now, const std::vector<Sampled>& rows,
       }
     }
     // no_compounding (2): the stored weight against the ledger's chain.
-    if (rows[i].has_ledger && rows[i].ledger.updated_at == rec.updated_at) {
+    // Judged only when the record's last write was the decay step the
+    // ledger describes: a store at the same microsecond keeps updated_at.
+    if (rows[i].has_ledger && rows[i].ledger.updated_at == rec.updated_at &&
+        rec.decay_applied_at == rec.updated_at) {
       ++report->ledger_checked;
       const DecayLedgerEntry& l = rows[i].ledger;
       if (!Close(rec.weight, l.weight)) {

@@ -22,6 +22,13 @@ std::size_t FailuresFor(const DecayVerificationReport& report, DecayCheck check,
   return n;
 }
 
+// `id` failed `check` once, and no other id failed it.
+void RequireOnlyFailure(const DecayVerificationReport& report, DecayCheck check,
+                        const std::string& id) {
+  BOOST_TEST(FailuresFor(report, check, id) == 1u);
+  BOOST_TEST(report.failures_by_check[static_cast<std::size_t>(check)] == 1u);
+}
+
 void RequireStatus(EntropyStore& store, double value) {
   const std::string text = store.MetricsText();
   BOOST_REQUIRE_EQUAL(MetricValue(text, "kimera_decay_verification_status"), value);
@@ -274,6 +281,39 @@ BOOST_AUTO_TEST_CASE(a_chain_that_compounded_fails_even_when_the_last_step_match
   DecayVerificationReport report;
   BOOST_REQUIRE(verifier->Run(clock(), &report).ok());
   BOOST_TEST(FailuresFor(report, DecayCheck::kNoCompounding, "g") == 1u);
+  RequireStatus(*store, 0);
+}
+
+BOOST_AUTO_TEST_CASE(an_index_entry_without_its_record_fails_formula) {
+  TempDir dir;
+  ManualClock clock;
+  auto store = OpenStore(dir.str("db"), clock);
+  Populate(*store, clock, 200);
+  // An entry behind the store's back: at one snapshot it cannot be a race.
+  IndexEntry orphan{"orphan", 1.5, IdentityType::kGeoid,
+                    EffectiveTau(1.5, store->config().entropy.decay)};
+  rocksdb::WriteBatch batch;
+  store->index().AddChanges(orphan.id, nullptr, &orphan, &batch);
+  BOOST_REQUIRE(store->index().database().Write(&batch).ok());
+  const auto report = Verify(*store, clock());
+  RequireOnlyFailure(report, DecayCheck::kFormula, "orphan");
+  RequireStatus(*store, 0);
+}
+
+BOOST_AUTO_TEST_CASE(a_clock_read_after_the_sample_still_fails_a_future_created_at) {
+  TempDir dir;
+  ManualClock clock;
+  auto store = OpenStore(dir.str("db"), clock);
+  Populate(*store, clock, 300);
+  Identity future = Geoid("future", {1, 2, 3});
+  future.created_at = clock() + 3'600'000'000;
+  BOOST_REQUIRE(store->Store(future).ok());
+  std::unique_ptr<DecayVerifier> verifier;
+  BOOST_REQUIRE(DecayVerifier::Open(*store, {.sample_size = 1000, .seed = 2}, &verifier).ok());
+  DecayVerificationReport report;
+  BOOST_REQUIRE(verifier->Run(Clock(clock), &report).ok());
+  BOOST_TEST(report.now == clock());
+  RequireOnlyFailure(report, DecayCheck::kBounds, "future");
   RequireStatus(*store, 0);
 }
 

@@ -49,9 +49,10 @@ class DecayLedger {
 
   // The entry of `id`; NotFound when it has none.
   Status Lookup(std::string_view id, DecayLedgerEntry* out) const;
-  // Reads the entries of `ids` at once; `found[i]` tells whether ids[i] had one.
+  // Reads the entries of `ids` at once; `found[i]` tells whether ids[i] had
+  // one. Reads at `snapshot` when given (owned by the caller).
   Status LookupMany(const std::vector<std::string>& ids, std::vector<DecayLedgerEntry>* out,
-                    std::vector<bool>* found) const;
+                    std::vector<bool>* found, const rocksdb::Snapshot* snapshot = nullptr) const;
   void Put(std::string_view id, const DecayLedgerEntry& entry, rocksdb::WriteBatch* batch) const;
   void Delete(std::string_view id, rocksdb::WriteBatch* batch) const;
   Status Write(rocksdb::WriteBatch* batch) { return database_->Write(batch); }

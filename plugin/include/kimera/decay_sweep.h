@@ -107,9 +107,14 @@ class DecaySweep {
   // Stops the background thread.
   ~DecaySweep();
 
-  // One sweep as of `now`, then verification of a sample. An error means the
-  // index or records could not be read; failed checks are not an error.
+  // One sweep as of `now`, then verification of a sample as of `now`. An
+  // error means the index or records could not be read; failed checks are
+  // not an error.
   Status RunOnce(Micros now, DecaySweepResult* result = nullptr);
+  // One sweep as of the clock, then verification as of the clock read once
+  // its sample is read (DecayVerifier::Run(Clock)): what the background
+  // thread runs, for a store that takes writes meanwhile.
+  Status RunNow(DecaySweepResult* result = nullptr);
 
   // Starts the background thread: a sweep every sweep_interval_seconds (none
   // when 0), and ApplyDecayAll every apply_interval_seconds (never when 0).
@@ -130,6 +135,8 @@ class DecaySweep {
   DecaySweep(EntropyStore& store, const DecaySweepOptions& options, Clock clock);
   // Waits `pause`; false when Stop() was called meanwhile.
   bool Pause(std::chrono::duration<double> pause);
+  // The sweep as of `now`; verification as of verification_clock().
+  Status Run(Micros now, const Clock& verification_clock, DecaySweepResult* result);
   // Identities holding id, identity_type and created_at of those `ids` that
   // are stored, in the order of `ids`.
   Status ReadCreatedAt(const std::vector<std::string>& ids, std::vector<Identity>* out) const;

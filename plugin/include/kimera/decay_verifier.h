@@ -6,10 +6,16 @@
 // identities in rank; the run wraps round to the top of the index). Being
 // consecutive, it holds whole groups of equal entropy, which the order check
 // needs. Age is now - created_at; d = exp(-age / tau) with the index's tau.
-// The index and the records are read one after the other while stores go
-// on; a row where they disagree is read again (record, then the index entry
-// at its current entropy) before it is judged, so only a disagreement that
-// persists is reported.
+//
+// Stores, removals and decay go on while a run reads. When the index shares
+// the records' database (the default), the sample's index entries, records
+// and decay ledger entries are all read at one RocksDB snapshot, where every
+// record and its index entry were committed together: what is judged is one
+// state of the store, and an index entry without its record is a fault. With
+// an index database of its own, index and records cannot be read at one
+// moment; a row where they disagree is read again under the id's lock
+// (EntropyStore::ReadIndexed) before it is judged, so only a disagreement
+// that persists is reported.
 //
 // The checks (names are the `check` label values):
 //   formula        entropy and tau recomputed from the record equal the
@@ -64,6 +70,7 @@
 
 #include "kimera/decay_ledger.h"
 #include "kimera/entropy_store.h"
+#include "kimera/rocksdb_store.h"
 #include "kimera/status.h"
 
 namespace prometheus {
@@ -138,8 +145,15 @@ class DecayVerifier {
 
   // Verifies a fresh sample as of `now` into `*report` and updates the
   // metrics. An error status means the sample could not be read (nothing
-  // judged, metrics untouched); failed checks are not an error.
+  // judged, metrics untouched); failed checks are not an error. A record
+  // written after `now` has a negative age as of `now` and fails the bounds
+  // check: on a store that takes writes meanwhile, use the Clock overload.
   Status Run(Micros now, DecayVerificationReport* report);
+  // The same as of clock(), read once the sample has been read: every
+  // record judged was written before that time by a store stamping it from
+  // the same clock, so only a clock that went backwards or a created_at
+  // given in the future shows as a negative age. For a live store.
+  Status Run(const Clock& clock, DecayVerificationReport* report);
 
   // The ledger of bulk decay applications (shared with ApplyDecayAll).
   DecayLedger& ledger() const { return *ledger_; }
@@ -149,15 +163,19 @@ class DecayVerifier {
   struct Sampled;
 
   DecayVerifier(EntropyStore& store, const DecayVerifierOptions& options);
-  Status Sample(std::vector<IndexEntry>* entries);
-  // Rereads the rows whose record and index entry disagree, so a store that
-  // ran between the two reads is not taken for a fault; drops removed ones.
-  Status Reconcile(std::vector<Sampled>* rows);
+  Status Sample(std::vector<IndexEntry>* entries, const rocksdb::Snapshot* snapshot);
+  // The sample's rows at one snapshot of the records' database; an index
+  // entry without a record is reported (formula) into `*report`.
+  Status ReadAtSnapshot(std::vector<Sampled>* rows, DecayVerificationReport* report);
+  // The sample's rows from an index kept apart: rows whose record and index
+  // entry disagree are read again under the id's lock; removed ones dropped.
+  Status ReadAndReconcile(std::vector<Sampled>* rows, DecayVerificationReport* report);
   void Judge(Micros now, const std::vector<Sampled>& rows, DecayVerificationReport* report);
   void UpdateMetrics(const DecayVerificationReport& report);
 
   EntropyStore& store_;
   const DecayVerifierOptions options_;
+  RocksDbStore* rocks_ = nullptr;  // The records' store, when the index shares its database.
   std::unique_ptr<DecayLedger> ledger_;
   std::unique_ptr<Metrics> metrics_;  // Null when the store records no metrics.
   std::mutex run_mu_;                 // Serializes runs; guards rng_.
