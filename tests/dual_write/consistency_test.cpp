@@ -16,6 +16,7 @@ using kimera::Identity;
 using kimera::RocksDbStore;
 using kimera::Status;
 using kimera_test::Geoid;
+using kimera_test::Id;
 using kimera_test::Scar;
 using kimera_test::TempDir;
 
@@ -79,8 +80,7 @@ BOOST_AUTO_TEST_CASE(legacy_row_round_trips_the_projection) {
 BOOST_AUTO_TEST_CASE(sweep_finds_record_changed_behind_the_back_and_repair_fixes_it) {
   TempDir dir;
   auto store = OpenLegacy(dir);
-  for (int i = 0; i < 50; ++i)
-    BOOST_REQUIRE(store->Store(Geoid(std::string("g") + std::to_string(i))).ok());
+  for (int i = 0; i < 50; ++i) BOOST_REQUIRE(store->Store(Geoid(Id("g", i))).ok());
   Identity changed;
   BOOST_REQUIRE(store->secondary().Get("g7", &changed).ok());
   changed.echo = "tampered";
@@ -117,9 +117,7 @@ BOOST_AUTO_TEST_CASE(planted_faults_are_all_reported_and_nothing_else) {
   for (std::size_t i = 0; i < n; ++i) {
     char id[32];
     std::snprintf(id, sizeof id, "id%07zu", i);
-    BOOST_REQUIRE(
-        store->Store(i % 3 == 0 ? Scar(id, 0.5) : Geoid(id, std::string("t") + std::to_string(i)))
-            .ok());
+    BOOST_REQUIRE(store->Store(i % 3 == 0 ? Scar(id, 0.5) : Geoid(id, Id("t", i))).ok());
   }
   // kind -> expected field ("" for missing / extra).
   std::map<std::string, std::pair<CheckResult, std::string>> planted;
@@ -189,14 +187,12 @@ BOOST_AUTO_TEST_CASE(planted_faults_are_all_reported_and_nothing_else) {
 BOOST_AUTO_TEST_CASE(sweep_during_writes_reports_no_false_difference) {
   TempDir dir;
   auto store = OpenLegacy(dir);
-  for (int i = 0; i < 5000; ++i)
-    BOOST_REQUIRE(store->Store(Geoid(std::string("g") + std::to_string(i))).ok());
+  for (int i = 0; i < 5000; ++i) BOOST_REQUIRE(store->Store(Geoid(Id("g", i))).ok());
   std::atomic<bool> stop{false};
   std::thread writer([&] {
     for (int i = 0; !stop; ++i) {
-      (void)store->Store(
-          Geoid(std::string("g") + std::to_string(i % 6000), std::string("v") + std::to_string(i)));
-      if (i % 7 == 0) (void)store->Remove(std::string("g") + std::to_string((i * 13) % 6000));
+      (void)store->Store(Geoid(Id("g", i % 6000), Id("v", i)));
+      if (i % 7 == 0) (void)store->Remove(Id("g", (i * 13) % 6000));
     }
   });
   kimera::SweepReport report;

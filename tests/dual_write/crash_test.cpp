@@ -17,6 +17,7 @@ using kimera::Status;
 using kimera_test::Faults;
 using kimera_test::FaultySecondary;
 using kimera_test::Geoid;
+using kimera_test::Id;
 using kimera_test::TempDir;
 
 namespace {
@@ -79,8 +80,7 @@ BOOST_AUTO_TEST_CASE(kill_at_each_write_point_then_reopen_is_consistent) {
       {
         auto store = Open(dir, config, std::make_shared<Faults>());
         BOOST_REQUIRE(store);
-        for (int i = 0; i < 10; ++i)
-          BOOST_REQUIRE(store->Store(Geoid(std::string("g") + std::to_string(i))).ok());
+        for (int i = 0; i < 10; ++i) BOOST_REQUIRE(store->Store(Geoid(Id("g", i))).ok());
       }
       const std::string what = std::string(point) + (second_db ? " (second db)" : " (legacy)");
       const bool killed = ChildKilledAt(point, [&] {
@@ -108,8 +108,7 @@ BOOST_AUTO_TEST_CASE(kill_in_the_middle_of_a_repair_then_reopen_is_consistent) {
       faults->fail_every_nth_write = 1;
       auto store = Open(dir, config, faults);
       BOOST_REQUIRE(store);
-      for (int i = 0; i < 10; ++i)
-        BOOST_REQUIRE(store->Store(Geoid(std::string("g") + std::to_string(i))).ok());
+      for (int i = 0; i < 10; ++i) BOOST_REQUIRE(store->Store(Geoid(Id("g", i))).ok());
       BOOST_CHECK_EQUAL(store->repair_backlog(), 10u);
     }
     const bool killed = ChildKilledAt("mid_repair", [&] {

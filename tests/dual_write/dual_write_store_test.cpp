@@ -19,6 +19,7 @@ using kimera::Status;
 using kimera_test::Faults;
 using kimera_test::FaultySecondary;
 using kimera_test::Geoid;
+using kimera_test::Id;
 using kimera_test::Scar;
 using kimera_test::TempDir;
 
@@ -146,8 +147,7 @@ BOOST_AUTO_TEST_CASE(every_nth_failure_in_strict_mode_never_diverges) {
     h.faults->fail_every_nth_write = 3;
     int failed = 0;
     for (int i = 0; i < 60; ++i) {
-      Status s = h.store->Store(
-          Geoid(std::string("g") + std::to_string(i % 20), std::string("v") + std::to_string(i)));
+      Status s = h.store->Store(Geoid(Id("g", i % 20), Id("v", i)));
       failed += s.ok() ? 0 : 1;
     }
     BOOST_CHECK_GT(failed, 0);
@@ -163,8 +163,7 @@ BOOST_AUTO_TEST_CASE(best_effort_keeps_primary_and_drains_queue) {
     TempDir dir;
     Harness h(dir, Config(DualWriteMode::kBestEffort), second_db ? dir.Sub("second") : "");
     h.faults->fail_every_nth_write = 1;
-    for (int i = 0; i < 10; ++i)
-      BOOST_REQUIRE(h.store->Store(Geoid(std::string("g") + std::to_string(i))).ok());
+    for (int i = 0; i < 10; ++i) BOOST_REQUIRE(h.store->Store(Geoid(Id("g", i))).ok());
     Identity p;
     BOOST_REQUIRE(h.store->Fetch("g3", &p).ok());
     BOOST_CHECK(!h.SecondaryHas("g3"));
@@ -184,8 +183,7 @@ BOOST_AUTO_TEST_CASE(audit_log_is_bounded_and_counts_failures) {
   DualWriteConfig config = Config(DualWriteMode::kStrict);
   config.audit_log_max_entries = 5;
   Harness h(dir, config);
-  for (int i = 0; i < 12; ++i)
-    BOOST_REQUIRE(h.store->Store(Geoid(std::string("g") + std::to_string(i))).ok());
+  for (int i = 0; i < 12; ++i) BOOST_REQUIRE(h.store->Store(Geoid(Id("g", i))).ok());
   h.faults->fail_every_nth_write = 1;
   BOOST_CHECK(!h.store->Store(Geoid("bad")).ok());
   kimera::DualWriteStats stats;

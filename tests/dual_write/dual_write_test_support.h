@@ -9,6 +9,7 @@
 #include <memory>
 #include <random>
 #include <string>
+#include <string_view>
 #include <thread>
 
 #include "kimera/dual_write_store.h"
@@ -96,6 +97,14 @@ class FaultySecondary : public kimera::SecondaryStore {
   std::unique_ptr<kimera::SecondaryStore> real_;
   std::shared_ptr<Faults> faults_;
 };
+
+// `prefix` followed by `n` ("g" and 7 give "g7"). Appending to a named
+// string sidesteps GCC 12's false -Wrestrict on "literal" + std::to_string.
+inline std::string Id(std::string_view prefix, long long n) {
+  std::string id(prefix);
+  id += std::to_string(n);
+  return id;
+}
 
 inline kimera::Identity Geoid(const std::string& id, const std::string& raw = "text",
                               double weight = 1.0) {
