@@ -113,7 +113,15 @@ Status AuditLog::Open(RocksDbDatabase* database, std::uint64_t max_entries,
 void AuditLog::Append(AuditEntry entry, rocksdb::WriteBatch* batch) {
   const std::uint64_t seq = next_sequence_.fetch_add(1);
   batch->Put(cf_, EntryKey(seq), EncodeEntry(entry));
-  if (seq > max_entries_) batch->Delete(cf_, EntryKey(seq - max_entries_));
+  if (seq > max_entries_ && seq % trim_step_ == 0) {
+    // Entries 1 .. seq - max_entries are off the end. The trims of one run
+    // remove adjacent ranges (the previous trim ended where this one
+    // begins), so their tombstones do not pile up over each other.
+    const std::uint64_t end = seq - max_entries_ + 1;
+    const std::uint64_t begin =
+        !trimmed_.exchange(true) || end <= trim_step_ ? 0 : end - trim_step_;
+    batch->DeleteRange(cf_, EntryKey(begin), EntryKey(end));
+  }
   if (entry.status != "ok") {
     batch->Merge(cf_, rocksdb::Slice(kFailuresKey.data(), kFailuresKey.size()),
                  RocksDbDatabase::EncodeCounter(1));
@@ -128,11 +136,15 @@ Status AuditLog::Write(AuditEntry entry) {
 
 Status AuditLog::Recent(std::size_t n, std::vector<AuditEntry>* out) const {
   out->clear();
+  // Entries up to the next trim are still on disk but already off the log.
+  const std::uint64_t newest = total();
+  const std::uint64_t oldest = newest > max_entries_ ? newest - max_entries_ + 1 : 1;
   std::unique_ptr<rocksdb::Iterator> it(database_->db()->NewIterator(rocksdb::ReadOptions(), cf_));
   for (it->SeekForPrev(EntryKey(~std::uint64_t{0})); it->Valid() && out->size() < n; it->Prev()) {
     if (it->key().size() != 9 || it->key()[0] != 'e') break;
     AuditEntry entry;
     entry.sequence = SequenceOf({it->key().data(), it->key().size()});
+    if (entry.sequence < oldest) break;
     DecodeEntry({it->value().data(), it->value().size()}, &entry);
     out->push_back(std::move(entry));
   }

@@ -192,7 +192,7 @@ Status DualWriteStore::Extend(std::string_view id, const Identity* before, const
     return Status::OK();
   }
   const auto start = SteadyClock::now();
-  Status s = secondary_->AddToBatch(id, after, batch);
+  Status s = secondary_->AddToBatch(id, before, after, batch);
   metrics_->SecondaryDuration(SecondsSince(start));
   const DualWriteOp op = ctx ? ctx->op : DualWriteOp::kStore;
   if (!s.ok()) {

@@ -26,33 +26,38 @@ class LegacySecondary : public SecondaryStore {
   }
   bool in_primary_batch() const override { return in_batch_; }
 
-  Status AddToBatch(std::string_view id, const Identity* after,
+  Status AddToBatch(std::string_view id, const Identity* before, const Identity* after,
                     rocksdb::WriteBatch* batch) override {
-    // A record whose type changed must leave the other table.
-    if (after == nullptr) {
-      batch->Delete(geoids_, ToSlice(id));
-      batch->Delete(scars_, ToSlice(id));
-      return Status::OK();
+    // The table `before` is in holds the row; the other table has none, so
+    // only a record whose type changed must leave its old table. Skipping
+    // the blind delete of the other table saves a key in every batch.
+    if (after != nullptr) {
+      batch->Put(TableOf(*after), ToSlice(id), EncodeLegacyRow(*after));
+      if (before != nullptr && TableOf(*before) != TableOf(*after)) {
+        batch->Delete(TableOf(*before), ToSlice(id));
+      }
+    } else if (before != nullptr) {
+      batch->Delete(TableOf(*before), ToSlice(id));
+    } else {
+      AddRemoval(id, batch);
     }
-    const bool scar = after->identity_type == IdentityType::kScar;
-    batch->Put(scar ? scars_ : geoids_, ToSlice(id), EncodeLegacyRow(*after));
-    batch->Delete(scar ? geoids_ : scars_, ToSlice(id));
     return Status::OK();
   }
 
   Identity Project(const Identity& identity) const override { return ProjectToLegacy(identity); }
 
+  // Put and Delete repair and roll back: what the tables hold is unknown, so
+  // both are cleared of the id.
   Status Put(const Identity& identity) override {
     rocksdb::WriteBatch batch;
-    Status s = AddToBatch(identity.id, &identity, &batch);
-    if (!s.ok()) return s;
+    batch.Put(TableOf(identity), ToSlice(identity.id), EncodeLegacyRow(identity));
+    batch.Delete(TableOf(identity) == geoids_ ? scars_ : geoids_, ToSlice(identity.id));
     return database_->Write(&batch);
   }
 
   Status Delete(std::string_view id) override {
     rocksdb::WriteBatch batch;
-    Status s = AddToBatch(id, nullptr, &batch);
-    if (!s.ok()) return s;
+    AddRemoval(id, &batch);
     return database_->Write(&batch);
   }
 
@@ -113,6 +118,14 @@ class LegacySecondary : public SecondaryStore {
   Status Sync() override { return database_->SyncWal(); }
 
  private:
+  rocksdb::ColumnFamilyHandle* TableOf(const Identity& identity) const {
+    return identity.identity_type == IdentityType::kScar ? scars_ : geoids_;
+  }
+  void AddRemoval(std::string_view id, rocksdb::WriteBatch* batch) const {
+    batch->Delete(geoids_, ToSlice(id));
+    batch->Delete(scars_, ToSlice(id));
+  }
+
   RocksDbDatabase* database_;
   std::unique_ptr<RocksDbDatabase> owned_;
   const bool in_batch_;
@@ -153,7 +166,8 @@ class CurrentFormatSecondary : public SecondaryStore {
 
 }  // namespace
 
-Status SecondaryStore::AddToBatch(std::string_view, const Identity*, rocksdb::WriteBatch*) {
+Status SecondaryStore::AddToBatch(std::string_view, const Identity*, const Identity*,
+                                  rocksdb::WriteBatch*) {
   return Status::InvalidArgument("this secondary is not written in the primary's batch");
 }
 

@@ -96,6 +96,32 @@ BOOST_AUTO_TEST_CASE(legacy_write_lands_in_both_sides_with_same_fields) {
   BOOST_CHECK(check.result == kimera::CheckResult::kConsistent);
 }
 
+BOOST_AUTO_TEST_CASE(legacy_type_change_moves_the_row_to_the_other_table) {
+  TempDir dir;
+  Harness h(dir, Config(DualWriteMode::kStrict));
+  std::uint64_t rows = 0;
+  BOOST_REQUIRE(h.store->Store(Geoid("x")).ok());
+  BOOST_REQUIRE(h.store->Store(Geoid("x", "again")).ok());
+  BOOST_REQUIRE(h.store->Store(Scar("x")).ok());
+  Identity q;
+  BOOST_REQUIRE(h.SecondaryHas("x", &q));
+  BOOST_CHECK(q.identity_type == kimera::IdentityType::kScar);
+  BOOST_REQUIRE(h.store->secondary().Count(&rows).ok());
+  BOOST_CHECK_EQUAL(rows, 1u);
+  BOOST_REQUIRE(h.store->Store(Geoid("x", "back")).ok());
+  BOOST_REQUIRE(h.SecondaryHas("x", &q));
+  BOOST_CHECK(q.identity_type == kimera::IdentityType::kGeoid);
+  BOOST_CHECK_EQUAL(q.raw, "back");
+  BOOST_REQUIRE(h.store->secondary().Count(&rows).ok());
+  BOOST_CHECK_EQUAL(rows, 1u);
+  BOOST_REQUIRE(h.store->Remove("x").ok());
+  BOOST_REQUIRE(h.store->secondary().Count(&rows).ok());
+  BOOST_CHECK_EQUAL(rows, 0u);
+  kimera::SweepReport report;
+  BOOST_REQUIRE(h.store->Sweep({}, &report).ok());
+  BOOST_CHECK(report.clean());
+}
+
 BOOST_AUTO_TEST_CASE(strict_legacy_failure_returns_error_and_changes_nothing) {
   TempDir dir;
   Harness h(dir, Config(DualWriteMode::kStrict));

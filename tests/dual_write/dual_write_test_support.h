@@ -52,10 +52,10 @@ class FaultySecondary : public kimera::SecondaryStore {
 
   std::string Describe() const override { return "faulty " + real_->Describe(); }
   bool in_primary_batch() const override { return real_->in_primary_batch(); }
-  kimera::Status AddToBatch(std::string_view id, const kimera::Identity* after,
-                            rocksdb::WriteBatch* batch) override {
+  kimera::Status AddToBatch(std::string_view id, const kimera::Identity* before,
+                            const kimera::Identity* after, rocksdb::WriteBatch* batch) override {
     if (kimera::Status s = WriteFault(); !s.ok()) return s;
-    return real_->AddToBatch(id, after, batch);
+    return real_->AddToBatch(id, before, after, batch);
   }
   kimera::Identity Project(const kimera::Identity& identity) const override {
     return real_->Project(identity);

@@ -37,15 +37,21 @@ class SecondaryStore {
   virtual bool in_primary_batch() const { return false; }
 
   // Adds the write of `after` (nullptr: the removal of `id`) to the primary's
-  // `batch`. Only for in_primary_batch() secondaries; a non-OK status means
-  // the secondary write failed and nothing was added.
-  virtual Status AddToBatch(std::string_view id, const Identity* after, rocksdb::WriteBatch* batch);
+  // `batch`. `before` is the primary's record before this write (nullptr:
+  // none); the secondary is taken to hold it too, so only what changed from
+  // `before` is written (a side that differs is the repair queue's or the
+  // sweep's to find, and Put / Delete clear every trace of the id). Only for
+  // in_primary_batch() secondaries; a non-OK status means the secondary write
+  // failed and nothing was added.
+  virtual Status AddToBatch(std::string_view id, const Identity* before, const Identity* after,
+                            rocksdb::WriteBatch* batch);
 
   // `identity` reduced to the fields this secondary keeps: what Get returns
   // after Put(identity).
   virtual Identity Project(const Identity& identity) const = 0;
 
-  // Writes `identity` exactly as given, replacing any record of its id.
+  // Writes `identity` exactly as given, replacing any record of its id
+  // (whatever the secondary held before).
   [[nodiscard]] virtual Status Put(const Identity& identity) = 0;
   // Removes `id`; OK when absent.
   [[nodiscard]] virtual Status Delete(std::string_view id) = 0;
