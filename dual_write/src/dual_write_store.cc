@@ -183,12 +183,10 @@ Status DualWriteStore::Extend(std::string_view id, const Identity* before, const
     }
   }
   if (!secondary_->in_primary_batch()) {
-    // The journal entry commits with the record; a rollback clears it.
-    if (ctx != nullptr && ctx->rollback) {
-      batch->Delete(journal_, ToSlice(id));
-    } else {
-      batch->Put(journal_, ToSlice(id), rocksdb::Slice());
-    }
+    // The journal entry commits with the record. A rollback keeps it: the
+    // secondary is put back after the primary, and until it is, a replay
+    // at open must still copy the primary over.
+    batch->Put(journal_, ToSlice(id), rocksdb::Slice());
     return Status::OK();
   }
   const auto start = SteadyClock::now();
@@ -276,25 +274,7 @@ Status DualWriteStore::CompleteOnSecondary(WriteContext& ctx, std::string_view i
     return Status::OK();
   }
   metrics_->Operation(ctx.op, false);
-  if (config_.mode == DualWriteMode::kStrict) {
-    Status undo;
-    {
-      ctx.rollback = true;
-      ContextScope scope(&ctx);
-      undo = ctx.before ? primary_->Restore(*ctx.before) : primary_->Remove(id);
-    }
-    if (!undo.ok()) {
-      // The journal entry stays: the next open (or a repair) copies the
-      // primary over. The caller still learns the write failed.
-      (void)Enqueue(id, s, &batch);
-      audit_->Append(Entry(ctx.op, id, undo), &batch);
-      if (db_->Write(&batch).ok()) backlog_.fetch_add(1);
-      return Status::Aborted("secondary write failed (" + s.ToString() +
-                             ") and restoring the primary failed (" + undo.ToString() + ")");
-    }
-    (void)audit_->Write(Entry(ctx.op, id, s));
-    return Status::Aborted("secondary write failed, primary restored: " + s.ToString());
-  }
+  if (config_.mode == DualWriteMode::kStrict) return RollBackLocked(ctx, id, s);
   batch.Delete(journal_, ToSlice(id));
   (void)Enqueue(id, s, &batch);
   audit_->Append(Entry(ctx.op, id, s), &batch);
@@ -307,6 +287,38 @@ Status DualWriteStore::CompleteOnSecondary(WriteContext& ctx, std::string_view i
   // The primary has the write either way; when even the queue entry failed,
   // the journal entry still makes the next open repair the id.
   return Status::OK();
+}
+
+Status DualWriteStore::RollBackLocked(WriteContext& ctx, std::string_view id, const Status& why) {
+  Status undo;
+  {
+    ctx.rollback = true;
+    ContextScope scope(&ctx);
+    undo = ctx.before ? primary_->Restore(*ctx.before) : primary_->Remove(id);
+  }
+  // A secondary can fail after it applied the write (a lost reply, a failed
+  // sync): it is put back to the primary's previous state too, so the sides
+  // end equal whichever part of the write it kept.
+  if (undo.ok()) undo = ctx.before ? secondary_->Put(*ctx.before) : secondary_->Delete(id);
+  rocksdb::WriteBatch batch;
+  if (undo.ok()) {
+    batch.Delete(journal_, ToSlice(id));
+    audit_->Append(Entry(ctx.op, id, why), &batch);
+    (void)db_->Write(&batch);
+    return Status::Aborted("secondary write failed, both sides restored: " + why.ToString());
+  }
+  // The journal entry stays, so the next open copies the primary over; the
+  // repair queue does so sooner. The caller still learns the write failed.
+  (void)Enqueue(id, why, &batch);
+  audit_->Append(Entry(ctx.op, id, undo), &batch);
+  if (db_->Write(&batch).ok()) {
+    backlog_.fetch_add(1);
+    metrics_->SetRepairBacklog(static_cast<double>(backlog_.load()));
+    repair_cv_.notify_one();
+  }
+  return Status::Aborted("secondary write failed (" + why.ToString() +
+                         ") and restoring the sides failed (" + undo.ToString() +
+                         "); queued for repair");
 }
 
 Status DualWriteStore::Store(const Identity& identity) {

@@ -1,12 +1,17 @@
 // Test doubles and helpers of the dual-write suites: a real secondary wrapped
-// to fail every Nth write or to stall, temporary folders, sample identities.
+// to fail every Nth write, to fail scripted writes (before or after applying
+// them) or to stall, temporary folders, sample identities.
 #ifndef KIMERA_TESTS_DUAL_WRITE_TEST_SUPPORT_H_
 #define KIMERA_TESTS_DUAL_WRITE_TEST_SUPPORT_H_
 
 #include <atomic>
 #include <chrono>
+#include <deque>
 #include <filesystem>
+#include <initializer_list>
 #include <memory>
+#include <mutex>
+#include <optional>
 #include <random>
 #include <string>
 #include <string_view>
@@ -36,12 +41,34 @@ class TempDir {
   std::filesystem::path path_;
 };
 
+// What a scripted write does.
+enum class WriteFault {
+  kFail,           // Fails (IOError) and changes nothing.
+  kApplyThenFail,  // Reaches the real secondary, then reports an IOError.
+};
+
 // Shared switches of a FaultySecondary; the test keeps the pointer.
 struct Faults {
   std::atomic<int> fail_every_nth_write{0};  // 0: never.
   std::atomic<bool> fail_reads{false};
   std::atomic<int> stall_ms{0};  // Applies to reads and writes.
   std::atomic<int> writes{0};
+
+  // The next writes take these faults, in order, before fail_every_nth_write.
+  void Script(std::initializer_list<WriteFault> faults) {
+    std::lock_guard lock(script_mu);
+    script.insert(script.end(), faults);
+  }
+  std::optional<WriteFault> NextScripted() {
+    std::lock_guard lock(script_mu);
+    if (script.empty()) return std::nullopt;
+    const WriteFault f = script.front();
+    script.pop_front();
+    return f;
+  }
+
+  std::mutex script_mu;  // Guards script.
+  std::deque<WriteFault> script;
 };
 
 // A real secondary that fails every Nth write (IOError), fails reads, or stalls.
@@ -54,19 +81,16 @@ class FaultySecondary : public kimera::SecondaryStore {
   bool in_primary_batch() const override { return real_->in_primary_batch(); }
   kimera::Status AddToBatch(std::string_view id, const kimera::Identity* before,
                             const kimera::Identity* after, rocksdb::WriteBatch* batch) override {
-    if (kimera::Status s = WriteFault(); !s.ok()) return s;
-    return real_->AddToBatch(id, before, after, batch);
+    return Write([&] { return real_->AddToBatch(id, before, after, batch); });
   }
   kimera::Identity Project(const kimera::Identity& identity) const override {
     return real_->Project(identity);
   }
   kimera::Status Put(const kimera::Identity& identity) override {
-    if (kimera::Status s = WriteFault(); !s.ok()) return s;
-    return real_->Put(identity);
+    return Write([&] { return real_->Put(identity); });
   }
   kimera::Status Delete(std::string_view id) override {
-    if (kimera::Status s = WriteFault(); !s.ok()) return s;
-    return real_->Delete(id);
+    return Write([&] { return real_->Delete(id); });
   }
   kimera::Status Get(std::string_view id, kimera::Identity* out) override {
     Stall();
@@ -86,12 +110,21 @@ class FaultySecondary : public kimera::SecondaryStore {
       std::this_thread::sleep_for(std::chrono::milliseconds(ms));
     }
   }
-  kimera::Status WriteFault() {
+  template <typename RealWrite>
+  kimera::Status Write(RealWrite&& write) {
     Stall();
-    const int n = faults_->fail_every_nth_write.load();
     const int count = ++faults_->writes;
-    if (n > 0 && count % n == 0) return kimera::Status::IOError("injected write failure");
-    return kimera::Status::OK();
+    const std::optional<WriteFault> scripted = faults_->NextScripted();
+    if (scripted == WriteFault::kApplyThenFail) {
+      kimera::Status s = write();
+      if (!s.ok()) return s;
+      return kimera::Status::IOError("injected failure after the write was applied");
+    }
+    const int n = faults_->fail_every_nth_write.load();
+    if (scripted == WriteFault::kFail || (!scripted && n > 0 && count % n == 0)) {
+      return kimera::Status::IOError("injected write failure");
+    }
+    return write();
   }
 
   std::unique_ptr<kimera::SecondaryStore> real_;

@@ -14,10 +14,13 @@
 //    journal, so a crash at any point ends, after reopen, with both sides
 //    equal.
 //
-// strict: a failed secondary write fails the call (Aborted) and the primary is
-// put back as it was. best_effort: the primary keeps the write; the id goes to
-// the durable repair queue, retried in the background with exponential
-// backoff. The primary is the source of truth for every repair.
+// strict: a failed secondary write fails the call (Aborted) and both sides are
+// put back as they were: the secondary too, since it may have applied the
+// write before it failed (when putting it back fails, the id stays in the
+// journal and goes to the repair queue). best_effort: the primary keeps the
+// write; the id goes to the durable repair queue, retried in the background
+// with exponential backoff. The primary is the source of truth for every
+// repair.
 //
 // Test hook: KIMERA_DUAL_WRITE_CRASH_AT=after_primary|after_secondary|
 // before_journal_clear|mid_repair kills the process (SIGKILL) at that point.
@@ -155,6 +158,9 @@ class DualWriteStore : public StoreWrapper, private WriteBatchExtension {
   // Runs one primary write under the id's lock and completes it on the secondary.
   Status Write(DualWriteOp op, std::string_view id, const std::function<Status()>& primary_write);
   Status CompleteOnSecondary(WriteContext& ctx, std::string_view id);
+  // Strict mode, second database: puts the primary and then the secondary
+  // back as they were before the write that failed with `why`.
+  Status RollBackLocked(WriteContext& ctx, std::string_view id, const Status& why);
   Status CheckIdLocked(std::string_view id, IdCheck* out);
   Status ReconcileLocked(std::string_view id);
   Status Enqueue(std::string_view id, const Status& why, rocksdb::WriteBatch* batch);
