@@ -121,7 +121,7 @@ Status DualWriteStore::Open(std::unique_ptr<RocksDbStore> primary,
     store->sweep_thread_ = std::thread([raw = store.get()] { raw->SweepLoop(); });
   }
   if (config.shadow_read_rate > 0) {
-    store->shadow_ = std::make_unique<ShadowReader>(store->secondary_.get(), store->metrics_.get());
+    store->shadow_ = std::make_unique<ShadowReader>(store.get());
   }
   *out = std::move(store);
   return Status::OK();

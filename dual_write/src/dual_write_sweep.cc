@@ -72,8 +72,7 @@ Status DualWriteStore::RecordSwitch() {
   return db_->Write(&batch);
 }
 
-Status DualWriteStore::CheckIdLocked(std::string_view id, IdCheck* out) {
-  const auto start = SteadyClock::now();
+Status DualWriteStore::CompareLocked(std::string_view id, IdCheck* out) {
   Identity p, q;
   Status ps = primary_->Fetch(id, &p);
   if (!ps.ok() && !ps.IsNotFound()) return ps;
@@ -82,6 +81,13 @@ Status DualWriteStore::CheckIdLocked(std::string_view id, IdCheck* out) {
   std::optional<Identity> projected;
   if (ps.ok()) projected = secondary_->Project(p);
   *out = CompareSides(std::string(id), projected ? &*projected : nullptr, qs.ok() ? &q : nullptr);
+  return Status::OK();
+}
+
+Status DualWriteStore::CheckIdLocked(std::string_view id, IdCheck* out) {
+  const auto start = SteadyClock::now();
+  Status s = CompareLocked(id, out);
+  if (!s.ok()) return s;
   metrics_->IdCheckDuration(SecondsSince(start));
   metrics_->Check(*out);
   return Status::OK();

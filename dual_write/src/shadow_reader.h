@@ -3,6 +3,11 @@
 // secondary never reaches (or slows) the caller. When its bounded queue is
 // full the read is dropped and counted as such.
 //
+// The primary's answer and the secondary's read are taken at different
+// times, so a write landing between them makes the sides look different. A
+// mismatch is therefore counted only when it holds again with both sides
+// read under the id's lock (where no write of the id can come between).
+//
 // Thread-safety: Submit may be called from many threads.
 #ifndef KIMERA_DUAL_WRITE_SHADOW_READER_H_
 #define KIMERA_DUAL_WRITE_SHADOW_READER_H_
@@ -25,9 +30,12 @@ class DualWriteStore::ShadowReader {
  public:
   static constexpr std::size_t kMaxQueued = 1024;
 
-  // `secondary` and `metrics` are borrowed and must outlive the reader.
-  ShadowReader(SecondaryStore* secondary, DualWriteMetrics* metrics)
-      : secondary_(secondary), metrics_(metrics), thread_([this] { Run(); }) {}
+  // `owner` is borrowed and must outlive the reader.
+  explicit ShadowReader(DualWriteStore* owner)
+      : owner_(owner),
+        secondary_(owner->secondary_.get()),
+        metrics_(owner->metrics_.get()),
+        thread_([this] { Run(); }) {}
 
   ~ShadowReader() {
     {
@@ -82,10 +90,14 @@ class DualWriteStore::ShadowReader {
     if (primary) projected = secondary_->Project(*primary);
     IdCheck check =
         CompareSides(id, projected ? &*projected : nullptr, s.ok() ? &secondary : nullptr);
+    if (check.result == CheckResult::kConsistent) return ShadowResult::kMatch;
+    std::lock_guard lock(owner_->LockFor(id));
+    if (!owner_->CompareLocked(id, &check).ok()) return ShadowResult::kError;
     return check.result == CheckResult::kConsistent ? ShadowResult::kMatch
                                                     : ShadowResult::kMismatch;
   }
 
+  DualWriteStore* owner_;
   SecondaryStore* secondary_;
   DualWriteMetrics* metrics_;
   std::mutex mu_;  // Guards queue_, busy_, stopping_.

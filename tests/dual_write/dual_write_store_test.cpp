@@ -78,6 +78,14 @@ std::uint64_t JournalEntries(DualWriteStore& store) {
   return n;
 }
 
+// The value of the shadow-read counter of `result` in the exposition `text`.
+double ShadowReads(const std::string& text, const std::string& result) {
+  const std::string series = "kimera_dual_write_shadow_reads_total{result=\"" + result + "\"} ";
+  const std::size_t at = text.find(series);
+  BOOST_REQUIRE_MESSAGE(at != std::string::npos, series);
+  return std::stod(text.substr(at + series.size()));
+}
+
 DualWriteConfig Config(DualWriteMode mode) {
   DualWriteConfig c;
   c.enabled = true;
@@ -360,6 +368,55 @@ BOOST_AUTO_TEST_CASE(shadow_reads_with_failing_or_stalled_secondary_never_fail_c
   BOOST_CHECK_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(),
                  0.25);
   h.faults->stall_ms = 0;
+}
+
+BOOST_AUTO_TEST_CASE(shadow_reads_during_writes_count_only_real_mismatches) {
+  for (const bool second_db : {false, true}) {
+    BOOST_TEST_CONTEXT("second_db " << second_db) {
+      TempDir dir;
+      DualWriteConfig config = Config(DualWriteMode::kStrict);
+      config.shadow_read_rate = 1.0;
+      Harness h(dir, config, second_db ? dir.Sub("second") : "");
+      constexpr int kIds = 50;
+      for (int i = 0; i < kIds; ++i) BOOST_REQUIRE(h.store->Store(Geoid(Id("g", i))).ok());
+      // A real difference, made behind the store's back.
+      BOOST_REQUIRE(h.store->Store(Geoid("planted")).ok());
+      Identity row;
+      BOOST_REQUIRE(h.SecondaryHas("planted", &row));
+      row.lang_axis = "fr";
+      BOOST_REQUIRE(h.store->secondary().Put(row).ok());
+
+      constexpr int kWrites = 1500, kReads = 1500, kPlantedEvery = 50;
+      std::vector<std::thread> threads;
+      for (int w = 0; w < 2; ++w) {
+        threads.emplace_back([&, w] {
+          for (int i = 0; i < kWrites; ++i) {
+            const std::string id = Id("g", (i * 7 + w) % kIds);
+            BOOST_REQUIRE(h.store->Store(Geoid(id, Id("v", i))).ok());
+          }
+        });
+      }
+      for (int r = 0; r < 2; ++r) {
+        threads.emplace_back([&, r] {
+          Identity out;
+          for (int i = 1; i <= kReads; ++i) {
+            const std::string id = i % kPlantedEvery == 0 ? "planted" : Id("g", (i * 3 + r) % kIds);
+            BOOST_REQUIRE(h.store->Fetch(id, &out).ok());
+            // At most 2 x 100 reads wait at a time: none is dropped.
+            if (i % 100 == 0) h.store->DrainShadowReads();
+          }
+        });
+      }
+      for (std::thread& t : threads) t.join();
+      h.store->DrainShadowReads();
+      const std::string text = h.Metrics();
+      const double planted_reads = 2.0 * (kReads / kPlantedEvery);
+      BOOST_CHECK_EQUAL(ShadowReads(text, "dropped"), 0.0);
+      BOOST_CHECK_EQUAL(ShadowReads(text, "error"), 0.0);
+      BOOST_CHECK_EQUAL(ShadowReads(text, "mismatch"), planted_reads);
+      BOOST_CHECK_EQUAL(ShadowReads(text, "match"), 2.0 * kReads - planted_reads);
+    }
+  }
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -161,6 +161,8 @@ class DualWriteStore : public StoreWrapper, private WriteBatchExtension {
   // Strict mode, second database: puts the primary and then the secondary
   // back as they were before the write that failed with `why`.
   Status RollBackLocked(WriteContext& ctx, std::string_view id, const Status& why);
+  // Reads both sides of `id` (its lock held) and compares them; no metrics.
+  Status CompareLocked(std::string_view id, IdCheck* out);
   Status CheckIdLocked(std::string_view id, IdCheck* out);
   Status ReconcileLocked(std::string_view id);
   Status Enqueue(std::string_view id, const Status& why, rocksdb::WriteBatch* batch);
