@@ -22,7 +22,9 @@ std::size_t EntropyPopulation::Cell(double entropy) {
 void EntropyPopulation::Add(double entropy) {
   total_.fetch_add(1, std::memory_order_relaxed);
   if (entropy < kCellRange) {
-    cells_[Cell(entropy)].fetch_add(1, std::memory_order_relaxed);
+    const std::size_t cell = Cell(entropy);
+    cells_[cell].fetch_add(1, std::memory_order_relaxed);
+    cell_half_units_.fetch_add(static_cast<std::int64_t>(2 * cell + 1), std::memory_order_relaxed);
     return;
   }
   std::lock_guard lock(overflow_mu_);
@@ -32,7 +34,9 @@ void EntropyPopulation::Add(double entropy) {
 void EntropyPopulation::Remove(double entropy) {
   total_.fetch_sub(1, std::memory_order_relaxed);
   if (entropy < kCellRange) {
-    cells_[Cell(entropy)].fetch_sub(1, std::memory_order_relaxed);
+    const std::size_t cell = Cell(entropy);
+    cells_[cell].fetch_sub(1, std::memory_order_relaxed);
+    cell_half_units_.fetch_sub(static_cast<std::int64_t>(2 * cell + 1), std::memory_order_relaxed);
     return;
   }
   std::lock_guard lock(overflow_mu_);
@@ -43,6 +47,7 @@ void EntropyPopulation::Remove(double entropy) {
 void EntropyPopulation::Clear() {
   for (std::size_t i = 0; i < kCells; ++i) cells_[i].store(0, std::memory_order_relaxed);
   total_.store(0, std::memory_order_relaxed);
+  cell_half_units_.store(0, std::memory_order_relaxed);
   std::lock_guard lock(overflow_mu_);
   overflow_.clear();
 }
@@ -73,11 +78,9 @@ double EntropyPopulation::Quantile(double q) const {
 }
 
 double EntropyPopulation::Sum() const {
-  double sum = 0;
-  for (std::size_t i = 0; i < kCells; ++i) {
-    const std::int64_t n = cells_[i].load(std::memory_order_relaxed);
-    if (n != 0) sum += static_cast<double>(n) * (static_cast<double>(i) + 0.5) * kResolution;
-  }
+  // Each value in a cell counts as the cell's centre, (cell + 0.5) * resolution.
+  double sum =
+      static_cast<double>(cell_half_units_.load(std::memory_order_relaxed)) * (kResolution / 2);
   std::lock_guard lock(overflow_mu_);
   for (const auto& [entropy, count] : overflow_) sum += entropy * static_cast<double>(count);
   return sum;
