@@ -128,7 +128,7 @@ int RunSweep(const GlobalOptions& global, const DecayOptions& options) {
   kimera::DecaySweepOptions sweep_options;
   sweep_options.config = config.decay;
   if (options.sample > 0) sweep_options.config.verification_sample = options.sample;
-  sweep_options.max_duty_cycle = 1;  // Alone on the database: no one to yield to.
+  sweep_options.config.sweep_duty_cycle = 1;  // Alone on the database: no one to yield to.
   std::unique_ptr<kimera::DecaySweep> sweep;
   kimera::DecaySweepResult result;
   kimera::Status s = kimera::DecaySweep::Open(*store, sweep_options, &sweep);

@@ -1,50 +1,74 @@
-// How much a decay sweep plus verification slows concurrent stores.
+// How much a decay sweep plus verification slows concurrent stores, and how
+// long a sweep and a verification take alone.
 //
 // Fills a fresh RocksDbStore wrapped by the EntropyStore plugin with --count
 // identities (geoids with 3-20 terms, one in five a scar, ages up to a year),
-// then runs three phases of --seconds each, side by side in one run:
-//   A1  2 threads storing continuously, no sweep;
-//   B   the same 2 threads, with sweep + verification running back to back;
-//   A2  the same as A1 again (the baseline is the mean of A1 and A2, so a
-//       drift of the machine during the run does not count as slowdown).
-// Then times one sweep and one verification alone (no writers).
+// then, side by side in one run, alternates phases of 2 threads storing
+// continuously (ids of their own, re-stored in a cycle):
+//   A0 B1 A1 B2 A2 ... B<reps> A<reps>
+// A: no sweep. B: sweeps with verification back to back (each starting as
+// the last ends: the worst case, an interval shorter than a sweep) at the
+// configured pacing (DecayConfig::sweep_duty_cycle); a B phase lasts
+// --seconds and then until the sweep in progress has covered every identity,
+// so it holds whole sweeps only. Repetition r compares B_r with the mean of
+// A_{r-1} and A_r (a drift of the machine does not count as slowdown); the
+// median of the repetitions is the figure.
+// Then, with no writers: one sweep at the configured pacing, one flat out,
+// and one verification.
 //
-// Usage: decay_bench [--count N] [--seconds S] [--sample N] [--duty D]
-//        (defaults 200000, 8, 1000, the sweep's default duty cycle)
-#include <unistd.h>
-
+// Usage: decay_bench [--count N] [--seconds S] [--reps R] [--sample N]
+//                    [--duty D] [--alone]
+//        (defaults 200000, 6, 3, 1000, the default duty cycle; --alone skips
+//        the phases with writers)
 #include <algorithm>
 #include <atomic>
-#include <chrono>
-#include <cstdio>
-#include <cstdlib>
-#include <cstring>
-#include <filesystem>
 #include <functional>
 #include <memory>
-#include <random>
-#include <string>
 #include <thread>
-#include <vector>
 
+#include "bench_support.h"
 #include "kimera/decay_sweep.h"
 #include "kimera/entropy_store.h"
 #include "kimera/rocksdb_store.h"
 
 namespace {
 
-using SteadyClock = std::chrono::steady_clock;
 constexpr std::size_t kWriters = 2;
 constexpr std::size_t kWriterIds = 50000;  // Ids each writer cycles through.
 
-double SecondsSince(SteadyClock::time_point start) {
-  return std::chrono::duration<double>(SteadyClock::now() - start).count();
-}
+struct Args {
+  std::size_t count = 200000, sample = 1000, reps = 3;
+  double seconds = 6;
+  double duty = kimera::DecayConfig{}.sweep_duty_cycle;
+  bool alone = false;
+};
 
-std::string Numbered(const char* prefix, std::size_t n) {
-  std::string s(prefix);
-  s.append(std::to_string(n));
-  return s;
+Args Parse(int argc, char** argv) {
+  Args a;
+  for (int i = 1; i < argc; ++i) {
+    const std::string flag = argv[i];
+    const char* value = i + 1 < argc ? argv[i + 1] : nullptr;
+    if (flag == "--alone") {
+      a.alone = true;
+    } else if (value != nullptr && flag == "--count") {
+      a.count = std::strtoull(argv[++i], nullptr, 10);
+    } else if (value != nullptr && flag == "--seconds") {
+      a.seconds = std::strtod(argv[++i], nullptr);
+    } else if (value != nullptr && flag == "--reps") {
+      a.reps = std::max<std::size_t>(1, std::strtoull(argv[++i], nullptr, 10));
+    } else if (value != nullptr && flag == "--sample") {
+      a.sample = std::strtoull(argv[++i], nullptr, 10);
+    } else if (value != nullptr && flag == "--duty") {
+      a.duty = std::strtod(argv[++i], nullptr);
+    } else {
+      std::fprintf(stderr,
+                   "usage: %s [--count N] [--seconds S] [--reps R] [--sample N] [--duty D] "
+                   "[--alone]\n",
+                   argv[0]);
+      std::exit(2);
+    }
+  }
+  return a;
 }
 
 kimera::Identity Make(const std::string& id, std::mt19937_64& rng, kimera::Micros now) {
@@ -57,13 +81,13 @@ kimera::Identity Make(const std::string& id, std::mt19937_64& rng, kimera::Micro
     identity.identity_type = kimera::IdentityType::kScar;
     identity.weight = 0.1 + unit(rng) * 2;
     for (int i = 0, n = relations(rng); i < n; ++i)
-      identity.related_ids.push_back(Numbered("r", i));
+      identity.related_ids.push_back(bench::Numbered("r", static_cast<std::size_t>(i)));
     return identity;
   }
   identity.raw = "text of " + id;
   nlohmann::json list = nlohmann::json::array();
   for (int i = 0, n = terms(rng); i < n; ++i) {
-    list.push_back({{"term", Numbered("t", static_cast<std::size_t>(rng() % 5000))},
+    list.push_back({{"term", bench::Numbered("t", static_cast<std::size_t>(rng() % 5000))},
                     {"intensity", 0.01 + unit(rng) * 10}});
   }
   identity.meta = {{"terms", std::move(list)}};
@@ -71,18 +95,19 @@ kimera::Identity Make(const std::string& id, std::mt19937_64& rng, kimera::Micro
 }
 
 // Runs kWriters storing threads for `seconds`, and then until `done()`;
-// returns stores per second.
+// returns stores per second over the whole time.
 double StoreRate(
     kimera::EntropyStore& store, double seconds, std::uint64_t seed,
     const std::function<bool()>& done = [] { return true; }) {
   std::atomic<bool> stop{false};
   std::atomic<std::uint64_t> stores{0};
   std::vector<std::thread> threads;
+  const auto start = bench::Clock::now();
   for (std::size_t t = 0; t < kWriters; ++t) {
     threads.emplace_back([&, t] {
       std::mt19937_64 rng(seed * 31 + t);
       std::uint64_t n = 0;
-      const std::string prefix = Numbered("w", t) + "_";
+      const std::string prefix = bench::Numbered("w", t) + "_";
       for (std::size_t i = 0; !stop.load(std::memory_order_relaxed); ++i) {
         kimera::Identity identity =
             Make(prefix + std::to_string(i % kWriterIds), rng, kimera::SystemNow());
@@ -91,131 +116,135 @@ double StoreRate(
       stores += n;
     });
   }
-  const auto start = SteadyClock::now();
   std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
-  while (!done()) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  while (!done()) std::this_thread::sleep_for(std::chrono::milliseconds(5));
   stop = true;
   for (auto& th : threads) th.join();
-  return static_cast<double>(stores.load()) / SecondsSince(start);
+  return static_cast<double>(stores.load()) / bench::Seconds(start);
+}
+
+// What the sweeps of one B phase did.
+struct SweepPhase {
+  std::size_t sweeps = 0;
+  std::uint64_t min_identities = ~std::uint64_t{0};  // Covered by the smallest sweep.
+  double sweep_seconds = 0, verify_seconds = 0;      // Sums.
+  bool passed = true;
+};
+
+// One B phase: sweeps back to back from its start; the writers stop when
+// the first sweep to end after `seconds` ends. Returns stores per second.
+double StoreRateWhileSweeping(kimera::EntropyStore& store, kimera::DecaySweep& sweep,
+                              double seconds, std::uint64_t seed, SweepPhase* phase) {
+  std::atomic<bool> finished{false};
+  const auto start = bench::Clock::now();
+  std::thread sweeper([&] {
+    do {
+      kimera::DecaySweepResult r;
+      bench::Require(sweep.RunNow(&r), "decay sweep");
+      ++phase->sweeps;
+      phase->min_identities = std::min(phase->min_identities, r.identities);
+      phase->sweep_seconds += r.seconds;
+      phase->verify_seconds += r.verification.seconds;
+      phase->passed = phase->passed && r.verification.ok();
+    } while (bench::Seconds(start) < seconds);
+    finished = true;
+  });
+  const double rate = StoreRate(store, seconds, seed, [&] { return finished.load(); });
+  sweeper.join();
+  return rate;
+}
+
+std::unique_ptr<kimera::DecaySweep> OpenSweep(kimera::EntropyStore& store, std::size_t sample,
+                                              double duty) {
+  kimera::DecaySweepOptions options;
+  options.config.verification_sample = sample;
+  options.config.sweep_duty_cycle = duty;
+  std::unique_ptr<kimera::DecaySweep> sweep;
+  bench::Require(kimera::DecaySweep::Open(store, options, &sweep), "opening the decay sweep");
+  return sweep;
+}
+
+// Returns false when a verification failed.
+bool MeasureSlowdown(kimera::EntropyStore& store, const Args& args) {
+  auto sweep = OpenSweep(store, args.sample, args.duty);
+  std::vector<double> slowdowns;
+  bool passed = true;
+  double before = StoreRate(store, args.seconds, 100);
+  for (std::size_t r = 1; r <= args.reps; ++r) {
+    SweepPhase phase;
+    const double b = StoreRateWhileSweeping(store, *sweep, args.seconds, 100 + 2 * r, &phase);
+    const double after = StoreRate(store, args.seconds, 101 + 2 * r);
+    const double slowdown = 100 * (1 - b / ((before + after) / 2));
+    slowdowns.push_back(slowdown);
+    passed = passed && phase.passed;
+    std::printf(
+        "rep %zu: stores/s A %.0f | B %.0f | A %.0f: slowdown %.1f %%; B held %zu whole "
+        "sweep(s) of >= %llu identities (mean sweep %.2f s, verification %.3f s, %s)\n",
+        r, before, b, after, slowdown, phase.sweeps,
+        static_cast<unsigned long long>(phase.min_identities),
+        phase.sweep_seconds / static_cast<double>(phase.sweeps),
+        phase.verify_seconds / static_cast<double>(phase.sweeps),
+        phase.passed ? "verified" : "VERIFICATION FAILED");
+    std::fflush(stdout);
+    before = after;
+  }
+  std::sort(slowdowns.begin(), slowdowns.end());
+  const std::size_t n = slowdowns.size();
+  const double median =
+      n % 2 == 1 ? slowdowns[n / 2] : (slowdowns[n / 2 - 1] + slowdowns[n / 2]) / 2;
+  std::printf("median slowdown over %zu repetitions: %.1f %% (target < 20 %%)\n", n, median);
+  bench::Target("sweep + verification slows 2 storing threads < 20 %", median < 20,
+                bench::Fixed(median, 1) + " %");
+  return passed;
+}
+
+// Returns false when the verification failed.
+bool MeasureAlone(kimera::EntropyStore& store, const Args& args) {
+  const unsigned long long total = store.StoredCount();
+  auto paced = OpenSweep(store, args.sample, args.duty);
+  kimera::DecaySweepResult result;
+  bench::Require(paced->RunNow(&result), "decay sweep");
+  std::printf("alone at %llu identities: sweep of %llu in %.3f s at duty cycle %.2f\n", total,
+              static_cast<unsigned long long>(result.identities), result.seconds, args.duty);
+  std::printf("alone at %llu identities: verification of %zu sampled in %.3f s (%s)\n", total,
+              result.verification.verified, result.verification.seconds,
+              result.verification.ok() ? "passed" : "FAILED");
+  auto flat = OpenSweep(store, 0, 1);
+  kimera::DecaySweepResult flat_result;
+  bench::Require(flat->RunNow(&flat_result), "decay sweep");
+  std::printf("alone at %llu identities: sweep of %llu in %.3f s flat out (duty cycle 1)\n", total,
+              static_cast<unsigned long long>(flat_result.identities), flat_result.seconds);
+  return result.verification.ok();
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::size_t count = 200000, sample = 1000;
-  double seconds = 8;
-  double duty = kimera::DecaySweepOptions{}.max_duty_cycle;
-  for (int i = 1; i + 1 < argc; i += 2) {
-    if (std::strcmp(argv[i], "--count") == 0) count = std::strtoull(argv[i + 1], nullptr, 10);
-    if (std::strcmp(argv[i], "--seconds") == 0) seconds = std::strtod(argv[i + 1], nullptr);
-    if (std::strcmp(argv[i], "--sample") == 0) sample = std::strtoull(argv[i + 1], nullptr, 10);
-    if (std::strcmp(argv[i], "--duty") == 0) duty = std::strtod(argv[i + 1], nullptr);
+  const Args args = Parse(argc, argv);
+  bench::TempDir dir;
+  std::unique_ptr<kimera::RocksDbStore> rocks;
+  bench::Require(kimera::RocksDbStore::Open(dir.path.string(), kimera::RocksDbOptions{}, &rocks),
+                 "opening the store");
+  kimera::PluginConfig config;
+  config.metrics.serve = false;
+  std::unique_ptr<kimera::EntropyStore> store;
+  bench::Require(kimera::EntropyStore::Open(std::move(rocks), config, &store), "wrapping");
+
+  const auto fill_start = bench::Clock::now();
+  std::mt19937_64 rng(20261126);
+  const kimera::Micros now = kimera::SystemNow();
+  for (std::size_t i = 0; i < args.count; ++i) {
+    bench::Require(store->Store(Make(bench::Numbered("id", i), rng, now)), "filling");
   }
+  std::printf(
+      "decay_bench: %zu identities stored in %.1f s; %zu writer threads, phases of >= %.1f s, "
+      "%zu repetitions, verification sample %zu, sweep duty cycle %.2f\n",
+      args.count, bench::Seconds(fill_start), kWriters, args.seconds, args.reps, args.sample,
+      args.duty);
+  std::fflush(stdout);
 
-  std::string dir = (std::filesystem::temp_directory_path() / "kimera_decay_bench_XXXXXX").string();
-  if (::mkdtemp(dir.data()) == nullptr) {
-    std::perror("mkdtemp");
-    return 1;
-  }
-  int code = 0;
-  {
-    std::unique_ptr<kimera::RocksDbStore> rocks;
-    kimera::Status s = kimera::RocksDbStore::Open(dir, kimera::RocksDbOptions{}, &rocks);
-    std::unique_ptr<kimera::EntropyStore> store;
-    kimera::PluginConfig config;
-    config.metrics.serve = false;
-    if (s.ok()) s = kimera::EntropyStore::Open(std::move(rocks), config, &store);
-    if (!s.ok()) {
-      std::fprintf(stderr, "decay_bench: %s\n", s.ToString().c_str());
-      return 1;
-    }
-
-    const auto fill_start = SteadyClock::now();
-    std::mt19937_64 rng(20261126);
-    const kimera::Micros now = kimera::SystemNow();
-    for (std::size_t i = 0; i < count; ++i) {
-      if (!store->Store(Make(Numbered("id", i), rng, now)).ok()) {
-        std::fprintf(stderr, "decay_bench: store failed\n");
-        return 1;
-      }
-    }
-    std::printf(
-        "decay_bench: %zu identities stored in %.1f s; %zu writer threads, %.1f s per "
-        "phase, verification sample %zu, sweep duty cycle %.2f\n",
-        count, SecondsSince(fill_start), kWriters, seconds, sample, duty);
-
-    kimera::DecaySweepOptions options;
-    options.config.verification_sample = sample;
-    options.max_duty_cycle = duty;
-    std::unique_ptr<kimera::DecaySweep> sweep;
-    s = kimera::DecaySweep::Open(*store, options, &sweep);
-    if (!s.ok()) {
-      std::fprintf(stderr, "decay_bench: %s\n", s.ToString().c_str());
-      return 1;
-    }
-
-    const double a1 = StoreRate(*store, seconds, 1);
-    std::atomic<bool> stop{false};
-    std::vector<double> sweep_seconds, verify_seconds;
-    std::atomic<std::size_t> sweeps_done{0};
-    bool all_passed = true;
-    std::thread sweeper([&] {
-      while (!stop.load()) {
-        kimera::DecaySweepResult result;
-        if (!sweep->RunOnce(kimera::SystemNow(), &result).ok()) break;
-        if (stop.load()) break;  // Cut short: not a whole pass.
-        sweep_seconds.push_back(result.seconds);
-        verify_seconds.push_back(result.verification.seconds);
-        all_passed = all_passed && result.verification.ok();
-        ++sweeps_done;
-      }
-    });
-    // At least two whole sweeps run while the writers store.
-    const double b = StoreRate(*store, seconds, 2, [&] { return sweeps_done.load() >= 2; });
-    stop = true;
-    sweeper.join();
-    const double a2 = StoreRate(*store, seconds, 3);
-    const double baseline = (a1 + a2) / 2;
-    const double slowdown = 100 * (1 - b / baseline);
-
-    const auto mean = [](const std::vector<double>& v) {
-      double sum = 0;
-      for (double x : v) sum += x;
-      return v.empty() ? 0.0 : sum / static_cast<double>(v.size());
-    };
-    std::printf("stores/s, no sweep (A1, A2):          %.0f, %.0f (baseline %.0f)\n", a1, a2,
-                baseline);
-    std::printf("stores/s, sweep+verification running: %.0f\n", b);
-    std::printf("slowdown: %.1f %% (target < 20 %%)\n", slowdown);
-    std::printf(
-        "sweeps completed while storing: %zu, mean sweep %.3f s, mean verification "
-        "%.3f s, all verifications passed: %s\n",
-        sweep_seconds.size(), mean(sweep_seconds), mean(verify_seconds), all_passed ? "yes" : "NO");
-
-    // Alone: one sweep at the configured duty cycle and one flat out.
-    kimera::DecaySweepResult result;
-    s = sweep->RunOnce(kimera::SystemNow(), &result);
-    std::uint64_t total = 0;
-    (void)store->Count(std::nullopt, &total);
-    std::printf("alone at %llu identities: sweep %.3f s (duty %.2f), verification of %zu: %.3f s\n",
-                static_cast<unsigned long long>(total), result.seconds, duty,
-                result.verification.verified, result.verification.seconds);
-    kimera::DecaySweepOptions flat = options;
-    flat.max_duty_cycle = 1;
-    flat.config.verification_sample = 0;
-    std::unique_ptr<kimera::DecaySweep> flat_sweep;
-    if (s.ok()) s = kimera::DecaySweep::Open(*store, flat, &flat_sweep);
-    kimera::DecaySweepResult flat_result;
-    if (s.ok()) s = flat_sweep->RunOnce(kimera::SystemNow(), &flat_result);
-    std::printf("alone at %llu identities: sweep %.3f s flat out (no pauses)\n",
-                static_cast<unsigned long long>(total), flat_result.seconds);
-    if (!s.ok()) {
-      std::fprintf(stderr, "decay_bench: %s\n", s.ToString().c_str());
-      code = 1;
-    }
-    if (!all_passed || !result.verification.ok()) code = 1;
-  }
-  std::error_code ec;
-  std::filesystem::remove_all(dir, ec);
-  return code;
+  bool passed = true;
+  if (!args.alone) passed = MeasureSlowdown(*store, args);
+  passed = MeasureAlone(*store, args) && passed;
+  return passed ? 0 : 1;
 }

@@ -197,6 +197,7 @@ Status ParseConfig(const std::string& text, const std::string& source, KimeraCon
   decay.Int64("chunk_size", 1, 1LL << 24, &chunk);
   d.chunk_size = static_cast<std::size_t>(chunk);
   decay.Int64("apply_interval_seconds", 0, 1LL << 32, &d.apply_interval_seconds);
+  decay.Double("sweep_duty_cycle", 0.01, 1, &d.sweep_duty_cycle);
   decay.RejectUnknown();
 
   DualWriteConfig& w = config.dual_write;

@@ -209,7 +209,7 @@ Status DecaySweep::Run(Micros now, const Clock& verification_clock, DecaySweepRe
   DecaySweepResult r;
   BandTable sums{}, counts{};
   const std::size_t chunk_size = std::max<std::size_t>(1, options_.config.chunk_size);
-  const double duty = options_.max_duty_cycle;
+  const double duty = options_.config.sweep_duty_cycle;
   std::string resume;
   std::vector<IndexEntry> entries;
   std::vector<std::string> ids;

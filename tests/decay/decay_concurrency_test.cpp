@@ -95,7 +95,7 @@ void VerifyWhileWriting(EntropyStore& store) {
   DecaySweepOptions options;
   options.config.chunk_size = 250;
   options.config.verification_sample = kPopulation;
-  options.max_duty_cycle = 1;
+  options.config.sweep_duty_cycle = 1;
   options.verifier_seed = 3;
   std::unique_ptr<DecaySweep> sweep;
   BOOST_REQUIRE(DecaySweep::Open(store, options, &sweep, SystemNow).ok());

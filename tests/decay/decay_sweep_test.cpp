@@ -13,7 +13,7 @@ DecaySweepOptions Options(std::size_t chunk = 100, double duty = 1.0) {
   DecaySweepOptions options;
   options.config.chunk_size = chunk;
   options.config.verification_sample = 500;
-  options.max_duty_cycle = duty;
+  options.config.sweep_duty_cycle = duty;
   options.verifier_seed = 11;
   return options;
 }
@@ -170,14 +170,17 @@ BOOST_AUTO_TEST_CASE(defaults_and_values_of_the_decay_section) {
   BOOST_TEST(config.decay.verification_sample == 1000u);
   BOOST_TEST(config.decay.chunk_size == 1000u);
   BOOST_TEST(config.decay.apply_interval_seconds == 0);
+  BOOST_TEST(config.decay.sweep_duty_cycle == 0.1);
   BOOST_REQUIRE(ParseConfig("[decay]\nsweep_interval_seconds = 5\nverification_sample = 20\n"
-                            "chunk_size = 64\napply_interval_seconds = 3600\n",
+                            "chunk_size = 64\napply_interval_seconds = 3600\n"
+                            "sweep_duty_cycle = 0.25\n",
                             "t.toml", &config)
                     .ok());
   BOOST_TEST(config.decay.sweep_interval_seconds == 5);
   BOOST_TEST(config.decay.verification_sample == 20u);
   BOOST_TEST(config.decay.chunk_size == 64u);
   BOOST_TEST(config.decay.apply_interval_seconds == 3600);
+  BOOST_TEST(config.decay.sweep_duty_cycle == 0.25);
 }
 
 BOOST_AUTO_TEST_CASE(rejects_unknown_keys_and_bad_values) {
@@ -189,6 +192,10 @@ BOOST_AUTO_TEST_CASE(rejects_unknown_keys_and_bad_values) {
   BOOST_TEST(s.message().find("decay.chunk_size") != std::string::npos);
   s = ParseConfig("[decay]\nsweep_interval_seconds = -1\n", "t.toml", &config);
   BOOST_TEST(s.IsInvalidArgument());
+  for (const char* duty : {"0", "1.5"}) {
+    s = ParseConfig(std::string("[decay]\nsweep_duty_cycle = ") + duty + "\n", "t.toml", &config);
+    BOOST_TEST(s.message().find("decay.sweep_duty_cycle") != std::string::npos);
+  }
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -6,8 +6,11 @@
 // of the previous chunk, a new iterator each time, so no snapshot or lock is
 // held between chunks), reads each chunk's created_at with one batched read
 // (one MultiGet of the record headers when the index shares the records'
-// RocksDB, else FetchMany below the decorator), and pauses between chunks so concurrent stores keep
-// their throughput. Per identity it observes, labelled by identity_type:
+// RocksDB, else FetchMany below the decorator), and pauses after each chunk
+// so that it works at most config.sweep_duty_cycle of its wall time (wall,
+// not CPU, time: when the cores are contended a chunk takes longer and the
+// pause grows with it). Verification (a bounded sample) is not paced. Per
+// identity it observes, labelled by identity_type:
 //   kimera_identity_age_seconds     age = now - created_at;
 //   kimera_identity_decay_factor    exp(-age / tau_eff): the decay the formula
 //                                   gives since creation, with the index's
@@ -90,10 +93,7 @@ struct DecaySweepResult {
 };
 
 struct DecaySweepOptions {
-  DecayConfig config;
-  // Default 0.5: the sweep sleeps after each chunk so that it works at most
-  // this fraction of wall time, leaving the cores to the stores. 1: no pause.
-  double max_duty_cycle = 0.5;
+  DecayConfig config;               // Pacing: config.sweep_duty_cycle.
   std::uint64_t verifier_seed = 0;  // Default 0: random samples.
 };
 
