@@ -5,7 +5,7 @@
 #define KIMERA_TESTS_DUAL_WRITE_TEST_SUPPORT_H_
 
 #include <atomic>
-#include <chrono>
+#include <condition_variable>
 #include <deque>
 #include <filesystem>
 #include <initializer_list>
@@ -51,7 +51,6 @@ enum class WriteFault {
 struct Faults {
   std::atomic<int> fail_every_nth_write{0};  // 0: never.
   std::atomic<bool> fail_reads{false};
-  std::atomic<int> stall_ms{0};  // Applies to reads and writes.
   std::atomic<int> writes{0};
 
   // The next writes take these faults, in order, before fail_every_nth_write.
@@ -67,8 +66,25 @@ struct Faults {
     return f;
   }
 
+  // While stalled, reads and writes wait (a secondary that does not answer)
+  // until Stall(false).
+  void Stall(bool stalled) {
+    {
+      std::lock_guard lock(stall_mu);
+      this->stalled = stalled;
+    }
+    stall_cv.notify_all();
+  }
+  void WaitWhileStalled() {
+    std::unique_lock lock(stall_mu);
+    stall_cv.wait(lock, [&] { return !stalled; });
+  }
+
   std::mutex script_mu;  // Guards script.
   std::deque<WriteFault> script;
+  std::mutex stall_mu;  // Guards stalled.
+  std::condition_variable stall_cv;
+  bool stalled = false;
 };
 
 // A real secondary that fails every Nth write (IOError), fails reads, or stalls.
@@ -105,11 +121,7 @@ class FaultySecondary : public kimera::SecondaryStore {
   kimera::Status Sync() override { return real_->Sync(); }
 
  private:
-  void Stall() const {
-    if (int ms = faults_->stall_ms.load(); ms > 0) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(ms));
-    }
-  }
+  void Stall() const { faults_->WaitWhileStalled(); }
   template <typename RealWrite>
   kimera::Status Write(RealWrite&& write) {
     Stall();
