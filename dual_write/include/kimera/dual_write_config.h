@@ -34,7 +34,7 @@ struct DualWriteConfig {
   ReadSource read_from = ReadSource::kPrimary;   // Default primary; secondary = cutover.
   double sweep_interval_seconds = 0.0;           // Default 0: no background sweep.
   double sweep_rate_per_second = 10000.0;        // Default 10,000 ids/s; 0: unlimited.
-  std::uint64_t audit_log_max_entries = 100000;  // Default 100,000 entries.
+  std::uint64_t audit_log_max_entries = 100000;  // Default 100,000; up to 1 % more on disk.
   double repair_retry_initial_ms = 100.0;        // Default 100 ms, doubled per failure.
   double repair_retry_max_ms = 60000.0;          // Default 60 s cap.
 
