@@ -103,6 +103,9 @@ BOOST_AUTO_TEST_CASE(same_id_stored_by_two_threads_never_leaves_stale_entry) {
       constexpr int kIds = 4;
       constexpr int kRounds = 1'500;
       std::vector<std::thread> threads;
+      // Boost.Test's checks are not thread-safe: each thread keeps its first
+      // failure and the main thread checks them after the join.
+      std::vector<std::string> failures(2);
       for (int t = 0; t < 2; ++t) {
         threads.emplace_back([&, t] {
           for (int i = 0; i < kRounds; ++i) {
@@ -114,12 +117,16 @@ BOOST_AUTO_TEST_CASE(same_id_stored_by_two_threads_never_leaves_stale_entry) {
                              ? store->Remove(id)
                              : store->Store(test::ScarOfEntropy(id, t + 0.001 * (i % 997)));
               if (s.IsNotFound()) s = Status::OK();
-              BOOST_REQUIRE_MESSAGE(s.ok(), s.ToString());
+              if (!s.ok()) {
+                failures[t] = s.ToString();
+                return;
+              }
             }
           }
         });
       }
       for (auto& t : threads) t.join();
+      for (const std::string& failure : failures) BOOST_REQUIRE_MESSAGE(failure.empty(), failure);
       test::RequireIndexExact(*store);
       for (int k = 0; k < kIds; ++k) {
         const std::string id = test::Numbered("contested", k);
