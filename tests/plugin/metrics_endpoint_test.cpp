@@ -7,9 +7,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <boost/test/unit_test.hpp>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <string>
 
 #include "plugin_test_support.h"
@@ -182,6 +185,37 @@ BOOST_AUTO_TEST_CASE(added_collectable_is_served) {
   const test::HttpResponse response = test::HttpGet(store->endpoint()->port(), "/metrics");
   BOOST_TEST(response.body.find("kimera_test_extra 7") != std::string::npos);
   BOOST_TEST(store->MetricsText().find("kimera_test_extra 7") != std::string::npos);
+}
+
+// Nice value of thread `tid` of this process (field 19 of its stat line).
+int ThreadNice(const std::string& tid) {
+  std::ifstream in("/proc/self/task/" + tid + "/stat");
+  std::string line;
+  std::getline(in, line);
+  std::istringstream fields(line.substr(line.rfind(')') + 2));
+  std::string field;
+  for (int i = 3; i <= 19 && fields >> field; ++i) {
+  }
+  return std::stoi(field);
+}
+
+BOOST_AUTO_TEST_CASE(scrape_threads_run_below_the_callers_priority) {
+  test::TempDir dir;
+  const int caller = ThreadNice(std::to_string(::gettid()));
+  auto store = test::Wrap(test::OpenRocks(dir.str("data")), ServingConfig());
+  int scrape_threads = 0;
+  for (const auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
+    std::ifstream comm(task.path() / "comm");
+    std::string name;
+    std::getline(comm, name);
+    if (name.rfind("civetweb", 0) != 0) continue;
+    ++scrape_threads;
+    BOOST_TEST(ThreadNice(task.path().filename().string()) == std::min(caller + 10, 19));
+  }
+  BOOST_TEST(scrape_threads >= 2);
+  BOOST_TEST(ThreadNice(std::to_string(::gettid())) == caller);
+  BOOST_TEST(test::HttpGet(store->endpoint()->port(), "/metrics").body.find("kimera_") !=
+             std::string::npos);
 }
 
 BOOST_AUTO_TEST_CASE(out_of_range_port_is_invalid_argument) {

@@ -1,7 +1,8 @@
 // MetricsEndpoint: serves /metrics over HTTP with prometheus-cpp's Exposer.
 //
 // Thread-safety: construction and destruction from one thread; the server
-// answers scrapes on its own threads.
+// answers scrapes on its own threads, which run at nice +10 so that scrapes
+// yield the CPU to the host's own threads (stores) when cores are scarce.
 #ifndef KIMERA_METRICS_ENDPOINT_H_
 #define KIMERA_METRICS_ENDPOINT_H_
 
