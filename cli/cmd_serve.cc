@@ -31,6 +31,7 @@ namespace {
 struct ServeOptions {
   double rate = 0;              // Default 0: no workload, serve only.
   double duration_seconds = 0;  // Default 0: the workload runs until a signal.
+  std::string mix = "full";     // Default "full"; "stores": every operation a store.
   std::uint64_t seed = 1;       // Default 1.
   std::string ack_log_path;     // Default empty: no acknowledgement log.
 };
@@ -175,6 +176,7 @@ int RunServe(const GlobalOptions& global, const ServeOptions& options) {
   WorkloadOptions workload_options;
   workload_options.rate = options.rate;
   workload_options.duration_seconds = options.duration_seconds;
+  workload_options.mix = options.mix == "stores" ? WorkloadMix::kStoresOnly : WorkloadMix::kFull;
   workload_options.seed = options.seed;
   workload_options.decay = config.plugin.entropy.decay;
   workload_options.ack_log_path = options.ack_log_path;
@@ -193,8 +195,9 @@ int RunServe(const GlobalOptions& global, const ServeOptions& options) {
     if (options.duration_seconds > 0) {
       std::snprintf(length, sizeof length, "%g s", options.duration_seconds);
     }
-    std::fprintf(stderr, "kimera serve: workload %g ops/s, seed %llu, for %s\n", options.rate,
-                 static_cast<unsigned long long>(options.seed), length);
+    std::fprintf(stderr, "kimera serve: workload %g ops/s (%s mix), seed %llu, for %s\n",
+                 options.rate, options.mix.c_str(), static_cast<unsigned long long>(options.seed),
+                 length);
   }
   std::fprintf(stderr, "kimera serve: running; Ctrl-C or SIGTERM stops\n");
   std::fflush(stderr);
@@ -275,6 +278,12 @@ void AddServeCommand(CLI::App& app, const GlobalOptions& global) {
                   "Stop the workload after SECONDS (0: run until stopped)")
       ->capture_default_str()
       ->type_name("SECONDS");
+  cmd->add_option("--workload-mix", options->mix,
+                  "full: stores, reads, queries, removes, decay; stores: only stores, so RATE "
+                  "is the store rate")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"full", "stores"}))
+      ->type_name("MIX");
   cmd->add_option("--seed", options->seed, "Seed of the workload's random stream")
       ->capture_default_str()
       ->type_name("N");

@@ -43,6 +43,10 @@ constexpr std::array<std::pair<Kind, int>, 10> kMix = {{{Kind::kNewGeoid, 290},
                                                         {Kind::kRemove, 30},
                                                         {Kind::kApplyDecay, 30}}};
 
+// The stores of kMix, in the same proportions.
+constexpr std::array<std::pair<Kind, int>, 3> kStoreMix = {
+    {{Kind::kNewGeoid, 290}, {Kind::kRestore, 140}, {Kind::kScar, 100}}};
+
 // Every kind once, so each shows on /metrics from the first seconds.
 constexpr std::array<Kind, 13> kOpening = {
     Kind::kNewGeoid,   Kind::kNewGeoid, Kind::kNewGeoid,      Kind::kScar,  Kind::kRestore,
@@ -159,14 +163,10 @@ class Workload::Generator {
   }
 
   Kind NextKind(std::uint64_t sequence) {
+    if (options_.mix == WorkloadMix::kStoresOnly) return Draw(kStoreMix);
     if (sequence < kOpening.size()) return kOpening[sequence];
     if (sequence % kSyncEvery == 0) return Kind::kSync;
-    int roll = UniformInt(rng_, 0, 999);
-    for (const auto& [kind, weight] : kMix) {
-      if (roll < weight) return kind;
-      roll -= weight;
-    }
-    return Kind::kFetch;
+    return Draw(kMix);
   }
 
   // Runs one operation. `*write_acknowledged` tells whether it was a write
@@ -209,6 +209,18 @@ class Workload::Generator {
   }
 
  private:
+  template <std::size_t N>
+  Kind Draw(const std::array<std::pair<Kind, int>, N>& mix) {
+    int total = 0;
+    for (const auto& entry : mix) total += entry.second;
+    int roll = UniformInt(rng_, 0, total - 1);
+    for (const auto& [kind, weight] : mix) {
+      if (roll < weight) return kind;
+      roll -= weight;
+    }
+    return mix.back().first;
+  }
+
   void LogAck(char sign, const std::string& id) {
     if (ack_log_ != nullptr) std::fprintf(ack_log_, "%c%s\n", sign, id.c_str());
   }

@@ -1,5 +1,5 @@
 // Workload: a seeded, paced stream of realistic operations against a store,
-// for `kimera serve --workload RATE`.
+// for `kimera serve --workload RATE [--workload-mix full|stores]`.
 //
 // The mix: new geoids whose term intensities follow a Zipf-like law over a
 // vocabulary of 2,000 words (1..300 terms, so entropy spreads from 0 to about
@@ -9,6 +9,11 @@
 // first operations run through every kind once, so each appears on /metrics
 // within seconds. Known ids are a bounded reservoir sample (10,000 geoids,
 // 2,000 scars), seeded at start from what the store already holds.
+//
+// The stores-only mix keeps just the writes that store an identity (new
+// geoids, re-stores, new scars, in the full mix's proportions): every
+// operation is one store (a re-store reads the identity first), so RATE is
+// the store rate. The load check drives it.
 //
 // Thread-safety: Start and Stop from one thread; the counters may be read
 // from any thread while it runs.
@@ -27,12 +32,18 @@
 
 namespace kimera_cli {
 
+enum class WorkloadMix {
+  kFull,        // Stores, reads, queries, removes, decay applications, WAL syncs.
+  kStoresOnly,  // One store per operation: new geoids, re-stores, new scars; no syncs.
+};
+
 struct WorkloadOptions {
-  double rate = 0;              // Operations per second; 0 or less: no workload.
-  double duration_seconds = 0;  // Default 0: run until Stop.
-  std::uint64_t seed = 1;       // Default 1: the same seed gives the same stream.
-  kimera::DecayParams decay;    // Used by the decay applications.
-  std::string ack_log_path;     // Default empty; else "+id" / "-id" per acknowledged write.
+  double rate = 0;                       // Operations per second; 0 or less: no workload.
+  double duration_seconds = 0;           // Default 0: run until Stop.
+  WorkloadMix mix = WorkloadMix::kFull;  // Default kFull.
+  std::uint64_t seed = 1;                // Default 1: the same seed gives the same stream.
+  kimera::DecayParams decay;             // Used by the decay applications.
+  std::string ack_log_path;  // Default empty; else "+id" / "-id" per acknowledged write.
 };
 
 // What the workload has done so far.

@@ -55,7 +55,7 @@ def free_port():
 class Serve:
     """One `kimera serve` on loopback; port 0 in the config, the chosen port read from stderr."""
 
-    def __init__(self, kimera, folder, rate, seed=1, config_text=None):
+    def __init__(self, kimera, folder, rate, seed=1, config_text=None, extra_args=()):
         self.folder = folder
         self.config = os.path.join(folder, "kimera.toml")
         with open(self.config, "w", encoding="utf-8") as f:
@@ -66,7 +66,7 @@ class Serve:
                 open(self.err_path, "w") as err:
             self.proc = subprocess.Popen(
                 [kimera, "--config", self.config, "serve", "--workload", str(rate),
-                 "--seed", str(seed)], stdout=out, stderr=err, env=env)
+                 "--seed", str(seed), *extra_args], stdout=out, stderr=err, env=env)
         self.port = None
 
     def stderr(self):
