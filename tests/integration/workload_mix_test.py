@@ -17,21 +17,9 @@ import time
 
 import live_serve
 
-CONFIG = """\
-[storage]
-path = "{db}"
-
-[metrics]
-enabled = true
-bind_address = "127.0.0.1"
-port = 0
-
-[decay]
-sweep_interval_seconds = 0
-
-[dual_write]
-enabled = false
-"""
+# The live tests' configuration without the background work: no decay sweeps, no dual-write.
+CONFIG = (live_serve.LIVE_CONFIG.split("[decay]")[0]
+          + "[decay]\nsweep_interval_seconds = 0\n\n[dual_write]\nenabled = false\n")
 
 
 def main():
