@@ -157,6 +157,7 @@ Status ParseConfig(const std::string& text, const std::string& source, KimeraCon
   storage.Bool("disable_wal", &config.storage.disable_wal);
   storage.Size("write_buffer_mb", 1u << 20, &config.storage.write_buffer_bytes);
   storage.Int("max_background_jobs", 1, 64, &config.storage.max_background_jobs);
+  storage.Size("reserved_disk_mb", 1u << 20, &config.storage.reserved_disk_bytes);
   storage.RejectUnknown();
 
   MetricsConfig& m = config.plugin.metrics;

@@ -5,9 +5,11 @@
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/merge_operator.h>
 #include <rocksdb/table.h>
+#include <sys/statvfs.h>
 
 #include <algorithm>
 #include <filesystem>
+#include <string>
 #include <system_error>
 #include <utility>
 
@@ -115,6 +117,13 @@ std::string Prefixed(std::string_view context, std::string_view msg) {
   return out;
 }
 
+// A free-space reading is reused, without a new statvfs, for this long and
+// only while it is this far above what a write needs: background flushes and
+// compactions take space between readings, and a write near the line always
+// measures again, so freed space is seen by the very next write.
+constexpr auto kFreeSpaceReuse = std::chrono::milliseconds(100);
+constexpr std::uint64_t kFreeSpaceReuseMargin = 64u << 20;
+
 std::string BusyMessage(std::string_view folder) {
   return "database folder " + std::string(folder) + " is in use by another process (lock held)";
 }
@@ -129,6 +138,7 @@ Status RocksDbDatabase::Open(const std::string& path, const RocksDbOptions& opti
   database->cf_options_ = MakeColumnFamilyOptions(options);
   database->write_options_.sync = options.sync_writes;
   database->write_options_.disableWAL = options.disable_wal;
+  database->reserved_disk_bytes_ = options.reserved_disk_bytes;
 
   std::vector<std::string> names;
   std::error_code ec;
@@ -226,11 +236,59 @@ Status RocksDbDatabase::Write(rocksdb::WriteBatch* batch, std::string_view conte
       write_failed_.store(false, std::memory_order_release);
     }
   }
+  // Refused before RocksDB sees it: a write-ahead-log append that fails for
+  // want of space leaves RocksDB 7.8's log writer in an error state that
+  // aborts the process on its next use (a write, a resume or a close).
+  Status space = CheckFreeSpace(batch->GetDataSize(), context);
+  if (!space.ok()) return space;
   rocksdb::Status s = db_->Write(write_options_, batch);
   if (!s.ok() && (s.IsIOError() || s.IsNoSpace())) {
     write_failed_.store(true, std::memory_order_release);
   }
   return FromRocks(s, context);
+}
+
+Status RocksDbDatabase::CheckFreeSpace(std::uint64_t write_bytes, std::string_view context) {
+  if (reserved_disk_bytes_ == 0) return Status::OK();
+  std::lock_guard lock(space_mu_);
+  const auto now = std::chrono::steady_clock::now();
+  written_since_check_ += write_bytes;
+  const std::uint64_t estimate =
+      free_at_check_ > written_since_check_ ? free_at_check_ - written_since_check_ : 0;
+  if (now - checked_at_ < kFreeSpaceReuse &&
+      estimate >= need_at_check_ + write_bytes + kFreeSpaceReuseMargin) {
+    return Status::OK();
+  }
+  struct statvfs st {};
+  // A filesystem that cannot tell its free space is left to RocksDB's own
+  // error handling.
+  if (statvfs(path_.c_str(), &st) != 0) return Status::OK();
+  const std::uint64_t free_bytes = static_cast<std::uint64_t>(st.f_bavail) * st.f_frsize;
+  // Everything in the memtables is written again as SST files by the next
+  // flush, and a compaction writes its output before it deletes its input;
+  // the files they replace keep their space until then.
+  std::uint64_t memtables = 0;
+  std::uint64_t compactions = 0;
+  if (!db_->GetAggregatedIntProperty(rocksdb::DB::Properties::kCurSizeAllMemTables, &memtables)) {
+    memtables = 0;
+  }
+  if (!db_->GetAggregatedIntProperty(rocksdb::DB::Properties::kEstimatePendingCompactionBytes,
+                                     &compactions)) {
+    compactions = 0;
+  }
+  free_at_check_ = free_bytes;
+  need_at_check_ = reserved_disk_bytes_ + memtables + compactions;
+  written_since_check_ = 0;
+  checked_at_ = now;
+  const std::uint64_t need = need_at_check_ + write_bytes;
+  if (free_bytes >= need) return Status::OK();
+  return Status::NoSpace(Prefixed(
+      context, "no space left for the database in " + path_ + ": " + std::to_string(free_bytes) +
+                   " bytes free, " + std::to_string(need) + " needed (" +
+                   std::to_string(write_bytes) + " for this write, " + std::to_string(memtables) +
+                   " for the memtables' next flush, " + std::to_string(compactions) +
+                   " for pending compactions, " + std::to_string(reserved_disk_bytes_) +
+                   " kept in reserve: storage.reserved_disk_mb); nothing was written"));
 }
 
 Status RocksDbDatabase::SyncWal() {

@@ -2,7 +2,7 @@
 """Disk and I/O faults: a database on a small filesystem that fills up, and a
 read-only database folder.
 
-Mounts a tmpfs of 8 MiB in a temp folder (directly when root; otherwise in a
+Mounts a tmpfs of 16 MiB in a temp folder (directly when root; otherwise in a
 user and mount namespace through `unshare -rm`), then:
 
   1. runs DISK_FULL_TEST (tests/reliability/disk_full_test.cpp) in it: a
@@ -45,7 +45,7 @@ def skip(reason):
 
 
 def mount_tmpfs(path):
-    r = sh("mount", "-t", "tmpfs", "-o", "size=8m,mode=0755", "tmpfs", path)
+    r = sh("mount", "-t", "tmpfs", "-o", "size=16m,mode=0755", "tmpfs", path)
     return r.returncode == 0, r.stderr.strip()
 
 
@@ -142,7 +142,9 @@ def fill_through_import(program, mnt, failures):
     os.makedirs(work)
     config = os.path.join(work, "kimera.toml")
     with open(config, "w", encoding="utf-8") as f:
-        f.write("[storage]\nwrite_buffer_mb = 1\n[metrics]\nenabled = false\n")
+        # The default reserve (8 MiB) is more than the filler leaves.
+        f.write("[storage]\nwrite_buffer_mb = 1\nreserved_disk_mb = 1\n"
+                "[metrics]\nenabled = false\n")
     # Input files live outside the small filesystem.
     inputs = tempfile.mkdtemp(prefix="kimera-import-")
     kimera = Kimera(program, os.path.join(work, "db"), config)
@@ -282,7 +284,7 @@ def main():
         skip(f"cannot mount a tmpfs: {err}")
     failures = Failures()
     try:
-        print(f"tmpfs of 8 MiB at {mnt}", flush=True)
+        print(f"tmpfs of 16 MiB at {mnt}", flush=True)
         print("long-lived store on a full disk (disk_full_test):", flush=True)
         env = dict(os.environ, KIMERA_FAULT_DIR=mnt)
         r = subprocess.run([disk_full_test, "--log_level=message"], env=env, text=True,
