@@ -8,8 +8,9 @@
 #   scripts/crash_loop.sh --long     300 cycles per secondary
 #   scripts/crash_loop.sh --cycles N --seed N
 #   scripts/crash_loop.sh --report   no run: the table of the last
-#                                    `meson test --suite reliability` run (what
-#                                    .ci/run prints after scripts/test.sh)
+#                                    `meson test --suite reliability` run, the
+#                                    last scripts/fuzz.sh and scripts/sanitize.sh
+#                                    (what .ci/run prints at its end)
 #
 # KIMERA_BUILD_DIR picks the build folder (default build; built when missing).
 # Exit status: non-zero when any cycle lost or diverged a write, a check
@@ -27,7 +28,7 @@ while [[ $# -gt 0 ]]; do
     --cycles) cycles="$2"; shift ;;
     --seed) seed="$2"; shift ;;
     --report) report_only=1 ;;
-    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
     *) echo "crash_loop.sh: unknown option $1" >&2; exit 2 ;;
   esac
   shift
@@ -49,9 +50,10 @@ if [[ $report_only == 0 ]]; then
   if [[ $rc == 77 ]]; then rm -f "$disk_summary"; elif [[ $rc != 0 ]]; then status=1; fi
 fi
 
-python3 - "$crash_summary" "$disk_summary" "$cycles" <<'EOF' || status=1
-import json, os, sys
-crash_path, disk_path, cycles = sys.argv[1], sys.argv[2], sys.argv[3]
+python3 - "$crash_summary" "$disk_summary" "$cycles" "${KIMERA_FUZZ_BUILD_DIR:-build-fuzz}/fuzz-summary.txt" \
+  build-asan/sanitize-summary.txt <<'EOF' || status=1
+import json, os, re, sys
+crash_path, disk_path, cycles, fuzz_path, sanitize_path = sys.argv[1:6]
 rows = []
 ok = True
 if os.path.exists(crash_path):
@@ -81,6 +83,25 @@ if os.path.exists(disk_path):
 else:
     rows.append(("Disk faults injected / survived", "not run here (or skipped: no tmpfs)",
                  "meson test -C build disk_faults"))
+# Fuzzing and sanitizers: their scripts' summary lines, when they ran here
+# (these rows only report; the scripts fail the CI themselves).
+if os.path.exists(fuzz_path):
+    text = open(fuzz_path).read()
+    total = re.search(r"fuzz total: (\d+) executions, (\d+) targets, (\d+) s each", text)
+    findings = sum(int(n) for n in re.findall(r"findings (\d+)", text))
+    if total:
+        rows.append((f"Fuzz executions / findings ({total.group(2)} libFuzzer targets, "
+                     f"{total.group(3)} s each)", f"{int(total.group(1)):,} / {findings}",
+                     f"scripts/fuzz.sh {total.group(3)}"))
+for line in open(sanitize_path).read().splitlines() if os.path.exists(sanitize_path) else []:
+    m = re.match(r"sanitize (.+?): (\d+) tests ok, (\d+) failed, (\d+) sanitizer reports, "
+                 r"(\d+) s run, build (\d+) s", line)
+    if m:
+        which = "asan" if m.group(1).startswith("asan") else "tsan"
+        rows.append((f"Sanitizer {m.group(1).split(' (')[0]}: tests ok / failed / reports",
+                     f"{m.group(2)} / {m.group(3)} / {m.group(4)} "
+                     f"(run {m.group(5)} s, build {m.group(6)} s)",
+                     f"scripts/sanitize.sh {which}"))
 width = max(len(r[0]) for r in rows)
 vwidth = max(len(r[1]) for r in rows)
 print()
