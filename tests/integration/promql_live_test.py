@@ -22,7 +22,9 @@ deploy/prometheus.yml adapted only in its addresses and intervals (scrape and ev
      by promtool in tests/integration/rules/recording_test.yml;
   3. every rule evaluates without error, and no alert other than HighEntropyIdentities is pending
      or firing against the healthy service (the workload's synthetic identities are high-entropy:
-     their p90 is above the 4-bit threshold, so that alert is expected to be pending);
+     their p90 is above the 4-bit threshold, so that alert is expected to be pending), and no
+     decay verification check failed during the whole run (the serve's
+     kimera_decay_verification_checks_total{result="fail"} is 0: an alert is looked at once);
   4. the dashboard JSON (panel targets and template variable queries) and the rule files reference
      only metrics that the serve's /metrics actually exposes (a histogram through its _bucket /
      _sum / _count series, a summary through itself, _sum, _count), recorded series, or the
