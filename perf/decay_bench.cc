@@ -4,15 +4,17 @@
 // Fills a fresh RocksDbStore wrapped by the EntropyStore plugin with --count
 // identities (geoids with 3-20 terms, one in five a scar, ages up to a year),
 // then, side by side in one run, alternates phases of 2 threads storing
-// continuously (ids of their own, re-stored in a cycle):
+// continuously (re-storing the stored identities with new content, so the
+// store keeps --count identities and every phase does the same work):
 //   A0 B1 A1 B2 A2 ... B<reps> A<reps>
 // A: no sweep. B: sweeps with verification back to back (each starting as
 // the last ends: the worst case, an interval shorter than a sweep) at the
 // configured pacing (DecayConfig::sweep_duty_cycle); a B phase lasts
 // --seconds and then until the sweep in progress has covered every identity,
-// so it holds whole sweeps only. Repetition r compares B_r with the mean of
-// A_{r-1} and A_r (a drift of the machine does not count as slowdown); the
-// median of the repetitions is the figure.
+// so it holds whole sweeps only. A0 lasts --seconds, A_r as long as B_r.
+// Repetition r compares B_r with the mean of A_{r-1} and A_r (a drift of the
+// machine does not count as slowdown); the median of the repetitions is the
+// figure.
 // Then, with no writers: one sweep at the configured pacing, one flat out,
 // and one verification.
 //
@@ -34,7 +36,6 @@
 namespace {
 
 constexpr std::size_t kWriters = 2;
-constexpr std::size_t kWriterIds = 50000;  // Ids each writer cycles through.
 
 struct Args {
   std::size_t count = 200000, sample = 1000, reps = 3;
@@ -94,10 +95,11 @@ kimera::Identity Make(const std::string& id, std::mt19937_64& rng, kimera::Micro
   return identity;
 }
 
-// Runs kWriters storing threads for `seconds`, and then until `done()`;
-// returns stores per second over the whole time.
+// Runs kWriters threads re-storing ids "id<k>" (k < count, writer t taking
+// every kWriters-th from a seeded start) for `seconds`, and then until
+// `done()`; returns stores per second over the whole time.
 double StoreRate(
-    kimera::EntropyStore& store, double seconds, std::uint64_t seed,
+    kimera::EntropyStore& store, std::size_t count, double seconds, std::uint64_t seed,
     const std::function<bool()>& done = [] { return true; }) {
   std::atomic<bool> stop{false};
   std::atomic<std::uint64_t> stores{0};
@@ -107,10 +109,10 @@ double StoreRate(
     threads.emplace_back([&, t] {
       std::mt19937_64 rng(seed * 31 + t);
       std::uint64_t n = 0;
-      const std::string prefix = bench::Numbered("w", t) + "_";
+      const std::size_t first = static_cast<std::size_t>(rng() % count);
       for (std::size_t i = 0; !stop.load(std::memory_order_relaxed); ++i) {
-        kimera::Identity identity =
-            Make(prefix + std::to_string(i % kWriterIds), rng, kimera::SystemNow());
+        const std::size_t k = (first + t + i * kWriters) % count;
+        kimera::Identity identity = Make(bench::Numbered("id", k), rng, kimera::SystemNow());
         if (store.Store(identity).ok()) ++n;
       }
       stores += n;
@@ -128,13 +130,15 @@ struct SweepPhase {
   std::size_t sweeps = 0;
   std::uint64_t min_identities = ~std::uint64_t{0};  // Covered by the smallest sweep.
   double sweep_seconds = 0, verify_seconds = 0;      // Sums.
+  double seconds = 0;                                // The phase.
   bool passed = true;
 };
 
 // One B phase: sweeps back to back from its start; the writers stop when
 // the first sweep to end after `seconds` ends. Returns stores per second.
 double StoreRateWhileSweeping(kimera::EntropyStore& store, kimera::DecaySweep& sweep,
-                              double seconds, std::uint64_t seed, SweepPhase* phase) {
+                              std::size_t count, double seconds, std::uint64_t seed,
+                              SweepPhase* phase) {
   std::atomic<bool> finished{false};
   const auto start = bench::Clock::now();
   std::thread sweeper([&] {
@@ -149,8 +153,9 @@ double StoreRateWhileSweeping(kimera::EntropyStore& store, kimera::DecaySweep& s
     } while (bench::Seconds(start) < seconds);
     finished = true;
   });
-  const double rate = StoreRate(store, seconds, seed, [&] { return finished.load(); });
+  const double rate = StoreRate(store, count, seconds, seed, [&] { return finished.load(); });
   sweeper.join();
+  phase->seconds = bench::Seconds(start);
   return rate;
 }
 
@@ -169,18 +174,19 @@ bool MeasureSlowdown(kimera::EntropyStore& store, const Args& args) {
   auto sweep = OpenSweep(store, args.sample, args.duty);
   std::vector<double> slowdowns;
   bool passed = true;
-  double before = StoreRate(store, args.seconds, 100);
+  double before = StoreRate(store, args.count, args.seconds, 100);
   for (std::size_t r = 1; r <= args.reps; ++r) {
     SweepPhase phase;
-    const double b = StoreRateWhileSweeping(store, *sweep, args.seconds, 100 + 2 * r, &phase);
-    const double after = StoreRate(store, args.seconds, 101 + 2 * r);
+    const double b =
+        StoreRateWhileSweeping(store, *sweep, args.count, args.seconds, 100 + 2 * r, &phase);
+    const double after = StoreRate(store, args.count, phase.seconds, 101 + 2 * r);
     const double slowdown = 100 * (1 - b / ((before + after) / 2));
     slowdowns.push_back(slowdown);
     passed = passed && phase.passed;
     std::printf(
-        "rep %zu: stores/s A %.0f | B %.0f | A %.0f: slowdown %.1f %%; B held %zu whole "
-        "sweep(s) of >= %llu identities (mean sweep %.2f s, verification %.3f s, %s)\n",
-        r, before, b, after, slowdown, phase.sweeps,
+        "rep %zu: stores/s A %.0f | B %.0f | A %.0f: slowdown %.1f %%; B (%.0f s) held %zu "
+        "whole sweep(s) of >= %llu identities (mean sweep %.2f s, verification %.3f s, %s)\n",
+        r, before, b, after, slowdown, phase.seconds, phase.sweeps,
         static_cast<unsigned long long>(phase.min_identities),
         phase.sweep_seconds / static_cast<double>(phase.sweeps),
         phase.verify_seconds / static_cast<double>(phase.sweeps),
