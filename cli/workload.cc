@@ -432,14 +432,28 @@ class Workload::Generator {
     Reservoir* from = nullptr;
     std::size_t index = 0;
     if (!PickAny(&from, &index)) return kimera::Status::OK();
-    kimera::Status s = store_.ApplyDecay(from->at(index), kimera::SystemNow(), options_.decay);
+    const kimera::Micros now = kimera::SystemNow();
+    kimera::Status s = store_.ApplyDecay(from->at(index), now, options_.decay);
     if (s.IsNotFound()) {
       from->Erase(index);
+      return kimera::Status::OK();
+    }
+    if (s.IsInvalidArgument() && DecayedAfter(from->at(index), now)) {
+      // A decay of everything ([decay] apply_interval_seconds) moved this id
+      // past `now` after it was read: nothing left to apply, not an error.
       return kimera::Status::OK();
     }
     if (!s.ok()) return s;
     *acknowledged = true;
     return s;
+  }
+
+  bool DecayedAfter(const std::string& id, kimera::Micros now) {
+    kimera::Identity current;
+    if (!store_.Fetch(id, &current).ok()) return false;
+    const kimera::Micros since =
+        current.decay_applied_at != 0 ? current.decay_applied_at : current.created_at;
+    return since > now;
   }
 
   kimera::IdentityStore& store_;
