@@ -94,7 +94,7 @@ if os.path.exists(fuzz_path):
                      f"{total.group(3)} s each)", f"{int(total.group(1)):,} / {findings}",
                      f"scripts/fuzz.sh {total.group(3)}"))
 for line in open(sanitize_path).read().splitlines() if os.path.exists(sanitize_path) else []:
-    m = re.match(r"sanitize (.+?): (\d+) tests ok, (\d+) failed, (\d+) sanitizer reports, "
+    m = re.match(r"sanitize (.+?): (\d+) +tests ok, (\d+) +failed, (\d+) sanitizer reports, "
                  r"(\d+) s run, build (\d+) s", line)
     if m:
         which = "asan" if m.group(1).startswith("asan") else "tsan"

@@ -39,8 +39,8 @@ run_suites() {  # NAME BUILD_DIR LOG -- meson test arguments...
   "${norandom[@]}" meson test -C "$dir" --no-rebuild --print-errorlogs "$@" >"$log" 2>&1 || rc=$?
   local secs=$(($(date +%s) - start))
   local ok fail reports
-  ok=$(sed -n 's/^Ok: *//p' "$log" | tail -1)
-  fail=$(sed -n 's/^Fail: *//p' "$log" | tail -1)
+  ok=$(sed -n 's/^Ok: *//p' "$log" | tail -1 | tr -d ' ')
+  fail=$(sed -n 's/^Fail: *//p' "$log" | tail -1 | tr -d ' ')
   # One SUMMARY line per report (ASan, LSan, UBSan, TSan), counted in meson's
   # full test log only: $log repeats the failing tests' output.
   reports=$(grep -cE '^SUMMARY: (Address|Leak|Undefined|Thread)Sanitizer' \
