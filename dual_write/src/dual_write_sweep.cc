@@ -55,8 +55,15 @@ Status DualWriteStore::LoadState(const char* key, std::string* out) {
 }
 
 Status DualWriteStore::SaveState(const char* key, const std::string& value) {
-  return db_->FromRocks(db_->db()->Put(db_->write_options(), state_, key, value),
-                        "writing the dual-write state");
+  rocksdb::WriteBatch batch;
+  batch.Put(state_, key, value);
+  return db_->Write(&batch, "writing the dual-write state");
+}
+
+Status DualWriteStore::ClearState(const char* key) {
+  rocksdb::WriteBatch batch;
+  batch.Delete(state_, key);
+  return db_->Write(&batch, "clearing the dual-write state");
 }
 
 Status DualWriteStore::RecordSwitch() {
@@ -166,10 +173,7 @@ Status DualWriteStore::Sweep(const SweepOptions& options, SweepReport* report) {
       if (report->listed.size() < options.max_listed) report->listed.push_back(std::move(check));
     }
     if (bound) cursor = *bound;
-    Status saved =
-        complete ? db_->FromRocks(db_->db()->Delete(db_->write_options(), state_, kSweepCursorKey),
-                                  "clearing the sweep cursor")
-                 : SaveState(kSweepCursorKey, cursor);
+    Status saved = complete ? ClearState(kSweepCursorKey) : SaveState(kSweepCursorKey, cursor);
     if (!saved.ok()) return saved;
     if (options.progress) options.progress(report->visited);
     if (options.rate_per_second > 0) {

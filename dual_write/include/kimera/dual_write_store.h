@@ -174,6 +174,7 @@ class DualWriteStore : public StoreWrapper, private WriteBatchExtension {
   bool Stopping();
   Status LoadState(const char* key, std::string* out);
   Status SaveState(const char* key, const std::string& value);
+  Status ClearState(const char* key);
   void NoteChanged(std::string_view id);
   bool Sample(double rate);
   std::mutex& LockFor(std::string_view id);
