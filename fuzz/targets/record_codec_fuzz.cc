@@ -68,7 +68,8 @@ void RoundTripStructured(const std::uint8_t* data, std::size_t size) {
   using namespace kimera;
   FuzzReader in(data, size);
   Identity id;
-  id.id = "k" + in.String(32);
+  id.id = in.String(32);
+  id.id.insert(id.id.begin(), 'k');  // Never empty.
   id.identity_type = in.Byte() % 2 ? IdentityType::kScar : IdentityType::kGeoid;
   id.raw = in.String();
   id.echo = in.String();
