@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "bench_support.h"
 #include "kimera/identity.h"
 #include "kimera/identity_json.h"
 #include "kimera/record_codec.h"
@@ -94,22 +95,6 @@ std::vector<kimera::Identity> Generate(std::size_t count) {
   return out;
 }
 
-struct TempDir {
-  std::filesystem::path path;
-  TempDir() {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "kimera-bench-XXXXXX").string();
-    if (mkdtemp(tmpl.data()) == nullptr) {
-      std::perror("mkdtemp");
-      std::exit(3);
-    }
-    path = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path, ec);
-  }
-};
-
 std::unique_ptr<kimera::RocksDbStore> OpenFresh(const std::filesystem::path& dir) {
   std::unique_ptr<kimera::RocksDbStore> store;
   kimera::Status s = kimera::RocksDbStore::Open(dir.string(), kimera::RocksDbOptions{}, &store);
@@ -164,7 +149,7 @@ int main(int argc, char** argv) {
     if (identity.identity_type == kimera::IdentityType::kScar) ++scars;
   }
 
-  TempDir tmp;
+  bench::TempDir tmp;
   double store_seconds = 0;
   {
     auto store = OpenFresh(tmp.path / "binary");
