@@ -11,6 +11,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <limits>
 #include <map>
 #include <set>
 
@@ -125,8 +126,11 @@ struct DecayVerifier::Metrics {
   prometheus::Family<prometheus::Gauge>& last_run_family;
   prometheus::Family<prometheus::Gauge>& correlation_family;
   prometheus::Gauge& last_run;
-  prometheus::Gauge* status = nullptr;       // Added by the first run.
-  prometheus::Gauge* correlation = nullptr;  // Added by the first run with a value.
+  // Both added by the first run, together, so that neither vanishes nor appears later than the
+  // other: absent() alerts and dashboards see one state change, from "never verified" to
+  // "verified".
+  prometheus::Gauge* status = nullptr;
+  prometheus::Gauge* correlation = nullptr;
   std::array<std::array<prometheus::Counter*, 2>, kDecayCheckCount> checks{};
 };
 
@@ -499,12 +503,14 @@ void DecayVerifier::UpdateMetrics(const DecayVerificationReport& report) {
   for (std::size_t c = 0; c < kDecayCheckCount; ++c) {
     m.checks[c][report.failures_by_check[c] == 0 ? 0 : 1]->Increment();
   }
-  if (m.status == nullptr) m.status = &m.status_family.Add({});
-  m.status->Set(report.ok() ? 1.0 : 0.0);
-  if (report.correlation) {
-    if (m.correlation == nullptr) m.correlation = &m.correlation_family.Add({});
-    m.correlation->Set(*report.correlation);
+  if (m.status == nullptr) {
+    m.status = &m.status_family.Add({});
+    m.correlation = &m.correlation_family.Add({});
   }
+  m.status->Set(report.ok() ? 1.0 : 0.0);
+  // NaN, not the last computable value, when this run's sample had too few distinct ages: a
+  // stale r would claim a check that did not run, and NaN compares false in every alert rule.
+  m.correlation->Set(report.correlation.value_or(std::numeric_limits<double>::quiet_NaN()));
   m.last_run.Set(Seconds(SystemNow()));
 }
 

@@ -96,11 +96,30 @@ BOOST_AUTO_TEST_CASE(few_distinct_points_pass_correlation_without_a_value) {
   EqualEntropyGroup(*store, clock);
   auto report = Verify(*store, clock());
   BOOST_REQUIRE_MESSAGE(report.ok(), FailuresOf(report));
-  BOOST_TEST(report.correlation.has_value());
+  BOOST_REQUIRE(report.correlation.has_value());
+  BOOST_TEST(MetricValue(store->MetricsText(), "kimera_decay_age_correlation") ==
+             *report.correlation);
   BOOST_REQUIRE(store->Remove("pair10").ok());
   report = Verify(*store, clock());
   BOOST_REQUIRE_MESSAGE(report.ok(), FailuresOf(report));
   BOOST_TEST(!report.correlation.has_value());
+  // The gauge stays exposed (an absent() alert must not fire) and says "no value", not the last r.
+  const std::string text = store->MetricsText();
+  BOOST_TEST(text.find("\nkimera_decay_age_correlation Nan\n") != std::string::npos, text);
+}
+
+BOOST_AUTO_TEST_CASE(correlation_appears_with_the_first_status_even_without_a_value) {
+  TempDir dir;
+  ManualClock clock;
+  auto store = OpenStore(dir.str("db"), clock);
+  BOOST_TEST(store->MetricsText().find("\nkimera_decay_age_correlation ") == std::string::npos);
+  EqualEntropyGroup(*store, clock);
+  BOOST_REQUIRE(store->Remove("pair10").ok());
+  const auto report = Verify(*store, clock());
+  BOOST_REQUIRE(!report.correlation.has_value());
+  RequireStatus(*store, 1);
+  BOOST_TEST(store->MetricsText().find("\nkimera_decay_age_correlation Nan\n") !=
+             std::string::npos);
 }
 
 BOOST_AUTO_TEST_CASE(stored_tau_disagreeing_with_entropy_fails_formula_order_and_semigroup) {

@@ -46,6 +46,37 @@ OVERRIDES = ("KIMERA_CONFIG", "KIMERA_METRICS_ENABLED", "KIMERA_METRICS_PORT",
              "KIMERA_METRICS_DETAILED", "KIMERA_ID_DUAL_WRITE")
 
 
+# Lines of a sanitizer report (ASan, LSan, UBSan, TSan) in a program's stderr: the header, the
+# summary, and the frames of its stacks.
+SANITIZER_LINE = re.compile(r"==\d+==ERROR: |WARNING: ThreadSanitizer|runtime error: |"
+                            r"^SUMMARY: \w+Sanitizer|^\s+#\d+ 0x")
+
+
+def skip(reason):
+    """The exit status of a test that cannot run here: 77 (meson: skipped), except under CI=true,
+    where scripts/setup.sh has installed everything the tests need and a skip would only hide a
+    test that never ran: there it is a failure."""
+    if os.environ.get("CI", "").lower() in ("true", "1"):
+        print(f"FAIL: {reason}; under CI=true a skip is a failure")
+        return 1
+    print(f"{reason}: skipped")
+    return 77
+
+
+def time_scale():
+    """How much slower than the release build this run is allowed to be: scripts/sanitize.sh sets
+    KIMERA_TEST_TIME_SCALE to meson's timeout multiplier, so every wait and wall-clock bound of a
+    test grows with it."""
+    try:
+        return max(1.0, float(os.environ.get("KIMERA_TEST_TIME_SCALE", "1")))
+    except ValueError:
+        return 1.0
+
+
+def scaled(seconds):
+    return seconds * time_scale()
+
+
 def free_port():
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
@@ -75,7 +106,7 @@ class Serve:
 
     def wait_ready(self, timeout=60):
         """Waits for the metrics address on stderr and a first answer from /metrics."""
-        deadline = time.time() + timeout
+        deadline = time.time() + scaled(timeout)
         while time.time() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"kimera serve exited with {self.proc.returncode}:\n"
@@ -105,11 +136,48 @@ class Serve:
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
-                self.proc.wait(timeout=60)
+                self.proc.wait(timeout=scaled(60))
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
         return self.proc.returncode
+
+    def finish(self):
+        """Stops serve and returns the failures its end shows: an exit status other than 0 (a
+        SIGTERM is a clean stop, so anything else is a crash, a sanitizer abort or a hang), and
+        every sanitizer line of its stderr. Those lines are printed, so that the test's log
+        carries the report (scripts/sanitize.sh counts the SUMMARY lines of the test log)."""
+        rc = self.stop()
+        err = self.stderr()
+        failures = []
+        report = [line for line in err.splitlines() if SANITIZER_LINE.search(line)]
+        if report:
+            print("kimera serve's sanitizer report:")
+            for line in report[:400]:
+                print(line)
+            failures.append(f"kimera serve printed a sanitizer report ({len(report)} lines, "
+                            f"above)")
+        if rc != 0:
+            failures.append(f"kimera serve exited with {rc}, not 0; its last stderr:\n"
+                            + err[-2000:])
+        return failures
+
+
+def wait_for_families(serve, names, conditions=(), timeout=90):
+    """Scrapes serve until every family in `names` is exposed and every (family, predicate) of
+    `conditions` has a sample the predicate accepts, or until `timeout` (scaled) passes.
+    Returns (families of the last scrape, [what was still missing])."""
+    deadline = time.time() + scaled(timeout)
+    while True:
+        families = parse_exposition(serve.scrape())
+        missing = sorted(n for n in names if n not in families)
+        missing += [f"{family} ({why})" for family, why, pred in conditions
+                    if not has_sample(families, family, pred)]
+        if not missing or time.time() > deadline:
+            return families, missing
+        if serve.proc.poll() is not None:
+            return families, missing + [f"kimera serve exited with {serve.proc.returncode}"]
+        time.sleep(0.5)
 
 
 SAMPLE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?\s+(\S+)(?:\s+\S+)?$")

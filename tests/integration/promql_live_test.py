@@ -21,7 +21,8 @@ deploy/prometheus.yml adapted only in its addresses and intervals (scrape and ev
      expressions yield series on the real metrics; their arithmetic over full windows is checked
      by promtool in tests/integration/rules/recording_test.yml;
   3. every rule evaluates without error, and no alert other than HighEntropyIdentities is pending
-     or firing against the healthy service (the workload's synthetic identities are high-entropy:
+     or firing against the healthy service (alerts on a speed threshold, SPEED_THRESHOLDS, only
+     fail when firing: a sanitizer build is slow, not faulty) (the workload's synthetic identities are high-entropy:
      their p90 is above the 4-bit threshold, so that alert is expected to be pending), and no
      decay verification check failed during the whole run (the serve's
      kimera_decay_verification_checks_total{result="fail"} is 0: an alert is looked at once);
@@ -31,7 +32,9 @@ deploy/prometheus.yml adapted only in its addresses and intervals (scrape and ev
      series Prometheus adds itself (`up`).
 
 docs/metrics.md against /metrics is tests/integration/metrics_reference_test.py.
-Exits 77 (meson: skipped) when `prometheus` is not installed.
+Fails when kimera serve exits with a status other than 0 or prints a sanitizer report.
+Exits 77 (meson: skipped) when `prometheus` is not installed, except under CI=true, where a skip is
+a failure (live_serve.skip).
 """
 import json
 import os
@@ -55,6 +58,11 @@ PROMETHEUS_OWN = {"up", "scrape_duration_seconds", "scrape_samples_scraped",
                   "scrape_samples_post_metric_relabeling", "scrape_series_added"}
 # Alerts a healthy serve with this workload is expected to trip (see the docstring).
 EXPECTED_ACTIVE = {"HighEntropyIdentities"}
+# Alerts on a speed or load threshold: a slow disk or a sanitizer build (several times slower) can
+# make them pending against a healthy serve, so only their firing fails the test. Every other
+# alert's condition is a real fault (an inconsistency, a failed verification, errors, a target
+# down), and fails the test as soon as it is pending.
+SPEED_THRESHOLDS = {"EntropyIndexingSlow", "RocksDBWriteStalled", "DualWriteRepairBacklogGrowing"}
 FILL_SECONDS = 20  # samples in the 1m rate windows before the queries (20 at 1 s scrapes)
 
 
@@ -186,14 +194,15 @@ def main(argv):
         print("usage: promql_live_test.py KIMERA_BINARY")
         return 2
     if not live_serve.have_prometheus():
-        print("prometheus not installed (apt-get install -y prometheus): skipped")
-        return 77
+        return live_serve.skip("prometheus not installed (apt-get install -y prometheus)")
     failures = []
     tmp = tempfile.mkdtemp(prefix="kimera-promql-")
     os.makedirs(os.path.join(tmp, "serve"))
     serve = live_serve.Serve(argv[1], os.path.join(tmp, "serve"), rate=200, seed=1)
     prom = None
     started = time.time()
+    nan_only = []
+    summary = "kimera serve or Prometheus did not start"
     try:
         serve.wait_ready()
         target = serve.target
@@ -206,21 +215,20 @@ def main(argv):
             except Exception:
                 if time.time() > deadline or prom.poll() is not None:
                     print(prometheus_log(tmp))
-                    print("FAIL: prometheus did not start")
-                    return 1
+                    raise RuntimeError("prometheus did not start")
                 time.sleep(0.25)
 
         rules = [r for path in RULE_FILES for r in rules_from(path)]
         recorded = [name for kind, name, _ in rules if kind == "record"]
         if not recorded or any(expr is None for _, _, expr in rules):
-            print("FAIL: could not read the rule files")
-            return 1
+            raise RuntimeError("could not read the rule files")
         # First scrape, the background sweeps on /metrics, the last (daily) tier recorded; then
         # FILL_SECONDS more so the 1m rate windows hold enough samples.
         ready_exprs = ['up{job="kimera"} == 1', "kimera_decay_verification_status",
+                       "kimera_decay_age_correlation",
                        'kimera_dual_write_consistency_check_duration_seconds_count{scope="sweep"} > 0',
                        "kimera_decay_factor_by_age_band", recorded[-1]]
-        deadline = time.time() + 90
+        deadline = time.time() + live_serve.scaled(90)
         first_up = None
         while True:
             pending = [e for e in ready_exprs if not result(query(base, e))]
@@ -229,7 +237,8 @@ def main(argv):
             if not pending and first_up and time.time() - first_up >= FILL_SECONDS:
                 break
             if time.time() > deadline:
-                failures.append(f"not ready after 90 s, no data for: {pending}")
+                failures.append(f"not ready after {live_serve.scaled(90):.0f} s, no data for: "
+                                f"{pending}")
                 print(prometheus_log(tmp))
                 break
             if serve.proc.poll() is not None:
@@ -241,7 +250,6 @@ def main(argv):
         with open(DASHBOARD, encoding="utf-8") as f:
             dash = json.load(f)
         n_targets = 0
-        nan_only = []
         exprs = []
         for p in all_panels(dash["panels"]):
             for t in p.get("targets", []) or []:
@@ -295,9 +303,14 @@ def main(argv):
         active = get(base + "/api/v1/alerts")["data"]["alerts"]
         for a in active:
             name = a["labels"].get("alertname")
-            if name not in EXPECTED_ACTIVE:
-                failures.append(f"alert {name} is {a['state']} against a healthy serve: "
-                                f"{a['labels']} value {a.get('value')}")
+            if name in EXPECTED_ACTIVE:
+                continue
+            if name in SPEED_THRESHOLDS and a["state"] != "firing":
+                print(f"note: speed alert {name} is {a['state']} (value {a.get('value')}): "
+                      f"this machine or build is slow; fails only when firing")
+                continue
+            failures.append(f"alert {name} is {a['state']} against a healthy serve: "
+                            f"{a['labels']} value {a.get('value')}")
         # An alert is looked at once; a decay verification that failed and passed again
         # between two looks shows only in the serve's own counter of failed checks.
         exposed_now = live_serve.parse_exposition(serve.scrape())
@@ -315,17 +328,13 @@ def main(argv):
         for kind, name, expr in rules:
             failures += references(exposed, set(recorded), f"{kind} rule {name}", expr)
 
-        for f in failures:
-            print("FAIL:", f)
-        if nan_only:
-            print(f"note: {len(nan_only)} targets return only NaN so far (no observations in the "
-                  f"window, e.g. errors or failures that never happen): " + "; ".join(nan_only))
-        print(f"kimera serve at {target}, Prometheus at {base}; queried {n_targets} dashboard "
-              f"targets, {len(recorded)} recording rules, {n_alerts} alert rules "
-              f"({len(active)} active: {sorted({a['labels']['alertname'] for a in active})}); "
-              f"{len(exposed)} families on /metrics; {time.time() - started:.0f} s")
-        print(f"{0 if failures else 1} passed, {1 if failures else 0} failed")
-        return 1 if failures else 0
+        summary = (f"kimera serve at {target}, Prometheus at {base}; queried {n_targets} "
+                   f"dashboard targets, {len(recorded)} recording rules, {n_alerts} alert rules "
+                   f"({len(active)} active: "
+                   f"{sorted({a['labels']['alertname'] for a in active})}); {len(exposed)} "
+                   f"families on /metrics; {time.time() - started:.0f} s")
+    except RuntimeError as e:  # serve or Prometheus did not start, or the rules did not parse
+        failures.append(str(e))
     finally:
         if prom is not None:
             prom.terminate()
@@ -333,10 +342,16 @@ def main(argv):
                 prom.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 prom.kill()
-        rc = serve.stop()
-        if rc not in (0, None):
-            print(f"note: kimera serve exited with {rc}")
+        failures += serve.finish()
         shutil.rmtree(tmp, ignore_errors=True)
+    for f in failures:
+        print("FAIL:", f)
+    if nan_only:
+        print(f"note: {len(nan_only)} targets return only NaN so far (no observations in the "
+              f"window, e.g. errors or failures that never happen): " + "; ".join(nan_only))
+    print(summary)
+    print(f"{0 if failures else 1} passed, {1 if failures else 0} failed")
+    return 1 if failures else 0
 
 
 if __name__ == "__main__":
