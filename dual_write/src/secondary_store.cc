@@ -1,5 +1,6 @@
 #include "kimera/secondary_store.h"
 
+#include "kimera/iterator_entry.h"
 #include "kimera/legacy_format.h"
 #include "kimera/rocksdb_store.h"
 
@@ -85,13 +86,14 @@ class LegacySecondary : public SecondaryStore {
       it->Seek(ToSlice(start_after));
       if (it->Valid() && !start_after.empty() && ToView(it->key()) == start_after) it->Next();
     }
+    std::string key, value;
     while (out->size() < limit && (g->Valid() || c->Valid())) {
       const bool take_geoid = g->Valid() && (!c->Valid() || ToView(g->key()) <= ToView(c->key()));
       rocksdb::Iterator* it = take_geoid ? g.get() : c.get();
+      CopyIteratorEntry(*it, &key, &value);
       Identity identity;
-      Status s = DecodeLegacyRow(ToView(it->key()),
-                                 take_geoid ? IdentityType::kGeoid : IdentityType::kScar,
-                                 ToView(it->value()), &identity);
+      Status s = DecodeLegacyRow(key, take_geoid ? IdentityType::kGeoid : IdentityType::kScar,
+                                 value, &identity);
       if (!s.ok()) return s;
       out->push_back(std::move(identity));
       it->Next();

@@ -4,6 +4,7 @@
 
 #include <utility>
 
+#include "kimera/iterator_entry.h"
 #include "kimera/record_codec.h"
 #include "store_rules.h"
 
@@ -45,9 +46,11 @@ template <typename Visit>
 Status ForEachRecord(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf, std::string_view start_after,
                      Visit&& visit) {
   std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(ScanReadOptions(), cf));
+  std::string key, value;
   for (SeekAfter(it.get(), start_after); it->Valid(); it->Next()) {
+    CopyIteratorEntry(*it, &key, &value);
     Identity identity;
-    Status s = DecodeRecord(ToView(it->key()), ToView(it->value()), &identity);
+    Status s = DecodeRecord(key, value, &identity);
     if (!s.ok()) return s;
     if (!visit(std::move(identity))) return Status::OK();
   }

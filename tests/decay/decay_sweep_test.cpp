@@ -1,6 +1,8 @@
+#include <algorithm>
 #include <chrono>
 #include <thread>
 
+#include "../test_time_scale.h"
 #include "decay_test_support.h"
 #include "kimera/config_loader.h"
 
@@ -87,25 +89,45 @@ BOOST_AUTO_TEST_CASE(a_sweep_does_not_stall_concurrent_stores) {
   Populate(*store, clock, 20000);
   std::unique_ptr<DecaySweep> sweep;
   BOOST_REQUIRE(DecaySweep::Open(*store, Options(500, 0.5), &sweep, clock).ok());
+  std::atomic<bool> sweeping{false};
   std::atomic<bool> done{false};
   std::atomic<int> written{0};
+  double slowest_store = 0;  // Seconds; written by the writer, read after join().
   std::thread writer([&] {
+    // The writes start once the first sweep has, so at least one sweep runs under them.
+    while (!sweeping.load()) std::this_thread::yield();
     for (int i = 0; i < 3000; ++i) {
       Identity g = Geoid(Numbered("w", i), {1.0 + i % 7, 2.0});
+      const auto start = std::chrono::steady_clock::now();
       if (store->Store(g).ok()) ++written;
+      slowest_store =
+          std::max(slowest_store,
+                   std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
     }
     done = true;
   });
   int sweeps = 0;
-  while (!done.load()) {
+  double sweep_seconds = 0;
+  do {
+    sweeping = true;
     DecaySweepResult result;
     BOOST_REQUIRE(sweep->RunOnce(clock(), &result).ok());
     BOOST_REQUIRE_MESSAGE(result.verification.ok(), FailuresOf(result.verification));
+    sweep_seconds += result.seconds;
     ++sweeps;
-  }
+  } while (!done.load());
   writer.join();
   BOOST_TEST(written.load() == 3000);
-  BOOST_TEST_MESSAGE("sweeps while writing: " << sweeps);
+  BOOST_TEST(sweeps >= 1);
+  // A sweep reads in chunks and never holds a lock a store waits on for longer than one chunk.
+  // The first stores start with the first sweep, so a store that waited for a whole sweep would
+  // take about the sweep's time: the bound is half of it, and never below 50 ms (scaled for the
+  // sanitizers), which no store needs on an idle machine (a few ms seen).
+  const double bound = std::max(std::chrono::duration<double>(testing::Scaled(0.05)).count(),
+                                sweep_seconds / sweeps / 2);
+  BOOST_TEST(slowest_store < bound, "slowest store " << slowest_store << " s, bound " << bound);
+  BOOST_TEST_MESSAGE("sweeps while writing: " << sweeps << " (" << sweep_seconds
+                                              << " s), slowest store " << slowest_store << " s");
   std::uint64_t n = 0;
   BOOST_REQUIRE(store->Count(std::nullopt, &n).ok());
   BOOST_TEST(n == 23000u);
@@ -124,7 +146,7 @@ BOOST_AUTO_TEST_CASE(the_background_thread_sweeps_and_stops_promptly) {
   std::unique_ptr<DecaySweep> sweep;
   BOOST_REQUIRE(DecaySweep::Open(*store, options, &sweep, clock).ok());
   sweep->Start();
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  const auto deadline = std::chrono::steady_clock::now() + testing::Scaled(20);
   while (sweep->last_result().identities == 0 && std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
@@ -134,7 +156,7 @@ BOOST_AUTO_TEST_CASE(the_background_thread_sweeps_and_stops_promptly) {
   sweep->Stop();
   const double stop_seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - stop_started).count();
-  BOOST_TEST(stop_seconds < 1.0);
+  BOOST_TEST(stop_seconds < std::chrono::duration<double>(testing::Scaled(1.0)).count());
 }
 
 BOOST_AUTO_TEST_CASE(the_background_thread_applies_decay_when_configured) {
@@ -149,7 +171,7 @@ BOOST_AUTO_TEST_CASE(the_background_thread_applies_decay_when_configured) {
   std::unique_ptr<DecaySweep> sweep;
   BOOST_REQUIRE(DecaySweep::Open(*store, options, &sweep, clock).ok());
   sweep->Start();
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  const auto deadline = std::chrono::steady_clock::now() + testing::Scaled(20);
   Identity g;
   do {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));

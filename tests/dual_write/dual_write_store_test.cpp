@@ -10,6 +10,7 @@
 #include <thread>
 #include <utility>
 
+#include "../test_time_scale.h"
 #include "dual_write_test_support.h"
 #include "kimera/legacy_format.h"
 
@@ -96,8 +97,9 @@ DualWriteConfig Config(DualWriteMode mode) {
   return c;
 }
 
-bool WaitFor(const std::function<bool()>& done, int ms = 5000) {
-  for (int i = 0; i < ms / 5; ++i) {
+bool WaitFor(const std::function<bool()>& done, double seconds = 5) {
+  const auto deadline = std::chrono::steady_clock::now() + kimera::testing::Scaled(seconds);
+  while (std::chrono::steady_clock::now() < deadline) {
     if (done()) return true;
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
