@@ -189,18 +189,35 @@ BOOST_AUTO_TEST_CASE(sweep_during_writes_reports_no_false_difference) {
   auto store = OpenLegacy(dir);
   for (int i = 0; i < 5000; ++i) BOOST_REQUIRE(store->Store(Geoid(Id("g", i))).ok());
   std::atomic<bool> stop{false};
+  std::atomic<int> written{0};  // Stores and removes that succeeded.
+  std::atomic<int> failed{0};   // Any other result (a remove of an absent id is NotFound).
+  std::string first_failure;    // Written by the writer only, read after join().
   std::thread writer([&] {
+    auto count = [&](const Status& st) {
+      if (st.ok()) {
+        ++written;
+      } else if (!st.IsNotFound() && failed++ == 0) {
+        first_failure = st.ToString();
+      }
+    };
     for (int i = 0; !stop; ++i) {
-      (void)store->Store(Geoid(Id("g", i % 6000), Id("v", i)));
-      if (i % 7 == 0) (void)store->Remove(Id("g", (i * 13) % 6000));
+      count(store->Store(Geoid(Id("g", i % 6000), Id("v", i))));
+      if (i % 7 == 0) count(store->Remove(Id("g", (i * 13) % 6000)));
     }
   });
+  // Let the writer get going, so the verification runs against a moving store.
+  while (written.load() < 100 && failed.load() == 0) std::this_thread::yield();
   kimera::SweepReport report;
+  const int before = written.load();
   Status s = store->VerifyUntilClean(5, {}, &report);
+  const int during = written.load() - before;
   stop = true;
   writer.join();
   BOOST_REQUIRE(s.ok());
   BOOST_CHECK_MESSAGE(report.clean(), report.differences << " differences");
+  BOOST_TEST(failed.load() == 0, first_failure);
+  BOOST_TEST(during > 0, "the writer made no progress while VerifyUntilClean ran");
+  BOOST_TEST_MESSAGE("writes during VerifyUntilClean: " << during);
 }
 
 BOOST_AUTO_TEST_CASE(cleanup_refused_until_off_and_clean_sweep_after_switch) {

@@ -97,6 +97,24 @@ BOOST_AUTO_TEST_CASE(concurrent_adds_and_removes_balance) {
   }
   for (auto& t : threads) t.join();
   BOOST_TEST(population.size() == 100'000u);
+  // What stays: the odd i of every thread. Every value above the cells (the +70 at multiples of
+  // 500, all even) was removed again, so the maximum is back inside the cells.
+  std::vector<double> kept;
+  for (int t = 0; t < 4; ++t) {
+    for (int i = 1; i < 50'000; i += 2) kept.push_back((i % 1000) * 0.003 + t);
+  }
+  for (double q : {0.01, 0.25, 0.5, 0.75, 0.9, 0.99, 1.0}) {
+    BOOST_TEST(std::abs(population.Quantile(q) - NearestRank(kept, q)) <= kTolerance, "q " << q);
+  }
+  BOOST_TEST(population.Quantile(1.0) < 6.0);
+  double sum = 0;
+  std::uint64_t below_one = 0;  // 0.999 at most: no value sits in the cell of 1.0.
+  for (double h : kept) {
+    sum += h;
+    below_one += h < 1.0;
+  }
+  BOOST_TEST(population.CountBelow(1.0) == below_one);
+  BOOST_TEST(std::abs(population.Sum() - sum) <= kTolerance * static_cast<double>(kept.size()));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

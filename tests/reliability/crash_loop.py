@@ -27,11 +27,20 @@ decay may leave the value decayed (same identity, other weights). Every
 other id must hold exactly its last acknowledged value. Whatever the check
 saw for the in-flight id becomes that id's expected value from then on.
 
+The writer's own read-back is not trusted alone: every acknowledged store is
+also compared with the value the writer meant to store (its intent line;
+created_at and updated_at are the store's), and every acknowledged decay
+with the id's previous value (the same identity, other weights). A read-back
+that differs counts as `misstored`.
+
 Counts: `lost` is an id whose last acknowledged value is missing or
 different (not explained by the in-flight rule); `unexpected` is an id
 present that was never acknowledged and was not in flight; `diverged` is the
 sum of dual-write differences (primary against secondary) and index
-problems. Success requires all three to be 0 and every command to pass.
+problems. Success requires all four to be 0, every command to pass, and
+acknowledged writes in more than half of the cycles (a machine so slow that
+the kills come before any write is acknowledged proves nothing). Kill delays
+grow with KIMERA_TEST_TIME_SCALE (set by scripts/sanitize.sh).
 
 Usage: crash_loop.py KIMERA [--cycles N] [--seed N] [--mode legacy|second|both]
                      [--summary FILE] [--workdir DIR] [--keep]
@@ -50,6 +59,8 @@ import tempfile
 import time
 
 DERIVED = ("entropy", "effective_tau")
+STAMPS = ("created_at", "updated_at")
+TIME_SCALE = max(1.0, float(os.environ.get("KIMERA_TEST_TIME_SCALE", "1") or 1))
 
 
 class Cycler:
@@ -86,8 +97,8 @@ class Cycler:
         self.model = {}  # id -> last acknowledged value (dict) or None (removed).
         self.log_offset = 0
         self.stats = dict(cycles=0, acknowledged=0, lost=0, diverged=0, unexpected=0,
-                          failures=0, inflight_landed=0, inflight_not_landed=0,
-                          kills_before_first_ack=0)
+                          misstored=0, failures=0, inflight_landed=0, inflight_not_landed=0,
+                          kills_before_first_ack=0, cycles_with_acks=0)
         self.has_dual_write_verify = self._command_exists("dual-write")
         self.failures = []
 
@@ -112,8 +123,8 @@ class Cycler:
         seed = self.rng.randrange(1, 2**63)
         # One kill in eight comes early, while the store opens and replays its
         # journals; the rest after up to 2.5 s of writes.
-        delay = self.rng.uniform(0.0, 0.4) if self.rng.random() < 0.125 else \
-            self.rng.uniform(0.3, 2.5)
+        delay = TIME_SCALE * (self.rng.uniform(0.0, 0.4) if self.rng.random() < 0.125 else
+                              self.rng.uniform(0.3, 2.5))
         proc = subprocess.Popen(
             [self.kimera, "--db", self.db, "--config", self.config, "stress",
              "--ack-log", self.ack_log, "--seed", str(seed), "--ids", "300"],
@@ -148,8 +159,9 @@ class Cycler:
                 intents[seq] = (op, ident, None if value == "-" else json.loads(value))
             elif parts[0] == "A":
                 seq, op, ident, value = parts[1], parts[2], parts[3], parts[5]
-                intents.pop(seq, None)
-                acks.append((op, ident, None if value == "-" else json.loads(value)))
+                intent = intents.pop(seq, None)
+                acks.append((op, ident, None if value == "-" else json.loads(value),
+                             intent[2] if intent else None))
         if len(intents) > 1:
             raise RuntimeError(f"more than one operation in flight: {sorted(intents)}")
         inflight = next(iter(intents.values())) if intents else None
@@ -174,20 +186,26 @@ class Cycler:
     def without(obj, keys):
         return {k: v for k, v in obj.items() if k not in keys}
 
-    def inflight_matches(self, inflight, expected, actual):
-        op, _, intent = inflight
+    def landed_as_meant(self, op, intent, before, actual):
+        """True when `actual` is what `op` was meant to leave: the intended value of a store
+        (the store sets the stamps), nothing for a remove, `before` with other weights for a
+        decay."""
         if op == "remove":
             return actual is None
         if actual is None:
             return False
         if op == "store":
-            stamps = ("created_at", "updated_at")
-            return self.without(actual, stamps) == self.without(intent, stamps)
+            return intent is not None and \
+                self.without(actual, STAMPS) == self.without(intent, STAMPS)
         # decay: the same identity with scaled weights.
-        if expected is None:
+        if before is None:
             return False
         scaled = ("weight", "meta", "updated_at")
-        return self.without(actual, scaled) == self.without(expected, scaled)
+        return self.without(actual, scaled) == self.without(before, scaled)
+
+    def inflight_matches(self, inflight, expected, actual):
+        op, _, intent = inflight
+        return self.landed_as_meant(op, intent, expected, actual)
 
     def compare(self, cycle, actual, inflight):
         lost = unexpected = 0
@@ -258,7 +276,13 @@ class Cycler:
         acks, inflight = self.read_new_log()
         if not acks:
             self.stats["kills_before_first_ack"] += 1
-        for op, ident, value in acks:
+        else:
+            self.stats["cycles_with_acks"] += 1
+        for op, ident, value, intent in acks:
+            if not self.landed_as_meant(op, intent, self.model.get(ident), value):
+                self.stats["misstored"] += 1
+                self.fail(cycle, f"acknowledged {op} of {ident} read back {value}, meant "
+                                 f"{intent if op == 'store' else self.model.get(ident)}")
             self.model[ident] = value
         self.stats["acknowledged"] += len(acks)
         actual = self.export(cycle)
@@ -311,18 +335,28 @@ def main():
         failures += cycler.failures
 
     total = {k: sum(r[k] for r in results.values())
-             for k in ("cycles", "acknowledged", "lost", "diverged", "unexpected", "failures",
-                       "inflight_landed", "inflight_not_landed", "kills_before_first_ack")}
+             for k in ("cycles", "acknowledged", "lost", "diverged", "unexpected", "misstored",
+                       "failures", "inflight_landed", "inflight_not_landed",
+                       "kills_before_first_ack", "cycles_with_acks")}
     print()
     for mode, r in results.items():
         print(f"{mode:>7}: cycles {r['cycles']} / writes acknowledged {r['acknowledged']} / "
               f"lost {r['lost']} / diverged {r['diverged']} "
               f"(in-flight landed {r['inflight_landed']}, not landed "
-              f"{r['inflight_not_landed']}; unexpected {r['unexpected']}; {r['seconds']} s)")
+              f"{r['inflight_not_landed']}; unexpected {r['unexpected']}; misstored "
+              f"{r['misstored']}; cycles with acknowledgements {r['cycles_with_acks']}; "
+              f"{r['seconds']} s)")
     print(f"  total: cycles {total['cycles']} / writes acknowledged {total['acknowledged']} / "
-          f"lost {total['lost']} / diverged {total['diverged']}")
+          f"lost {total['lost']} / diverged {total['diverged']} / cycles with acknowledgements "
+          f"{total['cycles_with_acks']}")
+    enough_acks = 2 * total["cycles_with_acks"] > total["cycles"]
+    if not enough_acks:
+        print(f"FAIL: acknowledged writes in only {total['cycles_with_acks']} of "
+              f"{total['cycles']} cycles (more than half required): the kills came before the "
+              f"writer got going, so the cycles checked nothing")
     ok = total["failures"] == 0 and total["lost"] == 0 and total["diverged"] == 0 and \
-        total["unexpected"] == 0 and total["cycles"] == args.cycles * len(modes)
+        total["unexpected"] == 0 and total["misstored"] == 0 and enough_acks and \
+        total["cycles"] == args.cycles * len(modes)
     if args.summary:
         with open(args.summary, "w", encoding="utf-8") as f:
             json.dump({"seed": args.seed, "cycles_per_mode": args.cycles, "ok": ok,

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "kimera/config_loader.h"
+#include "kimera/dual_write_store.h"
 #include "kimera/entropy_store.h"
 #include "kimera/identity_json.h"
 #include "kimera/store_factory.h"
@@ -75,6 +76,21 @@ struct FullDiskCase {
   std::string name;
   bool dual_write = false;
 };
+
+// With dual-write on, one sweep of both sides must be clean and visit exactly
+// the acknowledged ids: the secondary kept up through the full disk, and
+// neither side holds a write that was refused.
+void RequireCleanSweep(EntropyStore& store, const FullDiskCase& c,
+                       const std::map<std::string, Identity>& acknowledged, const char* when) {
+  if (!c.dual_write) return;
+  SweepReport sweep;
+  const Status s = store.DualWriteVerify({}, &sweep);
+  BOOST_TEST_REQUIRE(s.ok(), when << ": dual-write sweep: " << s.ToString());
+  BOOST_TEST(sweep.clean(), when << ": " << sweep.differences << " ids differ between the sides");
+  BOOST_TEST(sweep.visited == acknowledged.size(), when << ": the sweep visited " << sweep.visited
+                                                        << " ids, " << acknowledged.size()
+                                                        << " acknowledged");
+}
 
 // Fills the filesystem through the configured stack and checks every
 // promise of a full disk, in one process.
@@ -185,6 +201,7 @@ void RunFullDisk(const FullDiskCase& c) {
   s = store->Check(false, &report);
   BOOST_TEST_REQUIRE(s.ok(), s.ToString());
   BOOST_TEST(report.ok(), "index problems after recovery: " << report.problem_count);
+  RequireCleanSweep(*store, c, acknowledged, "after space was freed");
 
   // And a reopen finds exactly what was acknowledged.
   store.reset();
@@ -202,6 +219,7 @@ void RunFullDisk(const FullDiskCase& c) {
   s = store->Check(false, &report);
   BOOST_TEST_REQUIRE(s.ok(), s.ToString());
   BOOST_TEST(report.ok());
+  RequireCleanSweep(*store, c, acknowledged, "after reopen");
   store.reset();
   fs::remove_all(dir);
 }
