@@ -6,7 +6,11 @@
 // off, on with the legacy column families of the same database, and on with
 // a second database (legacy format). Interleaved chunks, rotating which goes
 // first, so that drift of the machine hits all three alike. Then times a full
-// sweep (ids verified per second) of each dual-write stack.
+// sweep (ids verified per second) of each dual-write stack. Last, untimed, it
+// plants differences behind each secondary's back (changed fields, deleted
+// records, extra records) and requires a sweep to find exactly those, so that
+// "no difference on equal sides" cannot pass with a verifier that never
+// reports one.
 //
 // Also printed, to explain the cost: the legacy row encoding and the record
 // encoding timed alone, and the keys in one write batch of each stack.
@@ -23,6 +27,7 @@
 #include <filesystem>
 #include <memory>
 #include <random>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -33,6 +38,7 @@
 #include "kimera/legacy_format.h"
 #include "kimera/record_codec.h"
 #include "kimera/rocksdb_store.h"
+#include "kimera/secondary_store.h"
 #include "kimera/store_factory.h"
 
 namespace {
@@ -90,6 +96,50 @@ std::unique_ptr<kimera::EntropyStore> OpenStack(const std::filesystem::path& dir
   Require(kimera::OpenConfiguredStore(config, /*serve_metrics=*/false, &store), "open");
   FindRocks(store.get())->AddWriteExtension(counter);
   return store;
+}
+
+// Changes `n` records of `store`'s secondary through the SecondaryStore API,
+// as a bug or an operator would, spread over the ids and four kinds: a
+// changed field, a changed weight, a deleted record and a record only in the
+// secondary. Returns the ids that now differ.
+std::set<std::string> PlantDifferences(kimera::EntropyStore& store,
+                                       const std::vector<kimera::Identity>& identities,
+                                       std::size_t n) {
+  kimera::SecondaryStore& secondary = store.dual_write()->secondary();
+  std::set<std::string> planted;
+  for (std::size_t k = 0; k < n; ++k) {
+    const std::string& id = identities[k * identities.size() / n].id;
+    kimera::Identity row;
+    switch (k % 4) {
+      case 0:  // A field the legacy row keeps, for geoids and scars alike.
+        Require(secondary.Get(id, &row), "get");
+        if (row.identity_type == kimera::IdentityType::kScar) {
+          row.related_ids.push_back("geoid_planted");
+        } else {
+          row.lang_axis = row.lang_axis == "fr" ? "de" : "fr";
+        }
+        Require(secondary.Put(row), "plant changed field");
+        planted.insert(id);
+        break;
+      case 1:
+        Require(secondary.Get(id, &row), "get");
+        row.weight += 0.25;
+        Require(secondary.Put(row), "plant changed weight");
+        planted.insert(id);
+        break;
+      case 2:
+        Require(secondary.Delete(id), "plant missing record");
+        planted.insert(id);
+        break;
+      case 3:
+        row = identities[k * identities.size() / n];
+        row.id += "_planted";
+        Require(secondary.Put(row), "plant extra record");
+        planted.insert(row.id);
+        break;
+    }
+  }
+  return planted;
 }
 
 void Row(const char* what, const std::string& value, const char* unit, const std::string& ratio) {
@@ -164,6 +214,20 @@ int main(int argc, char** argv) {
     sweep_differences[k] = report.differences;
   }
 
+  // Untimed: after the equal-sides sweep above, so its figures stay as they were.
+  const std::size_t planted_n = std::clamp<std::size_t>(count / 1000, 4, 1000);
+  std::printf("planting %zu differences in each secondary and sweeping...\n", planted_n);
+  std::fflush(stdout);
+  std::uint64_t planted_found[3] = {0, 0, 0};
+  std::size_t planted_listed[3] = {0, 0, 0};  // Listed ids that are planted ones.
+  for (int k = 1; k < 3; ++k) {
+    const std::set<std::string> planted = PlantDifferences(*stacks[k], identities, planted_n);
+    kimera::SweepReport report;
+    Require(stacks[k]->DualWriteVerify(kimera::SweepOptions{}, &report), "sweep");
+    planted_found[k] = report.differences;
+    for (const kimera::IdCheck& c : report.listed) planted_listed[k] += planted.count(c.id);
+  }
+
   const double legacy_share = rate[1] / rate[0];
   const double second_share = rate[2] / rate[0];
   std::printf(
@@ -183,6 +247,14 @@ int main(int argc, char** argv) {
   Row("sweep differences found (legacy, second)",
       std::to_string(sweep_differences[1]) + ", " + std::to_string(sweep_differences[2]), "ids",
       "");
+  Row("planted differences, each secondary", std::to_string(planted_n), "ids", "");
+  Row("  found by a sweep (legacy, second)",
+      std::to_string(planted_found[1]) + ", " + std::to_string(planted_found[2]), "ids",
+      Fixed(static_cast<double>(planted_found[1]) / static_cast<double>(planted_n), 3) + ", " +
+          Fixed(static_cast<double>(planted_found[2]) / static_cast<double>(planted_n), 3) +
+          " of planted");
+  Row("  of them the planted ids (legacy, second)",
+      std::to_string(planted_listed[1]) + ", " + std::to_string(planted_listed[2]), "ids", "");
   Row("record encoding alone", Fixed(record_us, 3), "us/id", "");
   Row("legacy row encoding alone", Fixed(legacy_us, 3), "us/id",
       Fixed(legacy_us / record_us, 2) + "x record");
@@ -196,5 +268,13 @@ int main(int argc, char** argv) {
   Target("sweeps find no difference on equal sides",
          sweep_differences[1] == 0 && sweep_differences[2] == 0,
          std::to_string(sweep_differences[1] + sweep_differences[2]) + " differences");
+  bool all_planted_found = true;
+  for (int k = 1; k < 3; ++k) {
+    all_planted_found =
+        all_planted_found && planted_found[k] == planted_n && planted_listed[k] == planted_n;
+  }
+  Target("sweeps find exactly the planted differences", all_planted_found,
+         std::to_string(planted_found[1]) + ", " + std::to_string(planted_found[2]) + " found of " +
+             std::to_string(planted_n) + " planted (legacy, second)");
   return 0;
 }

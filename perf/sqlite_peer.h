@@ -1,10 +1,16 @@
-// SqlitePeer: the reference system's storage, for side-by-side benchmarks.
+// SqlitePeer: SQLite with a B-tree index on entropy, for side-by-side
+// benchmarks of IdentityStore::FindByEntropy.
 //
-// One SQLite table with the reference columns (id TEXT PRIMARY KEY,
-// identity_type, raw, echo, lang_axis, tags JSON, weight, related_ids JSON,
-// meta JSON, created_at, updated_at as ISO-8601 text, entropy REAL), a B-tree
-// index on entropy, WAL mode. FindByEntropy answers the same query as
-// IdentityStore::FindByEntropy and builds the same kimera::Identity objects.
+// One SQLite table in WAL mode with id TEXT PRIMARY KEY, entropy REAL (B-tree
+// index) and the rest of the identity in one of two row formats:
+//  * kRecord: one BLOB written by EncodeRecord and read by DecodeRecord, so a
+//    row found costs the same decode as a record the plugin finds.
+//  * kJson: the reference system's columns (identity_type, raw, echo,
+//    lang_axis, tags JSON, weight, related_ids JSON, meta JSON, created_at,
+//    updated_at as ISO-8601 text): three JSON parses and two timestamp parses
+//    per row found.
+// FindByEntropy answers the same query as IdentityStore::FindByEntropy and
+// builds the same kimera::Identity objects in either format.
 //
 // Thread-safety: not thread-safe; use from one thread.
 #ifndef KIMERA_PERF_SQLITE_PEER_H_
@@ -23,10 +29,16 @@ struct sqlite3_stmt;
 
 namespace kimera {
 
+enum class SqliteRowFormat { kRecord, kJson };
+
+// "record" or "JSON".
+const char* SqliteRowFormatName(SqliteRowFormat format);
+
 class SqlitePeer {
  public:
-  // Creates the database file `path` with its table and index.
-  static Status Open(const std::string& path, std::unique_ptr<SqlitePeer>* out);
+  // Creates the database file `path` with its table, in `format`, and index.
+  static Status Open(const std::string& path, SqliteRowFormat format,
+                     std::unique_ptr<SqlitePeer>* out);
   ~SqlitePeer();
   SqlitePeer(const SqlitePeer&) = delete;
   SqlitePeer& operator=(const SqlitePeer&) = delete;
@@ -43,9 +55,12 @@ class SqlitePeer {
   std::string QueryPlan();
 
  private:
-  SqlitePeer() = default;
+  explicit SqlitePeer(SqliteRowFormat format) : format_(format) {}
   Status Exec(const char* sql);
+  Status BindRow(sqlite3_stmt* insert, const Identity& identity);
+  Status ReadRow(Identity* out);
 
+  const SqliteRowFormat format_;
   sqlite3* db_ = nullptr;
   sqlite3_stmt* find_ = nullptr;  // Owned; finalized in the destructor.
 };
