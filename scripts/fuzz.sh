@@ -15,7 +15,7 @@ cd "$(dirname "$0")/.."
 
 SECONDS_PER_TARGET=${1:-15}
 BUILD_DIR=${KIMERA_FUZZ_BUILD_DIR:-build-fuzz}
-TARGETS=(${FUZZ_TARGETS:-identity_json record_codec config_toml index_key})
+TARGETS=(${FUZZ_TARGETS:-identity_json record_codec config_toml index_key legacy_row})
 
 # The packages (clang among them) come from scripts/packages.txt.
 if ! command -v clang++ >/dev/null || ! command -v meson >/dev/null; then ./scripts/setup.sh; fi

@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "kimera/identity_json.h"
+#include "kimera/iterator_entry.h"
 
 namespace kimera {
 namespace {
@@ -101,9 +102,9 @@ Status AuditLog::Open(RocksDbDatabase* database, std::uint64_t max_entries,
   std::unique_ptr<AuditLog> log(new AuditLog(database, cf, max_entries == 0 ? 1 : max_entries));
   std::unique_ptr<rocksdb::Iterator> it(database->db()->NewIterator(rocksdb::ReadOptions(), cf));
   it->SeekForPrev(EntryKey(~std::uint64_t{0}));
-  if (it->Valid() && it->key().size() == 9 && it->key()[0] == 'e') {
-    log->next_sequence_ = SequenceOf({it->key().data(), it->key().size()}) + 1;
-  }
+  std::string key, value;
+  if (it->Valid()) CopyIteratorEntry(*it, &key, &value);
+  if (key.size() == 9 && key[0] == 'e') log->next_sequence_ = SequenceOf(key) + 1;
   s = RocksDbDatabase::FromRocks(it->status(), "reading the audit log");
   if (!s.ok()) return s;
   *out = std::move(log);
@@ -140,12 +141,14 @@ Status AuditLog::Recent(std::size_t n, std::vector<AuditEntry>* out) const {
   const std::uint64_t newest = total();
   const std::uint64_t oldest = newest > max_entries_ ? newest - max_entries_ + 1 : 1;
   std::unique_ptr<rocksdb::Iterator> it(database_->db()->NewIterator(rocksdb::ReadOptions(), cf_));
+  std::string key, value;
   for (it->SeekForPrev(EntryKey(~std::uint64_t{0})); it->Valid() && out->size() < n; it->Prev()) {
-    if (it->key().size() != 9 || it->key()[0] != 'e') break;
+    CopyIteratorEntry(*it, &key, &value);
+    if (key.size() != 9 || key[0] != 'e') break;
     AuditEntry entry;
-    entry.sequence = SequenceOf({it->key().data(), it->key().size()});
+    entry.sequence = SequenceOf(key);
     if (entry.sequence < oldest) break;
-    DecodeEntry({it->value().data(), it->value().size()}, &entry);
+    DecodeEntry(value, &entry);
     out->push_back(std::move(entry));
   }
   return RocksDbDatabase::FromRocks(it->status(), "reading the audit log");

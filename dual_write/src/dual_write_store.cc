@@ -13,6 +13,7 @@
 #include <random>
 
 #include "kimera/identity_json.h"
+#include "kimera/iterator_entry.h"
 #include "shadow_reader.h"
 
 namespace kimera {
@@ -103,7 +104,9 @@ Status DualWriteStore::Open(std::unique_ptr<RocksDbStore> primary,
   }
   store->registry_ = registry;
   store->metrics_ = std::make_unique<DualWriteMetrics>(*registry);
+#ifdef KIMERA_KILL_POINTS
   if (const char* crash = std::getenv("KIMERA_DUAL_WRITE_CRASH_AT")) store->crash_at_ = crash;
+#endif
 
   std::uint64_t depth = 0;
   std::unique_ptr<rocksdb::Iterator> it(
@@ -143,8 +146,12 @@ std::mutex& DualWriteStore::LockFor(std::string_view id) {
   return stripes_[XXH3_64bits(id.data(), id.size()) % kStripes];
 }
 
-void DualWriteStore::MaybeCrash(const char* point) const {
+// Compiled only into the test variant of this library (dual_write/meson.build):
+// the library hosts link has no variable that can kill them.
+void DualWriteStore::MaybeCrash([[maybe_unused]] const char* point) const {
+#ifdef KIMERA_KILL_POINTS
   if (!crash_at_.empty() && crash_at_ == point) std::raise(SIGKILL);
+#endif
 }
 
 bool DualWriteStore::Sample(double rate) {
@@ -403,7 +410,11 @@ Status DualWriteStore::RepairId(std::string_view id) {
 Status DualWriteStore::ReplayJournal() {
   std::vector<std::string> ids;
   std::unique_ptr<rocksdb::Iterator> it(db_->db()->NewIterator(rocksdb::ReadOptions(), journal_));
-  for (it->SeekToFirst(); it->Valid(); it->Next()) ids.push_back(it->key().ToString());
+  std::string key, value;
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    CopyIteratorEntry(*it, &key, &value);
+    ids.push_back(key);
+  }
   Status s = RocksDbDatabase::FromRocks(it->status(), "reading the dual-write journal");
   if (!s.ok()) return s;
   for (const std::string& id : ids) {
@@ -428,9 +439,11 @@ Status DualWriteStore::RetryRepairs(bool force, std::uint64_t* repaired) {
   const Micros now = primary_->clock()();
   {
     std::unique_ptr<rocksdb::Iterator> it(db_->db()->NewIterator(rocksdb::ReadOptions(), queue_));
+    std::string key, value;
     for (it->SeekToFirst(); it->Valid(); it->Next()) {
-      QueueEntry e = DecodeQueueEntry({it->value().data(), it->value().size()});
-      if (force || e.next_at <= now) due.emplace_back(it->key().ToString(), std::move(e));
+      CopyIteratorEntry(*it, &key, &value);
+      QueueEntry e = DecodeQueueEntry(value);
+      if (force || e.next_at <= now) due.emplace_back(key, std::move(e));
     }
     Status s = RocksDbDatabase::FromRocks(it->status(), "reading the repair queue");
     if (!s.ok()) return s;

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "kimera/identity_json.h"
+#include "kimera/record_codec.h"
 
 namespace kimera {
 namespace {
@@ -122,12 +123,12 @@ class RowReader {
     *out = static_cast<kimera::Micros>(v);
     return true;
   }
+  // Through the record codec's decoder: it bounds depth and container counts
+  // before building, which nlohmann's recursive from_msgpack does not.
   bool Meta(nlohmann::json* out) {
     std::string_view bytes;
-    if (!Bytes(&bytes)) return false;
-    *out = nlohmann::json::from_msgpack(bytes.begin(), bytes.end(), /*strict=*/true,
-                                        /*allow_exceptions=*/false);
-    return out->is_object();
+    std::string reason;
+    return Bytes(&bytes) && DecodeMetaMsgpack(bytes, out, &reason);
   }
   bool AtEnd() const { return p_ == end_; }
 

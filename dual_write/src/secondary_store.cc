@@ -82,21 +82,36 @@ class LegacySecondary : public SecondaryStore {
     options.fill_cache = false;
     std::unique_ptr<rocksdb::Iterator> g(database_->db()->NewIterator(options, geoids_));
     std::unique_ptr<rocksdb::Iterator> c(database_->db()->NewIterator(options, scars_));
-    for (rocksdb::Iterator* it : {g.get(), c.get()}) {
-      it->Seek(ToSlice(start_after));
-      if (it->Valid() && !start_after.empty() && ToView(it->key()) == start_after) it->Next();
+    // Each side's current entry, copied (iterator_entry.h says why).
+    struct Side {
+      rocksdb::Iterator* it;
+      IdentityType type;
+      std::string key, value;
+      bool valid = false;
+      void Load() {
+        valid = it->Valid();
+        if (valid) CopyIteratorEntry(*it, &key, &value);
+      }
+    };
+    Side sides[] = {{g.get(), IdentityType::kGeoid, {}, {}, false},
+                    {c.get(), IdentityType::kScar, {}, {}, false}};
+    for (Side& side : sides) {
+      side.it->Seek(ToSlice(start_after));
+      side.Load();
+      if (side.valid && !start_after.empty() && side.key == start_after) {
+        side.it->Next();
+        side.Load();
+      }
     }
-    std::string key, value;
-    while (out->size() < limit && (g->Valid() || c->Valid())) {
-      const bool take_geoid = g->Valid() && (!c->Valid() || ToView(g->key()) <= ToView(c->key()));
-      rocksdb::Iterator* it = take_geoid ? g.get() : c.get();
-      CopyIteratorEntry(*it, &key, &value);
+    while (out->size() < limit && (sides[0].valid || sides[1].valid)) {
+      Side& side =
+          sides[0].valid && (!sides[1].valid || sides[0].key <= sides[1].key) ? sides[0] : sides[1];
       Identity identity;
-      Status s = DecodeLegacyRow(key, take_geoid ? IdentityType::kGeoid : IdentityType::kScar,
-                                 value, &identity);
+      Status s = DecodeLegacyRow(side.key, side.type, side.value, &identity);
       if (!s.ok()) return s;
       out->push_back(std::move(identity));
-      it->Next();
+      side.it->Next();
+      side.Load();
     }
     Status s = RocksDbDatabase::FromRocks(g->status(), "scanning legacy_geoids");
     if (!s.ok()) return s;

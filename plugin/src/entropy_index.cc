@@ -6,6 +6,8 @@
 #include <cmath>
 #include <cstring>
 
+#include "kimera/iterator_entry.h"
+
 namespace kimera {
 namespace {
 
@@ -209,11 +211,12 @@ Status EntropyIndex::Range(double min_entropy, double max_entropy, std::size_t l
   rocksdb::ReadOptions ro;
   ro.iterate_upper_bound = &stop_slice;
   std::unique_ptr<rocksdb::Iterator> it(database_->db()->NewIterator(ro, cf_));
+  std::string key, value;
   for (it->Seek(start); it->Valid() && out->size() < limit; it->Next()) {
     ++*scanned;
+    CopyIteratorEntry(*it, &key, &value);
     IndexEntry e;
-    if (!DecodeIndexKey(it->key().ToStringView(), &e.entropy, &e.id) ||
-        !ParseOrderedValue(it->value().ToStringView(), &e)) {
+    if (!DecodeIndexKey(key, &e.entropy, &e.id) || !ParseOrderedValue(value, &e)) {
       return Status::Corruption("index key near entropy " + std::to_string(e.entropy) +
                                 " is corrupt");
     }
@@ -237,15 +240,16 @@ Status EntropyIndex::ForEachOrdered(
     it->Seek(bounds.lower_slice);
   } else {
     it->Seek(rocksdb::Slice(start_after.data(), start_after.size()));
-    if (it->Valid() && it->key().ToStringView() == start_after) it->Next();
   }
+  std::string key, value;
   for (; it->Valid(); it->Next()) {
+    CopyIteratorEntry(*it, &key, &value);
+    if (key == start_after) continue;  // Resuming: the last key the caller saw.
     IndexEntry e;
-    if (!DecodeIndexKey(it->key().ToStringView(), &e.entropy, &e.id) ||
-        !ParseOrderedValue(it->value().ToStringView(), &e)) {
+    if (!DecodeIndexKey(key, &e.entropy, &e.id) || !ParseOrderedValue(value, &e)) {
       return Status::Corruption("index key is corrupt");
     }
-    if (!visit(it->key().ToStringView(), e)) break;
+    if (!visit(key, e)) break;
   }
   if (!it->status().ok()) return RocksDbDatabase::FromRocks(it->status(), "index scan");
   return Status::OK();
@@ -257,10 +261,12 @@ Status EntropyIndex::ForEachById(const std::function<bool(const IndexEntry&)>& v
   ro.iterate_upper_bound = &bounds.upper_slice;
   ro.fill_cache = false;
   std::unique_ptr<rocksdb::Iterator> it(database_->db()->NewIterator(ro, cf_));
+  std::string key, value;
   for (it->Seek(bounds.lower_slice); it->Valid(); it->Next()) {
+    CopyIteratorEntry(*it, &key, &value);
     IndexEntry e;
-    e.id.assign(it->key().ToStringView().substr(1));
-    if (!ParseByIdValue(it->value().ToStringView(), &e)) {
+    e.id.assign(std::string_view(key).substr(1));
+    if (!ParseByIdValue(value, &e)) {
       return Status::Corruption("by-id index entry of id '" + DisplayId(e.id) + "' is corrupt");
     }
     if (!visit(e)) break;
@@ -283,8 +289,10 @@ Status EntropyIndex::PendingIntents(std::vector<std::string>* ids) const {
   rocksdb::ReadOptions ro;
   ro.iterate_upper_bound = &bounds.upper_slice;
   std::unique_ptr<rocksdb::Iterator> it(database_->db()->NewIterator(ro, cf_));
+  std::string key, value;
   for (it->Seek(bounds.lower_slice); it->Valid(); it->Next()) {
-    ids->emplace_back(it->key().ToStringView().substr(1));
+    CopyIteratorEntry(*it, &key, &value);
+    ids->emplace_back(std::string_view(key).substr(1));
   }
   if (!it->status().ok()) return RocksDbDatabase::FromRocks(it->status(), "reading intents");
   return Status::OK();

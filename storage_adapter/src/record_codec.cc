@@ -425,7 +425,36 @@ Status EncodeRecord(const Identity& identity, std::string* out) {
   return Status::OK();
 }
 
-Status DecodeRecord(std::string_view id, std::string_view bytes, Identity* out) {
+bool DecodeMetaMsgpack(std::string_view bytes, nlohmann::json* out, std::string* error) {
+  if (const char* reason = CheckMsgpackShape(bytes)) {
+    *error = reason;
+    return false;
+  }
+  try {
+    MetaBuilder builder;
+    if (!Json::sax_parse(bytes.begin(), bytes.end(), &builder, Json::input_format_t::msgpack,
+                         /*strict=*/true)) {
+      *error = "meta: " + builder.error();
+      return false;
+    }
+    if (!builder.root().is_object()) {
+      *error = "meta is not an object";
+      return false;
+    }
+    *out = std::move(builder.root());
+    return true;
+  } catch (const Json::exception& e) {
+    *error = std::string("meta: ") + e.what();
+    return false;
+  }
+}
+
+namespace {
+
+// Checks version, length and checksum and reads the header; `*rest` is what
+// follows the header, without the checksum.
+Status ReadHeader(std::string_view id, std::string_view bytes, RecordHeader* out,
+                  std::string_view* rest) {
   if (bytes.size() < kMinRecordBytes) {
     return Corrupt(id, "truncated (" + std::to_string(bytes.size()) + " bytes)");
   }
@@ -437,10 +466,8 @@ Status DecodeRecord(std::string_view id, std::string_view bytes, Identity* out) 
   if (XXH3_64bits(body.data(), body.size()) != LoadFixed64(bytes.data() + body.size())) {
     return Corrupt(id, "checksum mismatch");
   }
-
   // The checksum only proves the bytes are what some writer wrote; the
   // structure is still checked so a buggy or hostile writer cannot crash us.
-  Identity identity;
   Reader reader(body.substr(1));
   unsigned char type = 0;
   std::uint64_t weight = 0, created_at = 0, updated_at = 0, decay_applied_at = 0;
@@ -451,11 +478,33 @@ Status DecodeRecord(std::string_view id, std::string_view bytes, Identity* out) 
   if (type > static_cast<unsigned char>(IdentityType::kScar)) {
     return Corrupt(id, "unknown identity_type " + std::to_string(type));
   }
-  identity.identity_type = static_cast<IdentityType>(type);
-  identity.weight = std::bit_cast<double>(weight);
-  identity.created_at = static_cast<Micros>(created_at);
-  identity.updated_at = static_cast<Micros>(updated_at);
-  identity.decay_applied_at = static_cast<Micros>(decay_applied_at);
+  out->identity_type = static_cast<IdentityType>(type);
+  out->weight = std::bit_cast<double>(weight);
+  out->created_at = static_cast<Micros>(created_at);
+  out->updated_at = static_cast<Micros>(updated_at);
+  out->decay_applied_at = static_cast<Micros>(decay_applied_at);
+  *rest = body.substr(kHeaderBytes);
+  return Status::OK();
+}
+
+}  // namespace
+
+Status DecodeRecordHeader(std::string_view id, std::string_view bytes, RecordHeader* out) {
+  std::string_view rest;
+  return ReadHeader(id, bytes, out, &rest);
+}
+
+Status DecodeRecord(std::string_view id, std::string_view bytes, Identity* out) {
+  RecordHeader header;
+  std::string_view rest;
+  if (Status s = ReadHeader(id, bytes, &header, &rest); !s.ok()) return s;
+  Identity identity;
+  identity.identity_type = header.identity_type;
+  identity.weight = header.weight;
+  identity.created_at = header.created_at;
+  identity.updated_at = header.updated_at;
+  identity.decay_applied_at = header.decay_applied_at;
+  Reader reader(rest);
   if (!reader.String(&identity.raw) || !reader.String(&identity.echo) ||
       !reader.String(&identity.lang_axis)) {
     return Corrupt(id, "bad string length");
@@ -465,18 +514,8 @@ Status DecodeRecord(std::string_view id, std::string_view bytes, Identity* out) 
   std::string_view meta;
   if (!reader.Slice(&meta)) return Corrupt(id, "bad meta length");
   if (reader.remaining() != 0) return Corrupt(id, "trailing bytes");
-  if (const char* reason = CheckMsgpackShape(meta)) return Corrupt(id, reason);
-  try {
-    MetaBuilder builder;
-    if (!Json::sax_parse(meta.begin(), meta.end(), &builder, Json::input_format_t::msgpack,
-                         /*strict=*/true)) {
-      return Corrupt(id, "meta: " + builder.error());
-    }
-    identity.meta = std::move(builder.root());
-  } catch (const Json::exception& e) {
-    return Corrupt(id, std::string("meta: ") + e.what());
-  }
-  if (!identity.meta.is_object()) return Corrupt(id, "meta is not an object");
+  std::string reason;
+  if (!DecodeMetaMsgpack(meta, &identity.meta, &reason)) return Corrupt(id, reason);
   identity.id.assign(id);
   *out = std::move(identity);
   return Status::OK();

@@ -36,7 +36,10 @@ void SeekAfter(rocksdb::Iterator* it, std::string_view start_after) {
     return;
   }
   it->Seek(ToSlice(start_after));
-  if (it->Valid() && ToView(it->key()) == start_after) it->Next();
+  if (!it->Valid()) return;
+  std::string key, value;
+  CopyIteratorEntry(*it, &key, &value);
+  if (key == start_after) it->Next();
 }
 
 // Decodes every record with id > start_after, in id order, into

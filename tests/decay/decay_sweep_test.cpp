@@ -82,6 +82,33 @@ BOOST_AUTO_TEST_CASE(a_failed_verification_in_a_sweep_sets_the_status_to_zero) {
   BOOST_TEST(MetricValue(store->MetricsText(), "kimera_decay_verification_status") == 0);
 }
 
+BOOST_AUTO_TEST_CASE(a_sweep_refuses_a_record_whose_checksum_fails) {
+  TempDir dir;
+  ManualClock clock;
+  auto store = OpenStore(dir.str("db"), clock);
+  Populate(*store, clock, 50);
+  // One byte of id7's record, past its header, changed behind the store's back:
+  // the header (and its created_at) still reads fine, only the checksum knows.
+  RocksDbStore& rocks = RocksOf(*store);
+  std::string value;
+  BOOST_REQUIRE(
+      rocks.database().db()->Get(rocksdb::ReadOptions(), rocks.identities(), "id7", &value).ok());
+  value[value.size() - 12] ^= 0x20;
+  rocksdb::WriteBatch batch;
+  BOOST_REQUIRE(batch.Put(rocks.identities(), "id7", value).ok());
+  BOOST_REQUIRE(rocks.database().Write(&batch).ok());
+  // No verification: the sweep's own read must see the damage, not a full decode after it.
+  DecaySweepOptions options = Options();
+  options.config.verification_sample = 0;
+  std::unique_ptr<DecaySweep> sweep;
+  BOOST_REQUIRE(DecaySweep::Open(*store, options, &sweep, clock).ok());
+  DecaySweepResult result;
+  const Status s = sweep->RunOnce(clock(), &result);
+  BOOST_TEST(s.IsCorruption(), s.ToString());
+  BOOST_TEST(s.message().find("'id7'") != std::string::npos, s.ToString());
+  BOOST_TEST(s.message().find("checksum") != std::string::npos, s.ToString());
+}
+
 BOOST_AUTO_TEST_CASE(a_sweep_does_not_stall_concurrent_stores) {
   TempDir dir;
   ManualClock clock;

@@ -9,7 +9,8 @@ the legacy tables behind the store's back with RocksDB's ldb (a row deleted,
 a row replaced by another identity's row, a row added) and checks that
 `verify` names each id with its kind and fields, `repair` fixes them once and
 nothing the second time, `stats --json` counts right, KIMERA_ID_DUAL_WRITE=1
-turns dual-write on without a file, and `cleanup` obeys its rule.
+turns dual-write on without a file, `cleanup` obeys its rule, and the program
+has no kill switch (KIMERA_DUAL_WRITE_CRASH_AT is a test build's only).
 """
 
 import json
@@ -241,6 +242,17 @@ class KimeraDualWriteCli(unittest.TestCase):
         self.assertEqual(stats["primary_count"], 60)
         self.assertEqual(stats["total_operations"], 60)
         self.ok(self.kimera("dual-write", "verify", env={"KIMERA_ID_DUAL_WRITE": "1"}))
+
+    def test_shipped_program_has_no_kill_switch(self):
+        # The crash tests' kill points exist only in a test build of the library: in the
+        # program hosts run, the variable changes nothing and every write lands on both sides.
+        for point in ("after_primary", "after_secondary", "before_journal_clear"):
+            env = {"KIMERA_DUAL_WRITE_CRASH_AT": point}
+            r = self.kimera("import", self.sample_path, config=self.on, env=env)
+            self.assertEqual(r.returncode, 0, f"{point}: {r.returncode} {r.stderr}")
+            stats = self.stats(config=self.on, env=env)
+            self.assertEqual((stats["primary_count"], stats["secondary_count"]), (60, 60), point)
+        self.ok(self.kimera("dual-write", "verify", config=self.on))
 
     def test_not_enabled_is_a_usage_error(self):
         self.import_sample()

@@ -22,7 +22,9 @@
 // with exponential backoff. The primary is the source of truth for every
 // repair.
 //
-// Test hook: KIMERA_DUAL_WRITE_CRASH_AT=after_primary|after_secondary|
+// Test hook, only in the test variant of the library (dual_write_test_dep,
+// never installed nor linked into libkimera or the kimera program):
+// KIMERA_DUAL_WRITE_CRASH_AT=after_primary|after_secondary|
 // before_journal_clear|mid_repair kills the process (SIGKILL) at that point.
 //
 // Thread-safety: safe for concurrent use by many threads. Writes, checks and

@@ -1,5 +1,5 @@
 // CopyIteratorEntry: the one function through which project code reads the
-// key and value of a RocksDB iterator for decoding.
+// bytes of a RocksDB iterator's key and value (to decode or compare them).
 //
 // An iterator's key and value may point into a memtable that a writer thread
 // filled inside librocksdb and published through RocksDB's lock-free skip

@@ -9,7 +9,8 @@
 //   varint count, then varint-prefixed strings: tags, related_ids
 //   varint-prefixed MessagePack of meta
 //   u64 XXH3 of everything before it
-// The id is the key and is not repeated in the value.
+// The id is the key and is not repeated in the value. This file is the only
+// place that knows the layout; everything else calls the functions below.
 //
 // Thread-safety: pure functions; call from any thread.
 #ifndef KIMERA_RECORD_CODEC_H_
@@ -34,6 +35,28 @@ Status EncodeRecord(const Identity& identity, std::string* out);
 // it is set into `out->id` and named in a Corruption error. Never reads out of
 // bounds, whatever the bytes.
 Status DecodeRecord(std::string_view id, std::string_view bytes, Identity* out);
+
+// The fixed fields at the head of a record.
+struct RecordHeader {
+  IdentityType identity_type = IdentityType::kGeoid;
+  double weight = 0;
+  Micros created_at = 0;
+  Micros updated_at = 0;
+  Micros decay_applied_at = 0;
+};
+
+// Decodes only the header of a value written by EncodeRecord, after checking
+// its version and checksum as DecodeRecord does: for scans that need no terms
+// or meta (the decay sweep), at a fraction of a full decode's cost. The same
+// Corruption errors as DecodeRecord for a bad version, length or checksum.
+Status DecodeRecordHeader(std::string_view id, std::string_view bytes, RecordHeader* out);
+
+// Decodes MessagePack holding an identity's meta (the encoding EncodeRecord
+// and the legacy row format use). The structure is checked before anything is
+// built: one map, no deeper than kMaxMetaDepth, container counts bounded by
+// the bytes present, so hostile bytes can exhaust neither stack nor memory.
+// On failure returns false with the reason in `*error`; `*out` is unchanged.
+bool DecodeMetaMsgpack(std::string_view bytes, nlohmann::json* out, std::string* error);
 
 }  // namespace kimera
 
