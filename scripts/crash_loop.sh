@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# The crash loop and the disk-fault test, and the reliability table of their
-# results (docs/reliability.md explains every row).
+# The crash loop, the disk-fault and power-loss tests, and the reliability
+# table of their results (docs/reliability.md explains every row).
 #
 #   scripts/crash_loop.sh            30 cycles per dual-write secondary (legacy
 #                                    column families, then a second database),
-#                                    then the disk faults; prints the table
+#                                    disk faults, power cuts; prints the table
 #   scripts/crash_loop.sh --long     300 cycles per secondary
 #   scripts/crash_loop.sh --cycles N --seed N
 #   scripts/crash_loop.sh --report   no run: the table of the last
@@ -14,7 +14,7 @@
 #
 # KIMERA_BUILD_DIR picks the build folder (default build; built when missing).
 # Exit status: non-zero when any cycle lost or diverged a write, a check
-# failed, or a disk fault was not survived.
+# failed, or a disk fault or a power cut was not survived.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -36,9 +36,11 @@ done
 
 crash_summary="$build/tests/reliability/crash_loop_summary.json"
 disk_summary="$build/tests/reliability/disk_faults_summary.json"
+power_summary="$build/tests/reliability/power_loss_summary.json"
 status=0
 if [[ $report_only == 0 ]]; then
-  if [[ ! -x "$build/cli/kimera" || ! -x "$build/tests/reliability/disk_full_test" ]]; then
+  if [[ ! -x "$build/cli/kimera" || ! -x "$build/tests/reliability/disk_full_test" ||
+        ! -x "$build/tests/reliability/power_loss_test" ]]; then
     if [[ -f "$build/build.ninja" ]]; then ninja -C "$build"; else ./scripts/setup.sh; fi
   fi
   mkdir -p "$build/tests/reliability"
@@ -48,12 +50,14 @@ if [[ $report_only == 0 ]]; then
   python3 tests/reliability/disk_faults_test.py "$build/cli/kimera" \
     "$build/tests/reliability/disk_full_test" --summary "$disk_summary" || rc=$?
   if [[ $rc == 77 ]]; then rm -f "$disk_summary"; elif [[ $rc != 0 ]]; then status=1; fi
+  "$build/tests/reliability/power_loss_test" -- --seed "$seed" --summary "$power_summary" ||
+    status=1
 fi
 
 python3 - "$crash_summary" "$disk_summary" "$cycles" "${KIMERA_FUZZ_BUILD_DIR:-build-fuzz}/fuzz-summary.txt" \
-  build-asan/sanitize-summary.txt <<'EOF' || status=1
+  build-asan/sanitize-summary.txt "$power_summary" <<'EOF' || status=1
 import json, os, re, sys
-crash_path, disk_path, cycles, fuzz_path, sanitize_path = sys.argv[1:6]
+crash_path, disk_path, cycles, fuzz_path, sanitize_path, power_path = sys.argv[1:7]
 rows = []
 ok = True
 if os.path.exists(crash_path):
@@ -83,6 +87,29 @@ if os.path.exists(disk_path):
 else:
     rows.append(("Disk faults injected / survived", "not run here (or skipped: no tmpfs)",
                  "meson test -C build disk_faults"))
+    # In CI every test runs (a skip fails there), so a missing summary means it did not.
+    ok = ok and os.environ.get("CI", "").lower() not in ("true", "1")
+if os.path.exists(power_path):
+    p = json.load(open(power_path))
+    cmd = "meson test -C build power_loss"
+    if "sync_writes_true" in p:
+        t = p["sync_writes_true"]["total"]
+        rows.append(("Power cuts survived, sync_writes = true: acknowledged lost",
+                     f"{t['lost']} of {t['acknowledged']:,} ({t['cuts']} cuts, "
+                     f"{t['failures']} failed checks)", cmd))
+        ok = ok and p["sync_writes_true"]["ok"]
+    if "sync_writes_false" in p:
+        t = p["sync_writes_false"]["total"]
+        rows.append(("Power cuts, sync_writes = false: lost after last sync / lost before it",
+                     f"{t['lost_after_sync']:,} / {t['lost_before_sync']} ({t['cuts']} cuts, "
+                     f"{t['acknowledged']:,} acknowledged, at most {t['max_lost_per_cut']} "
+                     f"per cut, {t['holes']} holes; second database behind in "
+                     f"{t['secondary_diverged_then_repaired']} ids, repaired)", cmd))
+        ok = ok and p["sync_writes_false"]["ok"]
+else:
+    rows.append(("Power cuts survived (sync_writes = true / false)", "not run here",
+                 "meson test -C build power_loss"))
+    ok = ok and os.environ.get("CI", "").lower() not in ("true", "1")
 # Fuzzing and sanitizers: their scripts' summary lines, when they ran here
 # (these rows only report; the scripts fail the CI themselves).
 if os.path.exists(fuzz_path):

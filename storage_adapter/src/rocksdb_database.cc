@@ -73,6 +73,8 @@ rocksdb::ColumnFamilyOptions MakeColumnFamilyOptions(const RocksDbOptions& optio
 
 rocksdb::DBOptions MakeDbOptions(const RocksDbOptions& options) {
   rocksdb::DBOptions db;
+  // Set first: IncreaseParallelism sizes the thread pools of db.env.
+  if (options.env != nullptr) db.env = options.env;
   const int jobs = std::max(1, options.max_background_jobs);
   // Sizes the flush and compaction thread pools; the deployment target has
   // two cores, so more threads would only contend.

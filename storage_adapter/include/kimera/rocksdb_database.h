@@ -43,6 +43,10 @@ struct RocksDbOptions {
   // full disk, which RocksDB 7.8 does not recover from in-process.
   // Default 8 MiB; 0 turns the check off.
   std::size_t reserved_disk_bytes = 8u << 20;
+  // The Env every file operation goes through (borrowed; must outlive the
+  // database). Default nullptr: the process's default Env. Tests route I/O
+  // through a fault-injecting Env.
+  rocksdb::Env* env = nullptr;
 };
 
 class RocksDbDatabase {
