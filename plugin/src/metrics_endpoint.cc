@@ -1,5 +1,6 @@
 #include "kimera/metrics_endpoint.h"
 
+#include <arpa/inet.h>
 #include <prometheus/exposer.h>
 #include <unistd.h>
 
@@ -16,7 +17,49 @@ namespace {
 // stores leave, and a scrape waits a little longer instead.
 constexpr int kScrapeThreadNice = 10;
 
+bool IsIpv6(const std::string& address) {
+  in6_addr v6;
+  return inet_pton(AF_INET6, address.c_str(), &v6) == 1;
+}
+
+bool IsIpv4(const std::string& address) {
+  in_addr v4;
+  return inet_pton(AF_INET, address.c_str(), &v4) == 1;
+}
+
+// civetweb's listening_ports syntax: IPv6 addresses go in brackets.
+std::string HostPort(const std::string& address, int port) {
+  const std::string host = IsIpv6(address) ? "[" + address + "]" : address;
+  return host + ":" + std::to_string(port);
+}
+
 }  // namespace
+
+Status MetricsEndpoint::CheckConfig(const MetricsConfig& config) {
+  if (!IsIpv4(config.bind_address) && !IsIpv6(config.bind_address)) {
+    return Status::InvalidArgument(
+        "key 'metrics.bind_address' must be an IPv4 or IPv6 address such as 127.0.0.1, "
+        "0.0.0.0 or ::1 (got \"" +
+        config.bind_address + "\")");
+  }
+  const bool user = !config.basic_auth_user.empty();
+  const bool password = !config.basic_auth_password.empty();
+  if (password && !user) {
+    return Status::InvalidArgument(
+        "key 'metrics.basic_auth_password' is set without 'metrics.basic_auth_user': "
+        "set both to require basic auth, or neither");
+  }
+  if (user && !password) {
+    return Status::InvalidArgument(
+        "key 'metrics.basic_auth_password' must be set and not empty when "
+        "'metrics.basic_auth_user' is set");
+  }
+  if (config.basic_auth_user.find(':') != std::string::npos) {
+    return Status::InvalidArgument(
+        "key 'metrics.basic_auth_user' must not contain ':' (basic auth cannot carry it)");
+  }
+  return Status::OK();
+}
 
 Status MetricsEndpoint::Start(
     const MetricsConfig& config,
@@ -26,7 +69,19 @@ Status MetricsEndpoint::Start(
     return Status::InvalidArgument("metrics port " + std::to_string(config.port) +
                                    " is out of range 0..65535");
   }
-  const std::string listen = config.bind_address + ":" + std::to_string(config.port);
+  if (Status s = CheckConfig(config); !s.ok()) return s;
+  const std::string listen = HostPort(config.bind_address, config.port);
+  // civetweb gives each open connection a worker thread until it has read
+  // the request, 30 s by default: two idle connections took 2 workers down
+  // for good. Enough workers for many stalled clients, and a request
+  // deadline that frees a worker held by one. Keep-alive stays off (the
+  // default), so no connection holds a worker between scrapes.
+  const std::vector<std::string> options = {
+      "listening_ports",    listen,
+      "num_threads",        std::to_string(kWorkerThreads),
+      "request_timeout_ms", std::to_string(kRequestTimeoutMs),
+      "enable_keep_alive",  "no",
+  };
   std::unique_ptr<MetricsEndpoint> endpoint(new MetricsEndpoint());
   endpoint->bind_address_ = config.bind_address;
   // The exposer starts civetweb's threads from a short-lived thread whose
@@ -40,7 +95,7 @@ Status MetricsEndpoint::Start(
       // Not lowered (an unusual rlimit): scrapes run at the caller's priority.
     }
     try {
-      endpoint->exposer_ = std::make_unique<prometheus::Exposer>(listen, 2);
+      endpoint->exposer_ = std::make_unique<prometheus::Exposer>(options);
     } catch (const std::exception& e) {
       error = e.what();
     } catch (...) {
@@ -50,7 +105,7 @@ Status MetricsEndpoint::Start(
   starter.join();
   if (!endpoint->exposer_) {
     return Status::Unavailable("cannot serve /metrics on " + listen +
-                               " (port in use or address not available): " + error);
+                               ": port in use or address not available (" + error + ")");
   }
   if (!config.basic_auth_user.empty()) {
     endpoint->exposer_->RegisterAuth(
@@ -71,6 +126,6 @@ void MetricsEndpoint::Register(const std::weak_ptr<prometheus::Collectable>& col
   exposer_->RegisterCollectable(collectable);
 }
 
-std::string MetricsEndpoint::address() const { return bind_address_ + ":" + std::to_string(port_); }
+std::string MetricsEndpoint::address() const { return HostPort(bind_address_, port_); }
 
 }  // namespace kimera
