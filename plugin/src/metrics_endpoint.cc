@@ -1,9 +1,13 @@
 #include "kimera/metrics_endpoint.h"
 
 #include <arpa/inet.h>
+#include <netinet/in.h>
 #include <prometheus/exposer.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
 #include <exception>
 #include <thread>
 
@@ -31,6 +35,37 @@ bool IsIpv4(const std::string& address) {
 std::string HostPort(const std::string& address, int port) {
   const std::string host = IsIpv6(address) ? "[" + address + "]" : address;
   return host + ":" + std::to_string(port);
+}
+
+// Why civetweb could not listen on address:port. civetweb only says "null
+// context ... possible problem binding to port", so bind a socket the same
+// way and report the system's reason ("Address already in use").
+std::string BindFailureReason(const std::string& address, int port) {
+  sockaddr_storage storage{};
+  socklen_t length = 0;
+  int family = AF_INET;
+  if (IsIpv6(address)) {
+    family = AF_INET6;
+    auto* v6 = reinterpret_cast<sockaddr_in6*>(&storage);
+    v6->sin6_family = AF_INET6;
+    v6->sin6_port = htons(static_cast<uint16_t>(port));
+    inet_pton(AF_INET6, address.c_str(), &v6->sin6_addr);
+    length = sizeof(*v6);
+  } else {
+    auto* v4 = reinterpret_cast<sockaddr_in*>(&storage);
+    v4->sin_family = AF_INET;
+    v4->sin_port = htons(static_cast<uint16_t>(port));
+    inet_pton(AF_INET, address.c_str(), &v4->sin_addr);
+    length = sizeof(*v4);
+  }
+  const int fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return std::strerror(errno);
+  const int on = 1;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
+  std::string reason = "port in use or address not available";
+  if (bind(fd, reinterpret_cast<sockaddr*>(&storage), length) != 0) reason = std::strerror(errno);
+  close(fd);
+  return reason;
 }
 
 }  // namespace
@@ -104,8 +139,12 @@ Status MetricsEndpoint::Start(
   });
   starter.join();
   if (!endpoint->exposer_) {
-    return Status::Unavailable("cannot serve /metrics on " + listen +
-                               ": port in use or address not available (" + error + ")");
+    // civetweb's own text says nothing the bind reason does not; keep any
+    // other error.
+    const bool generic = error.find("null context") != std::string::npos;
+    return Status::Unavailable("cannot serve /metrics on " + listen + ": " +
+                               BindFailureReason(config.bind_address, config.port) +
+                               (generic ? "" : " (" + error + ")"));
   }
   if (!config.basic_auth_user.empty()) {
     endpoint->exposer_->RegisterAuth(
