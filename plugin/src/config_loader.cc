@@ -77,9 +77,6 @@ class SectionReader {
     *out = *n->value<std::string>();
   }
 
-  // True when the section sets `key` (whatever its value).
-  bool Has(const char* key) const { return table_ && table_->get(key) != nullptr; }
-
   // Reports the first key of the section nobody asked for.
   void RejectUnknown() {
     if (!table_ || !status_->ok()) return;
@@ -177,10 +174,6 @@ Status ParseConfig(const std::string& text, const std::string& source, KimeraCon
   metrics.String("basic_auth_user", &m.basic_auth_user);
   metrics.String("basic_auth_password", &m.basic_auth_password);
   metrics.RejectUnknown();
-  if (status.ok() && metrics.Has("basic_auth_password") && m.basic_auth_password.empty()) {
-    status =
-        Status::InvalidArgument(source + ": key 'metrics.basic_auth_password' must not be empty");
-  }
   if (status.ok()) {
     if (Status s = MetricsEndpoint::CheckConfig(m); !s.ok()) {
       status = Status::InvalidArgument(source + ": " + s.message());

@@ -214,7 +214,7 @@ class KimeraCli(unittest.TestCase):
              ["nopass.toml", "metrics.basic_auth_password", "not empty"]),
             (config("empty.toml", '[metrics]\nbasic_auth_user = "alice"\n'
                     'basic_auth_password = ""\n'), {},
-             ["empty.toml", "metrics.basic_auth_password", "not be empty"]),
+             ["empty.toml", "metrics.basic_auth_password", "not empty"]),
             (config("addr.toml", '[metrics]\nbind_address = "not an ip"\n'), {},
              ["addr.toml", "metrics.bind_address", "IPv4 or IPv6", "not an ip"]),
         ]
