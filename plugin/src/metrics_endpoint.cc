@@ -1,6 +1,7 @@
 #include "kimera/metrics_endpoint.h"
 
 #include <arpa/inet.h>
+#include <civetweb.h>
 #include <netinet/in.h>
 #include <prometheus/exposer.h>
 #include <sys/socket.h>
@@ -70,12 +71,23 @@ std::string BindFailureReason(const std::string& address, int port) {
 
 }  // namespace
 
+bool MetricsEndpoint::SupportsIpv6() {
+  constexpr unsigned kCivetwebFeatureIpv6 = 8;  // civetweb.h, mg_check_feature.
+  return mg_check_feature(kCivetwebFeatureIpv6) != 0;
+}
+
 Status MetricsEndpoint::CheckConfig(const MetricsConfig& config) {
   if (!IsIpv4(config.bind_address) && !IsIpv6(config.bind_address)) {
     return Status::InvalidArgument(
         "key 'metrics.bind_address' must be an IPv4 or IPv6 address such as 127.0.0.1, "
         "0.0.0.0 or ::1 (got \"" +
         config.bind_address + "\")");
+  }
+  if (IsIpv6(config.bind_address) && !SupportsIpv6()) {
+    return Status::InvalidArgument(
+        "key 'metrics.bind_address' is an IPv6 address (\"" + config.bind_address +
+        "\"), but the civetweb library serving /metrics was built without IPv6 (as "
+        "Debian's civetweb 1.15 is): use an IPv4 address such as 127.0.0.1");
   }
   const bool user = !config.basic_auth_user.empty();
   const bool password = !config.basic_auth_password.empty();

@@ -256,7 +256,8 @@ BOOST_AUTO_TEST_CASE(half_configured_auth_or_bad_address_is_invalid_argument) {
   }
   MetricsConfig ipv6;
   ipv6.bind_address = "::1";
-  BOOST_TEST(MetricsEndpoint::CheckConfig(ipv6).ok());
+  // Debian 12's civetweb is built without IPv6: refused when checked, not at bind.
+  BOOST_TEST(MetricsEndpoint::CheckConfig(ipv6).ok() == MetricsEndpoint::SupportsIpv6());
 }
 
 BOOST_AUTO_TEST_SUITE_END()

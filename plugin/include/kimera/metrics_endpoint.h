@@ -31,8 +31,12 @@ class MetricsEndpoint {
   static constexpr int kWorkerThreads = 100;
   static constexpr int kRequestTimeoutMs = 5000;
 
-  // OK when `config` can be served: bind_address is an IPv4 or IPv6
-  // address (no host names), and basic auth is either off (user and
+  // True when the civetweb library linked in can listen on IPv6 addresses
+  // (Debian 12's civetweb 1.15 cannot).
+  static bool SupportsIpv6();
+
+  // OK when `config` can be served: bind_address is an IPv4 address, or an
+  // IPv6 one when SupportsIpv6() (no host names), and basic auth is either off (user and
   // password both empty) or complete (a user without ':' and a non-empty
   // password). Otherwise InvalidArgument naming the key ("key
   // 'metrics.bind_address' ...") and the reason. Does not check the port.
