@@ -22,14 +22,15 @@ namespace {
 // stores leave, and a scrape waits a little longer instead.
 constexpr int kScrapeThreadNice = 10;
 
+// inet_pton reads up to the first NUL, which a TOML string may contain.
 bool IsIpv6(const std::string& address) {
   in6_addr v6;
-  return inet_pton(AF_INET6, address.c_str(), &v6) == 1;
+  return address.find('\0') == std::string::npos && inet_pton(AF_INET6, address.c_str(), &v6) == 1;
 }
 
 bool IsIpv4(const std::string& address) {
   in_addr v4;
-  return inet_pton(AF_INET, address.c_str(), &v4) == 1;
+  return address.find('\0') == std::string::npos && inet_pton(AF_INET, address.c_str(), &v4) == 1;
 }
 
 // civetweb's listening_ports syntax: IPv6 addresses go in brackets.

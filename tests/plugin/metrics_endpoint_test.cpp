@@ -241,6 +241,7 @@ BOOST_AUTO_TEST_CASE(half_configured_auth_or_bad_address_is_invalid_argument) {
       {"", "", "not an ip", "metrics.bind_address"},
       {"", "", "localhost", "metrics.bind_address"},
       {"", "", "127.0.0.1:80", "metrics.bind_address"},
+      {"", "", std::string("127.0.0.1\0x", 11), "metrics.bind_address"},
   };
   for (const Case& c : cases) {
     test::TempDir dir;
