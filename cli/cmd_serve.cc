@@ -157,9 +157,8 @@ int RunServe(const GlobalOptions& global, const ServeOptions& options) {
   if (kimera::Status s = kimera::OpenConfiguredStore(config, /*serve_metrics=*/true, &store);
       !s.ok()) {
     if (s.IsUnavailable()) {
-      PrintError("cannot serve /metrics on " + config.plugin.metrics.bind_address + ":" +
-                 std::to_string(config.plugin.metrics.port) + ": " + s.message() +
-                 " (choose another with [metrics] port or KIMERA_METRICS_PORT)");
+      // The message names the address and the reason already.
+      PrintError(s.message() + " (choose another with [metrics] port or KIMERA_METRICS_PORT)");
     } else {
       PrintError("cannot open database '" + config.db_path + "': " + s.ToString());
     }

@@ -8,12 +8,14 @@
 #include <string>
 
 #include "commands.h"
+#include "kimera/config_loader.h"
 
 namespace {
 
 constexpr const char* kFooter =
     "--db DIR may come before or after the command name.\n"
-    "Exit codes: 0 ok; 1 some input was bad or a check failed; 2 not found or usage error;\n"
+    "Exit codes: 0 ok; 1 some input or the configuration was bad, or a check failed;\n"
+    "2 not found or usage error; "
     "3 storage error (cannot open the database, I/O). See docs/cli.md.";
 
 // Carries a command's non-zero exit code out of CLI::App::parse.
@@ -40,6 +42,18 @@ int Run(int argc, char** argv) {
       ->each([&global](const std::string&) { global.db_path_given = true; });
   app.add_option("--config", global.config_path, "TOML configuration file (default $KIMERA_CONFIG)")
       ->type_name("FILE");
+  // The same string the kimera_build_info metric carries in its version label.
+  app.set_version_flag("--version", KIMERA_VERSION, "Print the version and exit");
+  // Every command reads the configuration; a bad one is the user's input
+  // (exit 1, naming file, key and reason), checked before any command opens
+  // a database so that it is never reported as a storage error.
+  app.parse_complete_callback([&global] {
+    kimera::KimeraConfig config;
+    if (kimera::Status s = kimera::LoadConfig(global.config_path, &config); !s.ok()) {
+      kimera_cli::PrintError("configuration error: " + s.message());
+      throw CommandExit(kimera_cli::kExitBadInput);
+    }
+  });
 
   kimera_cli::AddImportCommand(app, global);
   kimera_cli::AddExportCommand(app, global);

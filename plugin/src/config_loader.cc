@@ -2,10 +2,15 @@
 
 #include <toml++/toml.h>
 
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <set>
 #include <sstream>
+
+#include "kimera/metrics_endpoint.h"
 
 namespace kimera {
 namespace {
@@ -114,9 +119,9 @@ bool EnvFlag(const char* name, bool* out, Status* status) {
     *out = true;
   } else if (s == "0" || s == "false") {
     *out = false;
-  } else {
-    *status = Status::InvalidArgument(std::string("environment ") + name +
-                                      " must be 0 or 1 (got '" + s + "')");
+  } else if (status->ok()) {
+    *status = Status::InvalidArgument(std::string("environment variable ") + name +
+                                      " must be 0, 1, true or false (got '" + s + "')");
   }
   return true;
 }
@@ -169,6 +174,11 @@ Status ParseConfig(const std::string& text, const std::string& source, KimeraCon
   metrics.String("basic_auth_user", &m.basic_auth_user);
   metrics.String("basic_auth_password", &m.basic_auth_password);
   metrics.RejectUnknown();
+  if (status.ok()) {
+    if (Status s = MetricsEndpoint::CheckConfig(m); !s.ok()) {
+      status = Status::InvalidArgument(source + ": " + s.message());
+    }
+  }
 
   EntropyConfig& e = config.plugin.entropy;
   SectionReader entropy(Section(root, "entropy"), "entropy", source, &status);
@@ -270,9 +280,10 @@ Status ApplyEnvironment(KimeraConfig* config) {
     char* end = nullptr;
     const long v = std::strtol(port, &end, 10);
     if (*port == '\0' || *end != '\0' || v < 0 || v > 65535) {
-      return Status::InvalidArgument(std::string("environment KIMERA_METRICS_PORT must be a port "
-                                                 "in 0..65535 (got '") +
-                                     port + "')");
+      return Status::InvalidArgument(
+          std::string("environment variable KIMERA_METRICS_PORT must be a port in 0..65535 "
+                      "(got '") +
+          port + "')");
     }
     config->plugin.metrics.port = static_cast<int>(v);
   }
@@ -286,10 +297,21 @@ Status LoadConfig(const std::string& path, KimeraConfig* out) {
   }
   KimeraConfig config;
   if (!file.empty()) {
+    // A folder opens as an empty stream on Linux and would parse as "all
+    // defaults": refuse it by name.
+    std::error_code ec;
+    if (std::filesystem::is_directory(file, ec)) {
+      return Status::InvalidArgument(file + ": cannot read config file: is a directory");
+    }
     std::ifstream in(file, std::ios::binary);
-    if (!in) return Status::InvalidArgument("cannot read config file " + file);
+    if (!in) {
+      return Status::InvalidArgument(file + ": cannot read config file: " + std::strerror(errno));
+    }
     std::ostringstream text;
     text << in.rdbuf();
+    if (in.bad()) {
+      return Status::InvalidArgument(file + ": cannot read config file: " + std::strerror(errno));
+    }
     Status s = ParseConfig(text.str(), file, &config);
     if (!s.ok()) return s;
   }

@@ -12,6 +12,7 @@ Then checks count, query, get, bad-line handling and re-import.
 import json
 import math
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -181,6 +182,69 @@ class KimeraCli(unittest.TestCase):
         self.assertEqual(r.returncode, 2)
         r = self.kimera("import", os.path.join(self.tmp.name, "missing.jsonl"))
         self.assertEqual(r.returncode, 3)
+
+    # One invocation of every command that reads the configuration.
+    EVERY_COMMAND = [["import", "-"], ["export"], ["get", "x"], ["query"], ["count"], ["check"],
+                     ["decay", "apply"], ["decay", "sweep"], ["verify-decay"],
+                     ["dual-write", "stats"], ["dual-write", "verify"], ["dual-write", "repair"],
+                     ["dual-write", "cleanup"], ["stress", "--ops", "1"], ["serve"]]
+
+    def test_configuration_errors_exit_1_naming_file_key_and_reason(self):
+        folder = os.path.join(self.tmp.name, "conf.d")
+        os.mkdir(folder)
+
+        def config(name, text):
+            path = os.path.join(self.tmp.name, name)
+            with open(path, "w", encoding="utf-8") as f:
+                f.write(text)
+            return path
+
+        good = config("good.toml", "[metrics]\nport = 0\n")
+        # (--config, extra environment, texts stderr must contain)
+        cases = [
+            (os.path.join(self.tmp.name, "missing.toml"), {}, ["missing.toml", "No such file"]),
+            (folder, {}, [folder, "is a directory"]),
+            (config("unknown.toml", "[metrics]\ncolour = 1\n"), {},
+             ["unknown.toml", "metrics.colour", "not a known setting"]),
+            (good, {"KIMERA_ID_DUAL_WRITE": "yes"}, ["KIMERA_ID_DUAL_WRITE", "'yes'"]),
+            (good, {"KIMERA_METRICS_PORT": "http"}, ["KIMERA_METRICS_PORT", "'http'"]),
+            (config("half.toml", '[metrics]\nbasic_auth_password = "pw"\n'), {},
+             ["half.toml", "metrics.basic_auth_password", "metrics.basic_auth_user"]),
+            (config("nopass.toml", '[metrics]\nbasic_auth_user = "alice"\n'), {},
+             ["nopass.toml", "metrics.basic_auth_password", "not empty"]),
+            (config("empty.toml", '[metrics]\nbasic_auth_user = "alice"\n'
+                    'basic_auth_password = ""\n'), {},
+             ["empty.toml", "metrics.basic_auth_password", "not empty"]),
+            (config("addr.toml", '[metrics]\nbind_address = "not an ip"\n'), {},
+             ["addr.toml", "metrics.bind_address", "IPv4 or IPv6", "not an ip"]),
+        ]
+        for path, extra_env, expected in cases:
+            env = dict(os.environ)
+            env.pop("KIMERA_CONFIG", None)
+            for name in ("KIMERA_ID_DUAL_WRITE", "KIMERA_METRICS_PORT", "KIMERA_METRICS_ENABLED",
+                         "KIMERA_METRICS_DETAILED"):
+                env.pop(name, None)
+            env.update(extra_env)
+            for command in self.EVERY_COMMAND:
+                r = subprocess.run([KIMERA, "--db", self.db, "--config", path, *command],
+                                   input="", capture_output=True, text=True, env=env,
+                                   timeout=120)
+                what = "%s %s %s: %s" % (path, extra_env, command, r.stderr)
+                self.assertEqual(r.returncode, 1, what)
+                self.assertIn("configuration error", r.stderr, what)
+                for text in expected:
+                    self.assertIn(text, r.stderr, what)
+                self.assertEqual(r.stderr.count("kimera:"), 1, what)
+                self.assertFalse(os.path.exists(self.db), "database created: " + what)
+
+    def test_version_is_the_project_version(self):
+        r = self.kimera("--version")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        meson_build = os.path.join(os.environ["KIMERA_SOURCE_ROOT"], "meson.build")
+        with open(meson_build, encoding="utf-8") as f:
+            declared = re.search(r"version\s*:\s*'([^']+)'", f.read()).group(1)
+        self.assertEqual(r.stdout.strip(), declared)
+        self.assertFalse(os.path.exists(self.db), "--version opened the database")
 
     def test_unopenable_database_exits_3(self):
         not_a_dir = os.path.join(self.tmp.name, "file")

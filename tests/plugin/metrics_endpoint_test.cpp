@@ -14,6 +14,7 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include "plugin_test_support.h"
 
@@ -225,6 +226,39 @@ BOOST_AUTO_TEST_CASE(out_of_range_port_is_invalid_argument) {
   std::unique_ptr<EntropyStore> store;
   BOOST_TEST(
       EntropyStore::Open(test::OpenRocks(dir.str("data")), config, &store).IsInvalidArgument());
+}
+
+// Half of basic auth used to serve /metrics without credentials (password
+// alone) or accept an empty password; a bad address failed only at bind.
+BOOST_AUTO_TEST_CASE(half_configured_auth_or_bad_address_is_invalid_argument) {
+  struct Case {
+    std::string user, password, address, key;
+  };
+  const std::vector<Case> cases = {
+      {"", "pw", "127.0.0.1", "metrics.basic_auth_password"},
+      {"alice", "", "127.0.0.1", "metrics.basic_auth_password"},
+      {"al:ice", "pw", "127.0.0.1", "metrics.basic_auth_user"},
+      {"", "", "not an ip", "metrics.bind_address"},
+      {"", "", "localhost", "metrics.bind_address"},
+      {"", "", "127.0.0.1:80", "metrics.bind_address"},
+      {"", "", std::string("127.0.0.1\0x", 11), "metrics.bind_address"},
+  };
+  for (const Case& c : cases) {
+    test::TempDir dir;
+    PluginConfig config = ServingConfig();
+    config.metrics.basic_auth_user = c.user;
+    config.metrics.basic_auth_password = c.password;
+    config.metrics.bind_address = c.address;
+    std::unique_ptr<EntropyStore> store;
+    const Status s = EntropyStore::Open(test::OpenRocks(dir.str("data")), config, &store);
+    BOOST_TEST(s.IsInvalidArgument(), c.user << "/" << c.password << "/" << c.address);
+    BOOST_TEST(s.message().find(c.key) != std::string::npos, s.message());
+    BOOST_TEST(MetricsEndpoint::CheckConfig(config.metrics).IsInvalidArgument());
+  }
+  MetricsConfig ipv6;
+  ipv6.bind_address = "::1";
+  // Debian 12's civetweb is built without IPv6: refused when checked, not at bind.
+  BOOST_TEST(MetricsEndpoint::CheckConfig(ipv6).ok() == MetricsEndpoint::SupportsIpv6());
 }
 
 BOOST_AUTO_TEST_SUITE_END()

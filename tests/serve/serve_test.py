@@ -10,6 +10,8 @@ before anything is opened, a second serve on a folder in use fails cleanly
 with the lock (exit 3), a metrics port in use fails cleanly (exit 3).
 """
 
+import ctypes
+import ctypes.util
 import json
 import os
 import re
@@ -30,6 +32,15 @@ TIME_SCALE = max(1.0, float(os.environ.get("KIMERA_TEST_TIME_SCALE", "1") or 1))
 # Every operation kind the workload runs, as operation_type label values.
 OPERATIONS = ["store", "fetch", "remove", "list", "count", "find_by_entropy", "scan",
               "apply_decay", "sync"]
+
+
+def civetweb_has_ipv6():
+    """Whether the civetweb library kimera serves /metrics with can listen on IPv6."""
+    try:
+        lib = ctypes.CDLL(ctypes.util.find_library("civetweb") or "libcivetweb.so.1")
+    except OSError:
+        return False
+    return lib.mg_check_feature(8) != 0  # 8: MG_FEATURES_IPV6 in civetweb.h
 
 
 def free_port():
@@ -235,7 +246,14 @@ class ServeTest(unittest.TestCase):
         cases = [("[metrics]\ncolour = 1\n", "metrics.colour"),
                  ("[metrics]\nport = 70000\n", "metrics.port"),
                  ("[entropy]\nbase_tau_seconds = -5.0\n", "entropy.base_tau_seconds"),
-                 ("[metrics]\nenabled = \"yes\"\n", "metrics.enabled")]
+                 ("[metrics]\nenabled = \"yes\"\n", "metrics.enabled"),
+                 # Half-configured authentication, an empty password, an address that is none.
+                 ("[metrics]\nbasic_auth_password = \"pw\"\n", "metrics.basic_auth_user"),
+                 ("[metrics]\nbasic_auth_user = \"alice\"\n", "metrics.basic_auth_password"),
+                 ("[metrics]\nbasic_auth_user = \"alice\"\nbasic_auth_password = \"\"\n",
+                  "metrics.basic_auth_password"),
+                 ("[metrics]\nbind_address = \"not an ip\"\n", "metrics.bind_address"),
+                 ("[metrics]\nbind_address = \"localhost\"\n", "metrics.bind_address")]
         for i, (text, key) in enumerate(cases):
             path = os.path.join(self.folder, "bad%d.toml" % i)
             db = os.path.join(self.folder, "db%d" % i)
@@ -246,6 +264,7 @@ class ServeTest(unittest.TestCase):
             self.assertIn(key, result.stderr)
             self.assertIn(path, result.stderr)
             self.assertFalse(os.path.exists(db), "%s: database opened anyway" % key)
+            self.assertEqual(result.stderr.count("kimera:"), 1, result.stderr)
 
     def test_metrics_port_in_use_fails_cleanly(self):
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as busy:
@@ -257,8 +276,57 @@ class ServeTest(unittest.TestCase):
             self.assertEqual(result.returncode, 3, result.stderr)
             self.assertIn(str(port), result.stderr)
             self.assertIn("/metrics", result.stderr)
+            # Said once, not wrapped in a second copy of itself.
+            self.assertEqual(result.stderr.count("cannot serve /metrics"), 1, result.stderr)
+            self.assertEqual(result.stderr.count(str(port)), 1, result.stderr)
         # The database it opened was closed again: a new serve can take it.
         self.assertEqual(count(config), 0)
+
+    def test_ipv6_loopback_serves_metrics_or_is_refused_at_load(self):
+        try:
+            with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as probe:
+                probe.bind(("::1", 0))
+                port = probe.getsockname()[1]
+        except OSError as e:
+            self.skipTest("no IPv6 loopback here: %s" % e)
+        config = write_config(self.folder, "kimera.toml", port, 'bind_address = "::1"\n')
+        if not civetweb_has_ipv6():
+            # Debian 12's civetweb 1.15 is built without IPv6: a configuration error at load,
+            # before the database is created, instead of a bind failure after.
+            result = run_kimera("--config", config, "serve")
+            self.assertEqual(result.returncode, 1, result.stderr)
+            self.assertIn("metrics.bind_address", result.stderr)
+            self.assertIn("without IPv6", result.stderr)
+            self.assertEqual(result.stderr.count("kimera:"), 1, result.stderr)
+            self.assertFalse(os.path.exists(os.path.join(self.folder, "db")))
+            return
+        server = self.start(config, [], "ipv6")
+        deadline = time.time() + 30 * TIME_SCALE
+        while True:
+            self.assertIsNone(server.proc.poll(), server.stderr())
+            try:
+                url = "http://[::1]:%d/metrics" % port
+                with urllib.request.urlopen(url, timeout=2) as r:
+                    self.assertEqual(r.status, 200)
+                    self.assertIn("kimera_build_info", r.read().decode("utf-8"))
+                break
+            except OSError:
+                self.assertLess(time.time(), deadline, server.stderr())
+                time.sleep(0.2)
+        self.assertIn("[::1]:%d" % port, server.stderr())
+        self.assertEqual(server.stop(), 0, server.stderr())
+
+    def test_version_flag_matches_build_info(self):
+        version = run_kimera("--version")
+        self.assertEqual(version.returncode, 0, version.stderr)
+        port = free_port()
+        server = self.start(write_config(self.folder, "kimera.toml", port), [], "version")
+        text = self.wait_for_metrics(server, port)
+        labels = re.search(r'^kimera_build_info\{([^}]*)\}', text, re.M)
+        self.assertIsNotNone(labels, text)
+        exposed = dict(re.findall(r'(\w+)="([^"]*)"', labels.group(1)))["version"]
+        self.assertEqual(version.stdout.strip(), exposed)
+        self.assertEqual(server.stop(), 0, server.stderr())
 
 
 if __name__ == "__main__":

@@ -3,12 +3,16 @@
 // Sections: [storage] (the embedded RocksDB), [metrics], [entropy],
 // [index], [decay], [dual_write]. Every key is optional and has the default of the struct it
 // fills; kimera.toml at the repository root lists them all. An unknown key,
-// a wrong type or an impossible value stops the load with the file, the key
-// and the reason; nothing is opened.
+// a wrong type or an impossible value (also: basic auth half configured or
+// with an empty password, a bind_address that is not an IP address; see
+// MetricsEndpoint::CheckConfig) stops the load with InvalidArgument naming
+// the file, the key and the reason; nothing is opened. So does a file that
+// is missing, unreadable or a folder.
 //
 // Environment variables override the file: KIMERA_METRICS_ENABLED (0/1),
 // KIMERA_METRICS_PORT, KIMERA_METRICS_DETAILED (0/1), KIMERA_ID_DUAL_WRITE (0/1). KIMERA_CONFIG
-// names the file when no path is given.
+// names the file when no path is given. A bad value is InvalidArgument naming
+// the variable.
 //
 // Thread-safety: pure functions of their arguments and the environment.
 #ifndef KIMERA_CONFIG_LOADER_H_

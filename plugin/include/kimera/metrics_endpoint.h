@@ -1,5 +1,11 @@
 // MetricsEndpoint: serves /metrics over HTTP with prometheus-cpp's Exposer.
 //
+// Slow or idle clients cannot take the endpoint down: it answers with
+// kWorkerThreads threads, one per open connection, and closes a connection
+// that has not sent its whole request within kRequestTimeoutMs. So up to
+// kWorkerThreads - 1 stalled connections leave a scrape unaffected; more
+// than that delay scrapes by at most kRequestTimeoutMs.
+//
 // Thread-safety: construction and destruction from one thread; the server
 // answers scrapes on its own threads, which run at nice +10 so that scrapes
 // yield the CPU to the host's own threads (stores) when cores are scarce.
@@ -22,9 +28,25 @@ namespace kimera {
 
 class MetricsEndpoint {
  public:
+  static constexpr int kWorkerThreads = 100;
+  static constexpr int kRequestTimeoutMs = 5000;
+
+  // True when the civetweb library linked in can listen on IPv6 addresses
+  // (Debian 12's civetweb 1.15 cannot).
+  static bool SupportsIpv6();
+
+  // OK when `config` can be served: bind_address is an IPv4 address, or an
+  // IPv6 one when SupportsIpv6() (no host names), and basic auth is either off (user and
+  // password both empty) or complete (a user without ':' and a non-empty
+  // password). Otherwise InvalidArgument naming the key ("key
+  // 'metrics.bind_address' ...") and the reason. Does not check the port.
+  static Status CheckConfig(const MetricsConfig& config);
+
   // Starts serving `collectables` at http://bind_address:port/metrics, with
-  // basic auth when a user is configured. Unavailable with the address when
-  // the port cannot be bound (for example already in use).
+  // basic auth when a user is configured. InvalidArgument when CheckConfig
+  // fails or the port is out of range; Unavailable with the address when the
+  // port cannot be bound (for example already in use): its message is the
+  // whole explanation, callers print it as is.
   static Status Start(const MetricsConfig& config,
                       const std::vector<std::weak_ptr<prometheus::Collectable>>& collectables,
                       std::unique_ptr<MetricsEndpoint>* out);
@@ -35,7 +57,7 @@ class MetricsEndpoint {
 
   // The port actually bound (useful when the configured port was 0).
   int port() const { return port_; }
-  // "127.0.0.1:8080".
+  // "127.0.0.1:8080", or "[::1]:8080" for an IPv6 address.
   std::string address() const;
 
  private:

@@ -18,11 +18,11 @@ namespace kimera {
 struct MetricsConfig {
   bool enabled = true;                     // Default on; off keeps the index, records nothing.
   bool serve = true;                       // Default on: serve /metrics while enabled.
-  std::string bind_address = "127.0.0.1";  // Default loopback only.
+  std::string bind_address = "127.0.0.1";  // Default loopback only; IPv4 or IPv6.
   int port = 8080;                         // Default 8080 (0 picks a free port).
   bool detailed = false;                   // Default off; on adds <= 100 identity_id series.
   std::string basic_auth_user;             // Default empty: no authentication.
-  std::string basic_auth_password;         // Default empty.
+  std::string basic_auth_password;         // Default empty; required when a user is set.
 };
 
 struct EntropyConfig {
