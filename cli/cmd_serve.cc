@@ -151,6 +151,7 @@ int RunServe(const GlobalOptions& global, const ServeOptions& options) {
     return kExitBadInput;
   }
   if (global.db_path_given || config.db_path.empty()) config.db_path = global.db_path;
+  ApplyAccess(global, Access::kCreate, &config);
 
   const sigset_t stop_signals = BlockStopSignals();
   std::unique_ptr<kimera::EntropyStore> store;
@@ -162,9 +163,11 @@ int RunServe(const GlobalOptions& global, const ServeOptions& options) {
                  " (choose another with [metrics] port or KIMERA_METRICS_PORT)");
     } else {
       PrintError("cannot open database '" + config.db_path + "': " + s.ToString());
+      if (s.IsInvalidArgument()) return kExitBadInput;
     }
     return kExitStorage;
   }
+  PrintRecoveryReports(*store);
   const std::string metrics_address = store->endpoint() ? store->endpoint()->address() : "";
 
   BackgroundWork background(*store, config);

@@ -4,6 +4,7 @@
 #include <rocksdb/convenience.h>
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/merge_operator.h>
+#include <rocksdb/options.h>
 #include <rocksdb/table.h>
 #include <sys/statvfs.h>
 
@@ -12,6 +13,8 @@
 #include <string>
 #include <system_error>
 #include <utility>
+
+#include "wal_recovery.h"
 
 namespace kimera {
 namespace {
@@ -128,13 +131,84 @@ std::string BusyMessage(std::string_view folder) {
   return "database folder " + std::string(folder) + " is in use by another process (lock held)";
 }
 
+rocksdb::Status OpenOnce(rocksdb::DBOptions db_options, const std::string& path,
+                         const std::vector<rocksdb::ColumnFamilyDescriptor>& descriptors,
+                         bool read_only, rocksdb::WALRecoveryMode mode,
+                         std::vector<rocksdb::ColumnFamilyHandle*>* handles, rocksdb::DB** db,
+                         WalRecoverySummary* summary) {
+  std::shared_ptr<rocksdb::Logger> base;
+  // A read-only open writes nothing into the folder, not even its info log
+  // (RocksDB would rename the LOG of the process that serves it).
+  if (!read_only && !rocksdb::CreateLoggerFromOptions(path, db_options, &base).ok()) base.reset();
+  auto logger = std::make_shared<WalRecoveryLogger>(base);
+  WalReplayCounter counter;
+  db_options.info_log = logger;
+  db_options.wal_filter = &counter;
+  db_options.wal_recovery_mode = mode;
+  rocksdb::Status s = read_only
+                          ? rocksdb::DB::OpenForReadOnly(db_options, path, descriptors, handles, db)
+                          : rocksdb::DB::Open(db_options, path, descriptors, handles, db);
+  *summary = WalRecoverySummary{};
+  summary->dropped_bytes = logger->dropped_bytes();
+  counter.AddTo(summary);
+  return s;
+}
+
+// Opens with the strictest replay of the write-ahead log that succeeds, and
+// says what a laxer one lost. kAbsoluteConsistency fails on any damage;
+// kTolerateCorruptedTailRecords accepts a log that ends inside a record
+// (what a crash leaves: that write never completed) but not damage before
+// the end, where RocksDB's default (kPointInTimeRecovery) would silently
+// drop every later record. A damaged log opens only with `salvage`, and
+// then with every record still readable (kSkipAnyCorruptedRecords).
+rocksdb::Status OpenRecovering(const rocksdb::DBOptions& db_options, const std::string& path,
+                               const std::vector<rocksdb::ColumnFamilyDescriptor>& descriptors,
+                               const RocksDbOptions& options,
+                               std::vector<rocksdb::ColumnFamilyHandle*>* handles, rocksdb::DB** db,
+                               std::string* report) {
+  WalRecoverySummary summary;
+  rocksdb::Status s =
+      OpenOnce(db_options, path, descriptors, options.read_only,
+               rocksdb::WALRecoveryMode::kAbsoluteConsistency, handles, db, &summary);
+  if (s.ok() || !s.IsCorruption() || summary.dropped_bytes.empty()) return s;
+  WalRecoverySummary torn = summary;
+  s = OpenOnce(db_options, path, descriptors, options.read_only,
+               rocksdb::WALRecoveryMode::kTolerateCorruptedTailRecords, handles, db, &summary);
+  if (s.ok()) {
+    if (torn.damaged()) {
+      *report = "write-ahead log of " + path +
+                " ended inside a record (a write torn by a crash, or still being written by the "
+                "process that holds the database): " +
+                torn.Describe();
+    }
+    return s;
+  }
+  if (!s.IsCorruption() || summary.dropped_bytes.empty()) return s;
+  const std::string damage = summary.Describe();
+  if (!options.salvage) {
+    *report = "write-ahead log of " + path + " is damaged before its end (" + damage +
+              "); the records after the damage would be lost. Nothing was opened; run again "
+              "with --salvage to open the database with every record that can still be read";
+    return s;
+  }
+  s = OpenOnce(db_options, path, descriptors, options.read_only,
+               rocksdb::WALRecoveryMode::kSkipAnyCorruptedRecords, handles, db, &summary);
+  if (s.ok()) {
+    *report = "salvaged " + path + ": its write-ahead log was damaged and every record that " +
+              "could still be read was replayed; lost: " + summary.Describe();
+  }
+  return s;
+}
+
 }  // namespace
 
 Status RocksDbDatabase::Open(const std::string& path, const RocksDbOptions& options,
                              std::unique_ptr<RocksDbDatabase>* out) {
-  const rocksdb::DBOptions db_options = MakeDbOptions(options);
+  rocksdb::DBOptions db_options = MakeDbOptions(options);
   std::unique_ptr<RocksDbDatabase> database(new RocksDbDatabase());
   database->path_ = path;
+  database->read_only_ = options.read_only;
+  database->salvage_ = options.salvage;
   database->cf_options_ = MakeColumnFamilyOptions(options);
   database->write_options_.sync = options.sync_writes;
   database->write_options_.disableWAL = options.disable_wal;
@@ -145,6 +219,10 @@ Status RocksDbDatabase::Open(const std::string& path, const RocksDbOptions& opti
   if (std::filesystem::exists(std::filesystem::path(path) / "CURRENT", ec)) {
     rocksdb::Status s = rocksdb::DB::ListColumnFamilies(db_options, path, &names);
     if (!s.ok()) return FromRocks(s, "listing column families of " + path);
+  } else if (options.read_only || !options.create_if_missing) {
+    // Checked here because RocksDB would create the folder (or write into an
+    // unrelated one) before finding no database in it.
+    return Status::NotFound("no database at " + path);
   }
   // A new database has only the default column family, which must be named.
   if (std::find(names.begin(), names.end(), rocksdb::kDefaultColumnFamilyName) == names.end()) {
@@ -157,8 +235,10 @@ Status RocksDbDatabase::Open(const std::string& path, const RocksDbOptions& opti
 
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* raw = nullptr;
-  rocksdb::Status s = rocksdb::DB::Open(db_options, path, descriptors, &handles, &raw);
+  rocksdb::Status s = OpenRecovering(db_options, path, descriptors, options, &handles, &raw,
+                                     &database->recovery_report_);
   if (!s.ok()) {
+    if (!database->recovery_report_.empty()) return Status::Corruption(database->recovery_report_);
     Status mapped = FromRocks(s, "opening database " + path);
     // The caller asked for this folder; name it rather than the LOCK file.
     if (mapped.IsBusy()) return Status::Busy(BusyMessage(path));
@@ -172,6 +252,14 @@ Status RocksDbDatabase::Open(const std::string& path, const RocksDbOptions& opti
 
 RocksDbDatabase::~RocksDbDatabase() {
   if (!db_) return;
+  if (!read_only_ && !write_failed_.load()) {
+    // Left in the memtables, the data's only copy would be the write-ahead
+    // log, and a damaged log would lose it. Skipped after a failed write:
+    // RocksDB 7.8 aborts on a flush into a log writer in an error state.
+    std::vector<rocksdb::ColumnFamilyHandle*> all;
+    for (auto& [name, handle] : handles_) all.push_back(handle);
+    db_->Flush(rocksdb::FlushOptions(), all).PermitUncheckedError();
+  }
   // Handles must go before the DB, and Close() before the destructor so
   // background work stops cleanly rather than being cancelled mid-flush.
   for (auto& [name, handle] : handles_)
@@ -189,6 +277,10 @@ Status RocksDbDatabase::ColumnFamily(const std::string& name, rocksdb::ColumnFam
   if (it != handles_.end()) {
     *out = it->second;
     return Status::OK();
+  }
+  if (read_only_) {
+    return Status::NotFound("column family '" + name + "' not found in the read-only database " +
+                            path_);
   }
   // Created under the lock so two components asking at once get one family.
   rocksdb::ColumnFamilyHandle* handle = nullptr;
@@ -218,6 +310,9 @@ Status RocksDbDatabase::DropColumnFamily(const std::string& name) {
 }
 
 Status RocksDbDatabase::Write(rocksdb::WriteBatch* batch, std::string_view context) {
+  if (read_only_) {
+    return Status::IOError(Prefixed(context, "the database " + path_ + " is open read-only"));
+  }
   if (write_failed_.load(std::memory_order_acquire)) {
     // Writing again into a log whose last write failed trips RocksDB's own
     // checks; Resume() first recovers the database (a new log, a flush), and
