@@ -1,0 +1,176 @@
+#include "kimera/rocksdb_database.h"
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <boost/test/unit_test.hpp>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <random>
+#include <string>
+
+namespace kimera {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct TempDir {
+  TempDir() {
+    std::random_device random;
+    std::string name = "kimera_rocksdb_database_test_";
+    name += std::to_string(::getpid());
+    name += "_";
+    name += std::to_string(random());
+    path = fs::temp_directory_path() / name;
+    fs::create_directories(path);
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path, ec);
+  }
+  fs::path path;
+};
+
+constexpr int kRecords = 60;
+
+// Writes kRecords batches in a child that exits without closing the
+// database: their only copy is the write-ahead log, as after a crash.
+void WriteThenCrash(const fs::path& db) {
+  const pid_t child = ::fork();
+  BOOST_REQUIRE(child >= 0);
+  if (child == 0) {
+    std::unique_ptr<RocksDbDatabase> database;
+    if (!RocksDbDatabase::Open(db.string(), RocksDbOptions{}, &database).ok()) ::_exit(1);
+    for (int i = 0; i < kRecords; ++i) {
+      rocksdb::WriteBatch batch;
+      std::string key = "key";
+      key += std::to_string(1000 + i);
+      batch.Put(key, std::string(200, static_cast<char>('a' + i % 26)));
+      if (!database->Write(&batch).ok()) ::_exit(2);
+    }
+    ::_exit(0);
+  }
+  int status = 0;
+  BOOST_REQUIRE_EQUAL(::waitpid(child, &status, 0), child);
+  BOOST_REQUIRE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+fs::path OnlyLog(const fs::path& db) {
+  fs::path found;
+  for (const auto& entry : fs::directory_iterator(db)) {
+    if (entry.path().extension() == ".log" && fs::file_size(entry.path()) > 0) found = entry.path();
+  }
+  BOOST_REQUIRE(!found.empty());
+  return found;
+}
+
+int CountKeys(RocksDbDatabase& database) {
+  std::unique_ptr<rocksdb::Iterator> it(database.db()->NewIterator(rocksdb::ReadOptions()));
+  int n = 0;
+  for (it->SeekToFirst(); it->Valid(); it->Next()) ++n;
+  return n;
+}
+
+RocksDbOptions ReadOnly(bool salvage = false) {
+  RocksDbOptions options;
+  options.read_only = true;
+  options.salvage = salvage;
+  return options;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(rocksdb_database)
+
+BOOST_AUTO_TEST_CASE(read_only_open_of_a_missing_database_creates_nothing) {
+  TempDir dir;
+  std::unique_ptr<RocksDbDatabase> database;
+  Status s = RocksDbDatabase::Open((dir.path / "typo").string(), ReadOnly(), &database);
+  BOOST_TEST(s.IsNotFound());
+  BOOST_TEST(s.message().find("no database at") != std::string::npos);
+  BOOST_TEST(!fs::exists(dir.path / "typo"));
+  RocksDbOptions no_create;
+  no_create.create_if_missing = false;
+  s = RocksDbDatabase::Open(dir.path.string(), no_create, &database);
+  BOOST_TEST(s.IsNotFound());
+  BOOST_TEST(fs::is_empty(dir.path));
+}
+
+BOOST_AUTO_TEST_CASE(read_only_open_reads_beside_a_writer_and_refuses_writes) {
+  TempDir dir;
+  std::unique_ptr<RocksDbDatabase> writer;
+  BOOST_REQUIRE(RocksDbDatabase::Open(dir.path.string(), RocksDbOptions{}, &writer).ok());
+  rocksdb::WriteBatch batch;
+  batch.Put("k", "v");
+  BOOST_REQUIRE(writer->Write(&batch).ok());
+  std::unique_ptr<RocksDbDatabase> reader;
+  Status s = RocksDbDatabase::Open(dir.path.string(), ReadOnly(), &reader);
+  BOOST_REQUIRE_MESSAGE(s.ok(), s.ToString());
+  BOOST_TEST(reader->read_only());
+  BOOST_TEST(CountKeys(*reader) == 1);
+  BOOST_TEST(reader->Write(&batch).IsIOError());
+  rocksdb::ColumnFamilyHandle* cf = nullptr;
+  BOOST_TEST(reader->ColumnFamily("absent", &cf).IsNotFound());
+}
+
+BOOST_AUTO_TEST_CASE(clean_close_flushes_the_memtables) {
+  TempDir dir;
+  {
+    std::unique_ptr<RocksDbDatabase> database;
+    BOOST_REQUIRE(RocksDbDatabase::Open(dir.path.string(), RocksDbOptions{}, &database).ok());
+    rocksdb::WriteBatch batch;
+    batch.Put("k", "v");
+    BOOST_REQUIRE(database->Write(&batch).ok());
+  }
+  bool sst = false;
+  for (const auto& entry : fs::directory_iterator(dir.path)) {
+    sst = sst || entry.path().extension() == ".sst";
+  }
+  BOOST_TEST(sst);
+}
+
+BOOST_AUTO_TEST_CASE(damaged_log_fails_open_and_salvage_keeps_what_is_readable) {
+  TempDir dir;
+  WriteThenCrash(dir.path);
+  const fs::path log = OnlyLog(dir.path);
+  {
+    std::fstream f(log, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(static_cast<std::streamoff>(fs::file_size(log) / 2));
+    f.write(std::string(32, '\xab').data(), 32);
+  }
+  for (bool read_only : {true, false}) {
+    RocksDbOptions options = read_only ? ReadOnly() : RocksDbOptions{};
+    std::unique_ptr<RocksDbDatabase> database;
+    Status s = RocksDbDatabase::Open(dir.path.string(), options, &database);
+    BOOST_TEST_MESSAGE(s.ToString());
+    BOOST_TEST(s.IsCorruption());
+    BOOST_TEST(s.message().find(log.filename().string()) != std::string::npos);
+    BOOST_TEST(s.message().find("bytes") != std::string::npos);
+  }
+  std::unique_ptr<RocksDbDatabase> database;
+  Status s = RocksDbDatabase::Open(dir.path.string(), ReadOnly(/*salvage=*/true), &database);
+  BOOST_REQUIRE_MESSAGE(s.ok(), s.ToString());
+  BOOST_TEST_MESSAGE(database->recovery_report());
+  BOOST_TEST(database->recovery_report().find(log.filename().string()) != std::string::npos);
+  const int kept = CountKeys(*database);
+  BOOST_TEST(kept >= kRecords - 3);
+  BOOST_TEST(kept < kRecords);
+}
+
+BOOST_AUTO_TEST_CASE(log_torn_at_its_tail_opens_and_says_so) {
+  TempDir dir;
+  WriteThenCrash(dir.path);
+  const fs::path log = OnlyLog(dir.path);
+  fs::resize_file(log, fs::file_size(log) - 10);
+  std::unique_ptr<RocksDbDatabase> database;
+  Status s = RocksDbDatabase::Open(dir.path.string(), RocksDbOptions{}, &database);
+  BOOST_REQUIRE_MESSAGE(s.ok(), s.ToString());
+  BOOST_TEST(CountKeys(*database) == kRecords - 1);
+  BOOST_TEST(database->recovery_report().find("ended inside a record") != std::string::npos);
+  BOOST_TEST(database->recovery_report().find(log.filename().string()) != std::string::npos);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+}  // namespace kimera
