@@ -23,6 +23,7 @@
 #include "kimera/entropy_store.h"
 #include "kimera/store_factory.h"
 #include "status_line.h"
+#include "store_opener.h"
 #include "workload.h"
 
 namespace kimera_cli {

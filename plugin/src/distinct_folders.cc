@@ -1,24 +1,48 @@
 #include "kimera/distinct_folders.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <system_error>
+#include <vector>
 
 namespace kimera {
 namespace {
 
 namespace fs = std::filesystem;
 
-// weakly_canonical resolves the longest existing prefix with realpath and
-// normalizes the rest lexically; the trailing empty component a final slash
-// leaves is dropped so "db/" and "db" compare equal.
+// Resolves `path` component by component, like realpath, but on into
+// components that do not exist yet; a symlink is followed even when it
+// dangles (its target may be created by the open itself).
 fs::path Resolve(const std::string& path) {
   std::error_code ec;
   fs::path absolute = fs::absolute(path, ec);
   if (ec) absolute = fs::path(path);
-  fs::path resolved = fs::weakly_canonical(absolute, ec);
-  if (ec) resolved = absolute.lexically_normal();
-  if (!resolved.has_filename() && resolved.has_parent_path() && resolved != resolved.root_path()) {
-    resolved = resolved.parent_path();
+  const fs::path relative = absolute.relative_path();
+  std::vector<fs::path> rest(relative.begin(), relative.end());
+  std::reverse(rest.begin(), rest.end());
+  fs::path resolved = absolute.root_path();
+  int links = 0;
+  while (!rest.empty()) {
+    const fs::path part = rest.back();
+    rest.pop_back();
+    if (part.empty() || part == ".") continue;
+    if (part == "..") {
+      resolved = resolved.parent_path();
+      continue;
+    }
+    const fs::path next = resolved / part;
+    if (links < 40 && fs::is_symlink(fs::symlink_status(next, ec))) {
+      ++links;
+      const fs::path target = fs::read_symlink(next, ec);
+      if (!ec) {
+        if (target.is_absolute()) resolved = target.root_path();
+        const fs::path target_rest = target.relative_path();
+        std::vector<fs::path> parts(target_rest.begin(), target_rest.end());
+        for (auto it = parts.rbegin(); it != parts.rend(); ++it) rest.push_back(*it);
+        continue;
+      }
+    }
+    resolved = next;
   }
   return resolved;
 }

@@ -135,22 +135,26 @@ rocksdb::Status OpenOnce(rocksdb::DBOptions db_options, const std::string& path,
                          const std::vector<rocksdb::ColumnFamilyDescriptor>& descriptors,
                          bool read_only, rocksdb::WALRecoveryMode mode,
                          std::vector<rocksdb::ColumnFamilyHandle*>* handles, rocksdb::DB** db,
-                         WalRecoverySummary* summary) {
+                         std::unique_ptr<rocksdb::WalFilter>* filter, WalRecoverySummary* summary) {
   std::shared_ptr<rocksdb::Logger> base;
   // A read-only open writes nothing into the folder, not even its info log
   // (RocksDB would rename the LOG of the process that serves it).
   if (!read_only && !rocksdb::CreateLoggerFromOptions(path, db_options, &base).ok()) base.reset();
   auto logger = std::make_shared<WalRecoveryLogger>(base);
-  WalReplayCounter counter;
+  // RocksDB keeps the filter's address in its options (and serializes them
+  // when a column family is created), so it lives as long as the database.
+  auto counter = std::make_unique<WalReplayCounter>();
   db_options.info_log = logger;
-  db_options.wal_filter = &counter;
+  db_options.wal_filter = counter.get();
+  handles->clear();
   db_options.wal_recovery_mode = mode;
   rocksdb::Status s = read_only
                           ? rocksdb::DB::OpenForReadOnly(db_options, path, descriptors, handles, db)
                           : rocksdb::DB::Open(db_options, path, descriptors, handles, db);
   *summary = WalRecoverySummary{};
   summary->dropped_bytes = logger->dropped_bytes();
-  counter.AddTo(summary);
+  counter->AddTo(summary);
+  if (s.ok()) *filter = std::move(counter);
   return s;
 }
 
@@ -165,15 +169,16 @@ rocksdb::Status OpenRecovering(const rocksdb::DBOptions& db_options, const std::
                                const std::vector<rocksdb::ColumnFamilyDescriptor>& descriptors,
                                const RocksDbOptions& options,
                                std::vector<rocksdb::ColumnFamilyHandle*>* handles, rocksdb::DB** db,
-                               std::string* report) {
+                               std::unique_ptr<rocksdb::WalFilter>* filter, std::string* report) {
   WalRecoverySummary summary;
   rocksdb::Status s =
       OpenOnce(db_options, path, descriptors, options.read_only,
-               rocksdb::WALRecoveryMode::kAbsoluteConsistency, handles, db, &summary);
+               rocksdb::WALRecoveryMode::kAbsoluteConsistency, handles, db, filter, &summary);
   if (s.ok() || !s.IsCorruption() || summary.dropped_bytes.empty()) return s;
   WalRecoverySummary torn = summary;
   s = OpenOnce(db_options, path, descriptors, options.read_only,
-               rocksdb::WALRecoveryMode::kTolerateCorruptedTailRecords, handles, db, &summary);
+               rocksdb::WALRecoveryMode::kTolerateCorruptedTailRecords, handles, db, filter,
+               &summary);
   if (s.ok()) {
     if (torn.damaged()) {
       *report = "write-ahead log of " + path +
@@ -192,7 +197,7 @@ rocksdb::Status OpenRecovering(const rocksdb::DBOptions& db_options, const std::
     return s;
   }
   s = OpenOnce(db_options, path, descriptors, options.read_only,
-               rocksdb::WALRecoveryMode::kSkipAnyCorruptedRecords, handles, db, &summary);
+               rocksdb::WALRecoveryMode::kSkipAnyCorruptedRecords, handles, db, filter, &summary);
   if (s.ok()) {
     *report = "salvaged " + path + ": its write-ahead log was damaged and every record that " +
               "could still be read was replayed; lost: " + summary.Describe();
@@ -236,7 +241,7 @@ Status RocksDbDatabase::Open(const std::string& path, const RocksDbOptions& opti
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* raw = nullptr;
   rocksdb::Status s = OpenRecovering(db_options, path, descriptors, options, &handles, &raw,
-                                     &database->recovery_report_);
+                                     &database->wal_filter_, &database->recovery_report_);
   if (!s.ok()) {
     if (!database->recovery_report_.empty()) return Status::Corruption(database->recovery_report_);
     Status mapped = FromRocks(s, "opening database " + path);

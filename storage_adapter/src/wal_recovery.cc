@@ -18,9 +18,9 @@ bool ParseDropping(const char* line, std::string* file, std::uint64_t* bytes) {
   if (marker == nullptr) return false;
   unsigned long long n = 0;
   if (std::sscanf(marker, ": dropping %llu bytes", &n) != 1) return false;
-  std::string path(line, static_cast<std::size_t>(marker - line));
-  constexpr std::string_view kIgnoring = "(ignoring error) ";
-  if (path.rfind(kIgnoring, 0) == 0) path.erase(0, kIgnoring.size());
+  // The text before the marker ends with the log's path, after RocksDB's
+  // "[source:line] " and "(ignoring error) " prefixes.
+  const std::string path(line, static_cast<std::size_t>(marker - line));
   *file = std::filesystem::path(path).filename().string();
   *bytes = n;
   return true;
@@ -59,6 +59,14 @@ void WalRecoveryLogger::Logv(rocksdb::InfoLogLevel level, const char* format, va
   va_end(copy);
   Note(line);
   if (base_) base_->Logv(level, format, ap);
+}
+
+void WalRecoveryLogger::LogHeader(const char* format, va_list ap) {
+  if (base_) base_->LogHeader(format, ap);
+}
+
+void WalRecoveryLogger::Flush() {
+  if (base_) base_->Flush();
 }
 
 void WalRecoveryLogger::Note(const char* line) {

@@ -42,6 +42,9 @@ class WalRecoveryLogger : public rocksdb::Logger {
   void Logv(const char* format, va_list ap) override;
   void Logv(rocksdb::InfoLogLevel level, const char* format, va_list ap) override;
 
+  void LogHeader(const char* format, va_list ap) override;
+  void Flush() override;
+
   // The files and byte counts of every "dropping N bytes" report so far.
   std::map<std::string, std::uint64_t> dropped_bytes() const;
 

@@ -28,7 +28,8 @@ SAMPLES = None
 
 def sample_ids():
     with open(SAMPLES, encoding="utf-8") as f:
-        return [json.loads(line)["id"] for line in f if line.strip()]
+        rows = [json.loads(line) for line in f if line.strip()]
+    return [row.get("identity", row)["id"] for row in rows]
 
 
 class CliSafety(unittest.TestCase):

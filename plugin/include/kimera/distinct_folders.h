@@ -20,9 +20,10 @@ struct NamedFolder {
 };
 
 // OK when no two of `folders` are the same folder or one inside the other.
-// Folders are compared by where they resolve: the real path of the nearest
-// existing ancestor (symlinks, "..", "." and repeated or trailing slashes
-// resolved) plus the rest, so folders not created yet compare too.
+// Folders are compared by where they resolve, component by component as
+// realpath does (symlinks, even dangling ones, "..", "." and repeated or
+// trailing slashes), on into components not created yet, so folders that do
+// not exist yet compare too.
 // InvalidArgument naming both roles and both paths otherwise; nothing is
 // created or written.
 Status CheckDistinctFolders(const std::vector<NamedFolder>& folders);

@@ -26,6 +26,10 @@
 
 #include "kimera/status.h"
 
+namespace rocksdb {
+class WalFilter;
+}  // namespace rocksdb
+
 namespace kimera {
 
 struct RocksDbOptions {
@@ -131,6 +135,7 @@ class RocksDbDatabase {
   mutable std::mutex cf_mu_;  // Guards handles_ and dropped_.
   std::map<std::string, rocksdb::ColumnFamilyHandle*, std::less<>> handles_;
   std::vector<rocksdb::ColumnFamilyHandle*> dropped_;  // Destroyed on close.
+  std::unique_ptr<rocksdb::WalFilter> wal_filter_;     // Counted the log replay; outlives db_.
   std::unique_ptr<rocksdb::DB> db_;
   std::mutex resume_mu_;                   // Serializes recovery after a failed write.
   std::atomic<bool> write_failed_{false};  // A write failed; resume before the next.
