@@ -56,6 +56,9 @@ class CliSafety(unittest.TestCase):
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         with open(SAMPLES, "rb") as f:
             proc.stdin.write(f.read())
+        # Blank lines (skipped) fill import's 1 MiB read buffer, so it stores
+        # every sample while it waits for more input.
+        proc.stdin.write(b"\n" * (1 << 20))
         proc.stdin.flush()
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
