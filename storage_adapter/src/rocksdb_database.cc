@@ -158,6 +158,16 @@ rocksdb::Status OpenOnce(rocksdb::DBOptions db_options, const std::string& path,
   return s;
 }
 
+void CloseProbe(std::vector<rocksdb::ColumnFamilyHandle*>* handles, rocksdb::DB** db) {
+  for (rocksdb::ColumnFamilyHandle* handle : *handles) {
+    (*db)->DestroyColumnFamilyHandle(handle).PermitUncheckedError();
+  }
+  handles->clear();
+  (*db)->Close().PermitUncheckedError();
+  delete *db;
+  *db = nullptr;
+}
+
 // Opens with the strictest replay of the write-ahead log that succeeds, and
 // says what a laxer one lost. kAbsoluteConsistency fails on any damage;
 // kTolerateCorruptedTailRecords accepts a log that ends inside a record
@@ -176,17 +186,35 @@ rocksdb::Status OpenRecovering(const rocksdb::DBOptions& db_options, const std::
                rocksdb::WALRecoveryMode::kAbsoluteConsistency, handles, db, filter, &summary);
   if (s.ok() || !s.IsCorruption() || summary.dropped_bytes.empty()) return s;
   WalRecoverySummary torn = summary;
-  s = OpenOnce(db_options, path, descriptors, options.read_only,
+  for (const auto& [file, bytes] : torn.dropped_bytes) {
+    torn.batches_after_damage += CountBatchesAfterDamage(
+        (std::filesystem::path(path) / file).string(), bytes, torn.next_sequence);
+  }
+  // Probed read-only: a writable open replays the log into a new SST and
+  // deletes it, so what it dropped would be gone for good.
+  s = OpenOnce(db_options, path, descriptors, /*read_only=*/true,
                rocksdb::WALRecoveryMode::kTolerateCorruptedTailRecords, handles, db, filter,
                &summary);
   if (s.ok()) {
-    if (torn.damaged()) {
-      *report = "write-ahead log of " + path +
-                " ended inside a record (a write torn by a crash, or still being written by the "
-                "process that holds the database): " +
-                torn.Describe();
+    CloseProbe(handles, db);
+    filter->reset();
+    if (torn.batches_after_damage == 0) {
+      // A torn tail: nothing after it was lost. Open for real.
+      s = OpenOnce(db_options, path, descriptors, options.read_only,
+                   rocksdb::WALRecoveryMode::kTolerateCorruptedTailRecords, handles, db, filter,
+                   &summary);
+      if (s.ok()) {
+        *report = "write-ahead log of " + path +
+                  " ended inside a record (a write torn by a crash, or still being written by "
+                  "the process that holds the database): " +
+                  torn.Describe();
+      }
+      return s;
     }
-    return s;
+    // RocksDB took damage in a log's last block for a torn tail and would
+    // drop the intact records after it: not what a crash leaves.
+    summary = torn;
+    s = rocksdb::Status::Corruption("write-ahead log damaged before its end");
   }
   if (!s.IsCorruption() || summary.dropped_bytes.empty()) return s;
   const std::string damage = summary.Describe();
@@ -196,11 +224,14 @@ rocksdb::Status OpenRecovering(const rocksdb::DBOptions& db_options, const std::
               "with --salvage to open the database with every record that can still be read";
     return s;
   }
+  const std::uint64_t batches_after_damage = summary.batches_after_damage;
   s = OpenOnce(db_options, path, descriptors, options.read_only,
                rocksdb::WALRecoveryMode::kSkipAnyCorruptedRecords, handles, db, filter, &summary);
+  summary.batches_after_damage = batches_after_damage;
   if (s.ok()) {
     *report = "salvaged " + path + ": its write-ahead log was damaged and every record that " +
-              "could still be read was replayed; lost: " + summary.Describe();
+              "could still be read was replayed; lost: " +
+              (summary.damaged() ? summary.Describe() : damage);
   }
   return s;
 }

@@ -2,9 +2,11 @@
 
 #include <rocksdb/write_batch.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <utility>
 #include <vector>
 
@@ -26,7 +28,41 @@ bool ParseDropping(const char* line, std::string* file, std::uint64_t* bytes) {
   return true;
 }
 
+std::uint64_t LittleEndian(const unsigned char* p, int bytes) {
+  std::uint64_t v = 0;
+  for (int i = bytes - 1; i >= 0; --i) v = (v << 8) | p[i];
+  return v;
+}
+
 }  // namespace
+
+std::uint64_t CountBatchesAfterDamage(const std::string& file, std::uint64_t tail_bytes,
+                                      std::uint64_t next_sequence) {
+  std::ifstream in(file, std::ios::binary | std::ios::ate);
+  if (!in || next_sequence == 0) return 0;
+  const auto size = static_cast<std::uint64_t>(in.tellg());
+  const std::uint64_t n = std::min(size, tail_bytes);
+  std::vector<unsigned char> tail(n);
+  in.seekg(static_cast<std::streamoff>(size - n));
+  if (!in.read(reinterpret_cast<char*>(tail.data()), static_cast<std::streamsize>(n))) return 0;
+  // Log record header: crc (4), length (2), type (1: full, 2: first); a
+  // write batch starts with its sequence number (8) and count (4).
+  constexpr std::size_t kHeader = 7;
+  constexpr std::uint64_t kSequenceWindow = 1u << 24;
+  std::uint64_t found = 0;
+  for (std::size_t i = 0; i + kHeader + 12 <= tail.size(); ++i) {
+    const unsigned char type = tail[i + 6];
+    if (type != 1 && type != 2) continue;
+    const std::uint64_t length = LittleEndian(&tail[i + 4], 2);
+    if (length < 12 || i + kHeader + length > tail.size()) continue;
+    const std::uint64_t sequence = LittleEndian(&tail[i + kHeader], 8);
+    if (sequence >= next_sequence && sequence < next_sequence + kSequenceWindow) {
+      ++found;
+      i += kHeader + length - 1;
+    }
+  }
+  return found;
+}
 
 std::string WalRecoverySummary::Describe() const {
   std::string out;
@@ -39,6 +75,11 @@ std::string WalRecoverySummary::Describe() const {
     out += std::to_string(missing_sequences) + " write entries missing in " +
            std::to_string(sequence_gaps) + (sequence_gaps == 1 ? " place" : " places") +
            " between the " + std::to_string(records_replayed) + " write batches replayed";
+  }
+  if (batches_after_damage > 0) {
+    if (!out.empty()) out += "; ";
+    out += std::to_string(batches_after_damage) +
+           " intact write batches after the damage, in the dropped bytes";
   }
   return out;
 }
@@ -108,6 +149,7 @@ void WalReplayCounter::AddTo(WalRecoverySummary* summary) const {
   summary->records_replayed += records_;
   summary->sequence_gaps += gaps_;
   summary->missing_sequences += missing_;
+  summary->next_sequence = next_sequence_;
 }
 
 }  // namespace kimera

@@ -28,10 +28,22 @@ struct WalRecoverySummary {
   std::uint64_t records_replayed = 0;                  // Write batches replayed.
   std::uint64_t sequence_gaps = 0;      // Places where sequence numbers were skipped.
   std::uint64_t missing_sequences = 0;  // Entries (puts, deletes) in those places.
+  std::uint64_t next_sequence = 0;      // After the last record replayed; 0: none.
+  // Intact-looking write batches found in the dropped bytes (see
+  // CountBatchesAfterDamage); more than 0 means damage, not a torn tail.
+  std::uint64_t batches_after_damage = 0;
   bool damaged() const { return !dropped_bytes.empty() || missing_sequences > 0; }
   // "000004.log: 32 bytes unreadable; 46 write entries after ... missing".
   std::string Describe() const;
 };
+
+// Counts the write batches in the last `tail_bytes` of log `file` that carry
+// a sequence number at or after `next_sequence` behind a whole-record
+// header: records written after the point where replay stopped. A write torn
+// by a crash leaves none (it was the last); damage in the middle of a log's
+// last block leaves the records after it, which RocksDB drops with it.
+std::uint64_t CountBatchesAfterDamage(const std::string& file, std::uint64_t tail_bytes,
+                                      std::uint64_t next_sequence);
 
 class WalRecoveryLogger : public rocksdb::Logger {
  public:
