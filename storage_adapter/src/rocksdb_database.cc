@@ -4,7 +4,6 @@
 #include <rocksdb/convenience.h>
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/merge_operator.h>
-#include <rocksdb/options.h>
 #include <rocksdb/table.h>
 #include <sys/statvfs.h>
 
@@ -129,111 +128,6 @@ constexpr std::uint64_t kFreeSpaceReuseMargin = 64u << 20;
 
 std::string BusyMessage(std::string_view folder) {
   return "database folder " + std::string(folder) + " is in use by another process (lock held)";
-}
-
-rocksdb::Status OpenOnce(rocksdb::DBOptions db_options, const std::string& path,
-                         const std::vector<rocksdb::ColumnFamilyDescriptor>& descriptors,
-                         bool read_only, rocksdb::WALRecoveryMode mode,
-                         std::vector<rocksdb::ColumnFamilyHandle*>* handles, rocksdb::DB** db,
-                         std::unique_ptr<rocksdb::WalFilter>* filter, WalRecoverySummary* summary) {
-  std::shared_ptr<rocksdb::Logger> base;
-  // A read-only open writes nothing into the folder, not even its info log
-  // (RocksDB would rename the LOG of the process that serves it).
-  if (!read_only && !rocksdb::CreateLoggerFromOptions(path, db_options, &base).ok()) base.reset();
-  auto logger = std::make_shared<WalRecoveryLogger>(base);
-  // RocksDB keeps the filter's address in its options (and serializes them
-  // when a column family is created), so it lives as long as the database.
-  auto counter = std::make_unique<WalReplayCounter>();
-  db_options.info_log = logger;
-  db_options.wal_filter = counter.get();
-  handles->clear();
-  db_options.wal_recovery_mode = mode;
-  rocksdb::Status s = read_only
-                          ? rocksdb::DB::OpenForReadOnly(db_options, path, descriptors, handles, db)
-                          : rocksdb::DB::Open(db_options, path, descriptors, handles, db);
-  *summary = WalRecoverySummary{};
-  summary->dropped_bytes = logger->dropped_bytes();
-  counter->AddTo(summary);
-  if (s.ok()) *filter = std::move(counter);
-  return s;
-}
-
-void CloseProbe(std::vector<rocksdb::ColumnFamilyHandle*>* handles, rocksdb::DB** db) {
-  for (rocksdb::ColumnFamilyHandle* handle : *handles) {
-    (*db)->DestroyColumnFamilyHandle(handle).PermitUncheckedError();
-  }
-  handles->clear();
-  (*db)->Close().PermitUncheckedError();
-  delete *db;
-  *db = nullptr;
-}
-
-// Opens with the strictest replay of the write-ahead log that succeeds, and
-// says what a laxer one lost. kAbsoluteConsistency fails on any damage;
-// kTolerateCorruptedTailRecords accepts a log that ends inside a record
-// (what a crash leaves: that write never completed) but not damage before
-// the end, where RocksDB's default (kPointInTimeRecovery) would silently
-// drop every later record. A damaged log opens only with `salvage`, and
-// then with every record still readable (kSkipAnyCorruptedRecords).
-rocksdb::Status OpenRecovering(const rocksdb::DBOptions& db_options, const std::string& path,
-                               const std::vector<rocksdb::ColumnFamilyDescriptor>& descriptors,
-                               const RocksDbOptions& options,
-                               std::vector<rocksdb::ColumnFamilyHandle*>* handles, rocksdb::DB** db,
-                               std::unique_ptr<rocksdb::WalFilter>* filter, std::string* report) {
-  WalRecoverySummary summary;
-  rocksdb::Status s =
-      OpenOnce(db_options, path, descriptors, options.read_only,
-               rocksdb::WALRecoveryMode::kAbsoluteConsistency, handles, db, filter, &summary);
-  if (s.ok() || !s.IsCorruption() || summary.dropped_bytes.empty()) return s;
-  WalRecoverySummary torn = summary;
-  for (const auto& [file, bytes] : torn.dropped_bytes) {
-    torn.batches_after_damage += CountBatchesAfterDamage(
-        (std::filesystem::path(path) / file).string(), bytes, torn.next_sequence);
-  }
-  // Probed read-only: a writable open replays the log into a new SST and
-  // deletes it, so what it dropped would be gone for good.
-  s = OpenOnce(db_options, path, descriptors, /*read_only=*/true,
-               rocksdb::WALRecoveryMode::kTolerateCorruptedTailRecords, handles, db, filter,
-               &summary);
-  if (s.ok()) {
-    CloseProbe(handles, db);
-    filter->reset();
-    if (torn.batches_after_damage == 0) {
-      // A torn tail: nothing after it was lost. Open for real.
-      s = OpenOnce(db_options, path, descriptors, options.read_only,
-                   rocksdb::WALRecoveryMode::kTolerateCorruptedTailRecords, handles, db, filter,
-                   &summary);
-      if (s.ok()) {
-        *report = "write-ahead log of " + path +
-                  " ended inside a record (a write torn by a crash, or still being written by "
-                  "the process that holds the database): " +
-                  torn.Describe();
-      }
-      return s;
-    }
-    // RocksDB took damage in a log's last block for a torn tail and would
-    // drop the intact records after it: not what a crash leaves.
-    summary = torn;
-    s = rocksdb::Status::Corruption("write-ahead log damaged before its end");
-  }
-  if (!s.IsCorruption() || summary.dropped_bytes.empty()) return s;
-  const std::string damage = summary.Describe();
-  if (!options.salvage) {
-    *report = "write-ahead log of " + path + " is damaged before its end (" + damage +
-              "); the records after the damage would be lost. Nothing was opened; run again "
-              "with --salvage to open the database with every record that can still be read";
-    return s;
-  }
-  const std::uint64_t batches_after_damage = summary.batches_after_damage;
-  s = OpenOnce(db_options, path, descriptors, options.read_only,
-               rocksdb::WALRecoveryMode::kSkipAnyCorruptedRecords, handles, db, filter, &summary);
-  summary.batches_after_damage = batches_after_damage;
-  if (s.ok()) {
-    *report = "salvaged " + path + ": its write-ahead log was damaged and every record that " +
-              "could still be read was replayed; lost: " +
-              (summary.damaged() ? summary.Describe() : damage);
-  }
-  return s;
 }
 
 }  // namespace

@@ -1,4 +1,5 @@
-// What RocksDB's write-ahead-log replay skipped while a database opened.
+// What RocksDB's write-ahead-log replay skipped while a database opened, and
+// the open that refuses to skip it silently.
 //
 // RocksDB reports damage it meets in a log only to its info log ("<file>:
 // dropping N bytes; <reason>") and replays every record it can read through a
@@ -10,6 +11,7 @@
 #ifndef KIMERA_STORAGE_ADAPTER_WAL_RECOVERY_H_
 #define KIMERA_STORAGE_ADAPTER_WAL_RECOVERY_H_
 
+#include <rocksdb/db.h>
 #include <rocksdb/env.h>
 #include <rocksdb/wal_filter.h>
 
@@ -19,6 +21,9 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
+
+#include "kimera/rocksdb_database.h"
 
 namespace kimera {
 
@@ -86,6 +91,20 @@ class WalReplayCounter : public rocksdb::WalFilter {
   std::uint64_t gaps_ = 0;
   std::uint64_t missing_ = 0;
 };
+
+// Opens the database at `path` (read-only when options.read_only) with the
+// strictest replay of its write-ahead log that succeeds, and sets `*report`
+// to what a laxer one lost ("" when nothing). kAbsoluteConsistency first; on
+// damage, a read-only probe with kTolerateCorruptedTailRecords tells a torn
+// tail (opened, and reported) from damage before the end (Corruption with
+// `*report` naming the log and the bytes, unless options.salvage: then
+// opened with kSkipAnyCorruptedRecords and the loss reported). `*filter`
+// receives the WalFilter the open used, which must outlive `*db`.
+rocksdb::Status OpenRecovering(const rocksdb::DBOptions& db_options, const std::string& path,
+                               const std::vector<rocksdb::ColumnFamilyDescriptor>& descriptors,
+                               const RocksDbOptions& options,
+                               std::vector<rocksdb::ColumnFamilyHandle*>* handles, rocksdb::DB** db,
+                               std::unique_ptr<rocksdb::WalFilter>* filter, std::string* report);
 
 }  // namespace kimera
 
