@@ -134,7 +134,7 @@ std::string BusyMessage(std::string_view folder) {
 
 Status RocksDbDatabase::Open(const std::string& path, const RocksDbOptions& options,
                              std::unique_ptr<RocksDbDatabase>* out) {
-  rocksdb::DBOptions db_options = MakeDbOptions(options);
+  const rocksdb::DBOptions db_options = MakeDbOptions(options);
   std::unique_ptr<RocksDbDatabase> database(new RocksDbDatabase());
   database->path_ = path;
   database->read_only_ = options.read_only;
