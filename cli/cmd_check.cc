@@ -11,9 +11,10 @@ namespace {
 
 int RunCheck(const GlobalOptions& global, bool repair) {
   std::unique_ptr<kimera::EntropyStore> store;
-  if (kimera::Status s = OpenEntropyStoreForCli(global, &store); !s.ok()) {
-    PrintError("cannot open database '" + global.db_path + "': " + s.ToString());
-    return ExitCodeFor(s) == kExitBadInput ? kExitBadInput : kExitStorage;
+  // Without --repair, check only reads: it works while serve runs.
+  const Access access = repair ? Access::kWrite : Access::kRead;
+  if (kimera::Status s = OpenEntropyStoreForCli(global, access, &store); !s.ok()) {
+    return ReportOpenFailure(global, s);
   }
   kimera::IndexCheckReport report;
   if (kimera::Status s = store->Check(repair, &report); !s.ok()) {

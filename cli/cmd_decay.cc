@@ -10,7 +10,7 @@
 #include "kimera/config_loader.h"
 #include "kimera/decay_sweep.h"
 #include "kimera/identity_json.h"
-#include "kimera/store_factory.h"
+#include "store_opener.h"
 
 namespace kimera_cli {
 namespace {
@@ -20,18 +20,12 @@ struct DecayOptions {
   std::size_t sample = 0;  // Default 0: the configured verification_sample.
 };
 
-// Opens the configured stack on global.db_path; prints the error and returns
-// its exit code on failure, else 0.
-int OpenStack(const GlobalOptions& global, kimera::KimeraConfig* config,
+// Opens the configured stack for `access`; prints the error and returns its
+// exit code on failure, else 0.
+int OpenStack(const GlobalOptions& global, Access access, kimera::KimeraConfig* config,
               std::unique_ptr<kimera::EntropyStore>* store) {
-  if (kimera::Status s = kimera::LoadConfig({}, config); !s.ok()) {
-    PrintError(s.ToString());
-    return kExitUsage;
-  }
-  config->db_path = global.db_path;
-  if (kimera::Status s = kimera::OpenConfiguredStore(*config, false, store); !s.ok()) {
-    PrintError("cannot open database '" + global.db_path + "': " + s.ToString());
-    return kExitStorage;
+  if (kimera::Status s = OpenEntropyStoreForCli(global, access, store, config); !s.ok()) {
+    return ReportOpenFailure(global, s);
   }
   return kExitOk;
 }
@@ -80,7 +74,7 @@ int RunVerify(const GlobalOptions& global, const DecayOptions& options) {
   if (int code = ParseNow(options.now, &now); code != kExitOk) return code;
   kimera::KimeraConfig config;
   std::unique_ptr<kimera::EntropyStore> store;
-  if (int code = OpenStack(global, &config, &store); code != kExitOk) return code;
+  if (int code = OpenStack(global, Access::kRead, &config, &store); code != kExitOk) return code;
   kimera::DecayVerifierOptions verifier_options;
   verifier_options.sample_size =
       options.sample > 0 ? options.sample : config.decay.verification_sample;
@@ -100,7 +94,7 @@ int RunApply(const GlobalOptions& global, const DecayOptions& options) {
   if (int code = ParseNow(options.now, &now); code != kExitOk) return code;
   kimera::KimeraConfig config;
   std::unique_ptr<kimera::EntropyStore> store;
-  if (int code = OpenStack(global, &config, &store); code != kExitOk) return code;
+  if (int code = OpenStack(global, Access::kWrite, &config, &store); code != kExitOk) return code;
   std::unique_ptr<kimera::DecayVerifier> verifier;
   kimera::DecayApplyResult result;
   kimera::Status s = kimera::DecayVerifier::Open(*store, {}, &verifier);
@@ -124,7 +118,7 @@ int RunSweep(const GlobalOptions& global, const DecayOptions& options) {
   if (int code = ParseNow(options.now, &now); code != kExitOk) return code;
   kimera::KimeraConfig config;
   std::unique_ptr<kimera::EntropyStore> store;
-  if (int code = OpenStack(global, &config, &store); code != kExitOk) return code;
+  if (int code = OpenStack(global, Access::kWrite, &config, &store); code != kExitOk) return code;
   kimera::DecaySweepOptions sweep_options;
   sweep_options.config = config.decay;
   if (options.sample > 0) sweep_options.config.verification_sample = options.sample;

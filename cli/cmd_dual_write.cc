@@ -52,9 +52,8 @@ int Open(const GlobalOptions& global, bool need_enabled, kimera::KimeraConfig* c
         config->source + ") or KIMERA_ID_DUAL_WRITE=1");
     return kExitUsage;
   }
-  if (kimera::Status s = OpenEntropyStoreForCli(global, store, config); !s.ok()) {
-    PrintError("cannot open database '" + global.db_path + "': " + s.ToString());
-    return ExitCodeFor(s) == kExitBadInput ? kExitBadInput : kExitStorage;
+  if (kimera::Status s = OpenEntropyStoreForCli(global, Access::kWrite, store, config); !s.ok()) {
+    return ReportOpenFailure(global, s);
   }
   return kExitOk;
 }

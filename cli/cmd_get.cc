@@ -12,9 +12,8 @@ namespace {
 
 int RunGet(const GlobalOptions& global, const std::string& id) {
   std::unique_ptr<kimera::IdentityStore> store;
-  if (kimera::Status s = OpenStoreForCli(global, &store); !s.ok()) {
-    PrintError("cannot open database '" + global.db_path + "': " + s.ToString());
-    return kExitStorage;
+  if (kimera::Status s = OpenStoreForCli(global, Access::kRead, &store); !s.ok()) {
+    return ReportOpenFailure(global, s);
   }
   kimera::Identity identity;
   kimera::Status s = store->Fetch(id, &identity);

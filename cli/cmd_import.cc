@@ -65,9 +65,8 @@ int RunImport(const GlobalOptions& global, const std::string& path) {
   }
 
   std::unique_ptr<kimera::IdentityStore> store;
-  if (kimera::Status s = OpenStoreForCli(global, &store); !s.ok()) {
-    PrintError("cannot open database '" + global.db_path + "': " + s.ToString());
-    return kExitStorage;
+  if (kimera::Status s = OpenStoreForCli(global, Access::kCreate, &store); !s.ok()) {
+    return ReportOpenFailure(global, s);
   }
 
   LineReader reader(input, kMaxLineBytes);

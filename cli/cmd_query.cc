@@ -22,9 +22,8 @@ struct QueryOptions {
 };
 
 int OpenOrReport(const GlobalOptions& global, std::unique_ptr<kimera::IdentityStore>* store) {
-  if (kimera::Status s = OpenStoreForCli(global, store); !s.ok()) {
-    PrintError("cannot open database '" + global.db_path + "': " + s.ToString());
-    return kExitStorage;
+  if (kimera::Status s = OpenStoreForCli(global, Access::kRead, store); !s.ok()) {
+    return ReportOpenFailure(global, s);
   }
   return kExitOk;
 }

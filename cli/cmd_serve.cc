@@ -23,6 +23,7 @@
 #include "kimera/entropy_store.h"
 #include "kimera/store_factory.h"
 #include "status_line.h"
+#include "store_opener.h"
 #include "workload.h"
 
 namespace kimera_cli {
@@ -151,6 +152,7 @@ int RunServe(const GlobalOptions& global, const ServeOptions& options) {
     return kExitBadInput;
   }
   if (global.db_path_given || config.db_path.empty()) config.db_path = global.db_path;
+  ApplyAccess(global, Access::kCreate, &config);
 
   const sigset_t stop_signals = BlockStopSignals();
   std::unique_ptr<kimera::EntropyStore> store;
@@ -161,9 +163,11 @@ int RunServe(const GlobalOptions& global, const ServeOptions& options) {
       PrintError(s.message() + " (choose another with [metrics] port or KIMERA_METRICS_PORT)");
     } else {
       PrintError("cannot open database '" + config.db_path + "': " + s.ToString());
+      if (s.IsInvalidArgument()) return kExitBadInput;
     }
     return kExitStorage;
   }
+  PrintRecoveryReports(*store);
   const std::string metrics_address = store->endpoint() ? store->endpoint()->address() : "";
 
   BackgroundWork background(*store, config);

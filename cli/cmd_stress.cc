@@ -179,7 +179,7 @@ int RunWriter(const GlobalOptions& global, const StressOptions& options) {
     return kExitUsage;
   }
   std::unique_ptr<kimera::EntropyStore> store;
-  if (kimera::Status s = OpenEntropyStoreForCli(global, &store); !s.ok()) {
+  if (kimera::Status s = OpenEntropyStoreForCli(global, Access::kCreate, &store); !s.ok()) {
     return Fail("cannot open database '" + global.db_path + "'", s);
   }
   AckLog log;
@@ -243,7 +243,7 @@ int RunWriter(const GlobalOptions& global, const StressOptions& options) {
 int RunVerifyOnly(const GlobalOptions& global, const StressOptions& options) {
   std::unique_ptr<kimera::EntropyStore> store;
   kimera::KimeraConfig config;
-  if (kimera::Status s = OpenEntropyStoreForCli(global, &store, &config); !s.ok()) {
+  if (kimera::Status s = OpenEntropyStoreForCli(global, Access::kWrite, &store, &config); !s.ok()) {
     return Fail("cannot open database '" + global.db_path + "'", s);
   }
   bool ok = true;

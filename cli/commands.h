@@ -25,6 +25,7 @@ struct GlobalOptions {
   std::string db_path = "./kimera-data";  // Default ./kimera-data.
   bool db_path_given = false;  // True when --db was given: it overrides the config's path.
   std::string config_path;     // Default empty: $KIMERA_CONFIG, else built-in defaults.
+  bool salvage = false;        // Default false; --salvage opens a database whose log is damaged.
 };
 
 void AddImportCommand(CLI::App& app, const GlobalOptions& global);

@@ -15,8 +15,9 @@ namespace {
 constexpr const char* kFooter =
     "--db DIR may come before or after the command name.\n"
     "Exit codes: 0 ok; 1 some input or the configuration was bad, or a check failed;\n"
-    "2 not found or usage error; "
-    "3 storage error (cannot open the database, I/O). See docs/cli.md.";
+    "2 not found or usage error;\n"
+    "3 storage error (no database, cannot open it, damaged log without --salvage, I/O).\n"
+    "See docs/cli.md.";
 
 // Carries a command's non-zero exit code out of CLI::App::parse.
 class CommandExit : public std::exception {
@@ -54,6 +55,9 @@ int Run(int argc, char** argv) {
       throw CommandExit(kimera_cli::kExitBadInput);
     }
   });
+  app.add_flag("--salvage", global.salvage,
+               "Open a database whose write-ahead log is damaged with every record that can "
+               "still be read, and report what was lost (without it: exit 3)");
 
   kimera_cli::AddImportCommand(app, global);
   kimera_cli::AddExportCommand(app, global);

@@ -1,10 +1,22 @@
 #include "store_opener.h"
 
+#include <string>
+
 #include "kimera/store_factory.h"
 
 namespace kimera_cli {
 
-kimera::Status OpenEntropyStoreForCli(const GlobalOptions& global,
+void ApplyAccess(const GlobalOptions& global, Access access, kimera::KimeraConfig* config) {
+  config->storage.read_only = access == Access::kRead;
+  config->storage.create_if_missing = access == Access::kCreate;
+  config->storage.salvage = global.salvage;
+}
+
+void PrintRecoveryReports(kimera::EntropyStore& store) {
+  for (const std::string& report : kimera::RecoveryReports(store)) PrintError("warning: " + report);
+}
+
+kimera::Status OpenEntropyStoreForCli(const GlobalOptions& global, Access access,
                                       std::unique_ptr<kimera::EntropyStore>* out,
                                       kimera::KimeraConfig* config_out) {
   // Every command opens the same configured stack as `kimera serve` (so the
@@ -13,18 +25,26 @@ kimera::Status OpenEntropyStoreForCli(const GlobalOptions& global,
   kimera::Status s = kimera::LoadConfig(global.config_path, &config);
   if (!s.ok()) return s;
   if (global.db_path_given || config.db_path.empty()) config.db_path = global.db_path;
+  ApplyAccess(global, access, &config);
   s = kimera::OpenConfiguredStore(config, /*serve_metrics=*/false, out);
-  if (s.ok() && config_out != nullptr) *config_out = std::move(config);
+  if (!s.ok()) return s;
+  PrintRecoveryReports(**out);
+  if (config_out != nullptr) *config_out = std::move(config);
   return s;
 }
 
-kimera::Status OpenStoreForCli(const GlobalOptions& global,
+kimera::Status OpenStoreForCli(const GlobalOptions& global, Access access,
                                std::unique_ptr<kimera::IdentityStore>* out) {
   std::unique_ptr<kimera::EntropyStore> store;
-  kimera::Status s = OpenEntropyStoreForCli(global, &store);
+  kimera::Status s = OpenEntropyStoreForCli(global, access, &store);
   if (!s.ok()) return s;
   *out = std::move(store);
   return kimera::Status::OK();
+}
+
+int ReportOpenFailure(const GlobalOptions& global, const kimera::Status& status) {
+  PrintError("cannot open database '" + global.db_path + "': " + status.ToString());
+  return status.IsInvalidArgument() ? kExitBadInput : kExitStorage;
 }
 
 }  // namespace kimera_cli

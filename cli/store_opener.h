@@ -13,18 +13,42 @@
 
 namespace kimera_cli {
 
+// What a command does with the database.
+enum class Access {
+  kRead,    // Only reads: opened read-only, without the lock (works while
+            // `serve` runs, on a read-only copy or a backup); never created.
+  kWrite,   // Writes an existing database; never created.
+  kCreate,  // Writes, creating the database when missing (import, serve, stress).
+};
+
 // Opens the configured store (global.config_path, else $KIMERA_CONFIG; --db
-// overrides its path; default ./kimera-data), creating it when missing, into
-// `*out`. Busy when another process holds the database; IOError naming the
-// folder on any other failure. `*out` is only set on success.
-kimera::Status OpenStoreForCli(const GlobalOptions& global,
+// overrides its path; default ./kimera-data) for `access`, into `*out`, with
+// --salvage applied. NotFound "no database at PATH" when there is none and
+// `access` may not create one; Busy when another process holds the database
+// (never for kRead); Corruption naming the log when the write-ahead log is
+// damaged and --salvage was not given; InvalidArgument for a bad
+// configuration (two database folders that are one). What a salvage or a
+// torn log lost is printed on stderr. `*out` is only set on success.
+kimera::Status OpenStoreForCli(const GlobalOptions& global, Access access,
                                std::unique_ptr<kimera::IdentityStore>* out);
 
 // The same, for commands that need the plugin itself (check, dual-write,
 // decay). `*config`, when given, gets the configuration it was opened with.
-kimera::Status OpenEntropyStoreForCli(const GlobalOptions& global,
+kimera::Status OpenEntropyStoreForCli(const GlobalOptions& global, Access access,
                                       std::unique_ptr<kimera::EntropyStore>* out,
                                       kimera::KimeraConfig* config = nullptr);
+
+// Applies `access` and --salvage to the storage options of `config`.
+void ApplyAccess(const GlobalOptions& global, Access access, kimera::KimeraConfig* config);
+
+// Prints every recovery report of `store` (what a salvage or a torn log
+// lost) on stderr.
+void PrintRecoveryReports(kimera::EntropyStore& store);
+
+// Prints "cannot open database 'PATH': <reason>" and returns the exit code
+// of an open failure: 1 for a bad configuration, 3 for everything else
+// (no database, lock held, damaged log, I/O).
+int ReportOpenFailure(const GlobalOptions& global, const kimera::Status& status);
 
 }  // namespace kimera_cli
 

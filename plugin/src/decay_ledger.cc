@@ -34,13 +34,18 @@ bool Parse(std::string_view v, DecayLedgerEntry* e) {
 
 Status DecayLedger::Open(RocksDbDatabase* database, std::unique_ptr<DecayLedger>* out) {
   rocksdb::ColumnFamilyHandle* cf = nullptr;
-  Status s = database->ColumnFamily(kDecayLedgerColumnFamily, &cf);
-  if (!s.ok()) return s;
+  // A read-only database that never had a decay applied has no ledger: an
+  // empty one reads the same.
+  if (!database->read_only() || database->HasColumnFamily(kDecayLedgerColumnFamily)) {
+    Status s = database->ColumnFamily(kDecayLedgerColumnFamily, &cf);
+    if (!s.ok()) return s;
+  }
   out->reset(new DecayLedger(database, cf));
   return Status::OK();
 }
 
 Status DecayLedger::Lookup(std::string_view id, DecayLedgerEntry* out) const {
+  if (cf_ == nullptr) return Status::NotFound("no decay ledger entry for '" + DisplayId(id) + "'");
   rocksdb::PinnableSlice value;
   rocksdb::Status rs = database_->db()->Get(rocksdb::ReadOptions(), cf_, id, &value);
   if (rs.IsNotFound()) return Status::NotFound("no decay ledger entry for '" + DisplayId(id) + "'");
@@ -56,7 +61,7 @@ Status DecayLedger::LookupMany(const std::vector<std::string>& ids,
                                const rocksdb::Snapshot* snapshot) const {
   out->assign(ids.size(), DecayLedgerEntry{});
   found->assign(ids.size(), false);
-  if (ids.empty()) return Status::OK();
+  if (ids.empty() || cf_ == nullptr) return Status::OK();
   std::vector<rocksdb::Slice> keys(ids.begin(), ids.end());
   std::vector<rocksdb::PinnableSlice> values(ids.size());
   std::vector<rocksdb::Status> statuses(ids.size());

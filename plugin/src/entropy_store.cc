@@ -191,10 +191,22 @@ Status EntropyStore::Open(std::unique_ptr<IdentityStore> inner, const PluginConf
           "the wrapped store is not a RocksDbStore: set index.separate_path to a folder for "
           "the entropy index");
     }
+    // The index database is opened as the records' one was: read-only,
+    // salvaging, or neither.
+    RocksDbOptions index_options;
+    if (const RocksDbStore* below = FindRocksDbStore(store->target())) {
+      index_options.read_only = below->database().read_only();
+      index_options.salvage = below->database().salvage();
+    }
     Status s =
-        RocksDbDatabase::Open(config.index.separate_path, RocksDbOptions{}, &store->own_index_db_);
+        RocksDbDatabase::Open(config.index.separate_path, index_options, &store->own_index_db_);
     if (!s.ok()) return s;
     database = store->own_index_db_.get();
+  }
+  if (database->read_only() && !database->HasColumnFamily(kEntropyIndexColumnFamily)) {
+    return Status::NotFound("the database " + database->path() +
+                            " has no entropy index yet, and a read-only open cannot build it; "
+                            "open it once with a command that writes (kimera check --repair)");
   }
   bool created = false;
   Status s = EntropyIndex::Open(database, /*keeps_by_id=*/store->rocks_ == nullptr, &store->index_,
@@ -202,7 +214,7 @@ Status EntropyStore::Open(std::unique_ptr<IdentityStore> inner, const PluginConf
   if (!s.ok()) return s;
   if (created) {
     s = store->Rebuild();
-  } else if (store->rocks_ == nullptr) {
+  } else if (store->rocks_ == nullptr && !database->read_only()) {
     std::vector<std::string> intents;
     s = store->index_->PendingIntents(&intents);
     for (std::size_t i = 0; s.ok() && i < intents.size(); ++i) s = store->Reconcile(intents[i]);

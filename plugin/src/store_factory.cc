@@ -2,16 +2,34 @@
 
 #include <prometheus/registry.h>
 
+#include "kimera/distinct_folders.h"
 #include "kimera/dual_write_store.h"
 #include "kimera/rocksdb_store.h"
 #include "kimera/secondary_store.h"
 
 namespace kimera {
+namespace {
+
+// Every folder the stack opens a database in, for CheckDistinctFolders.
+std::vector<NamedFolder> DatabaseFolders(const KimeraConfig& config) {
+  std::vector<NamedFolder> folders = {{"database", config.db_path}};
+  if (config.dual_write.enabled && !config.dual_write.secondary_is_legacy_cfs()) {
+    folders.push_back({"dual_write.secondary", config.dual_write.secondary});
+  }
+  if (!config.plugin.index.separate_path.empty()) {
+    folders.push_back({"index.separate_path", config.plugin.index.separate_path});
+  }
+  return folders;
+}
+
+}  // namespace
 
 Status OpenConfiguredStore(const KimeraConfig& config, bool serve_metrics,
                            std::unique_ptr<EntropyStore>* out) {
+  Status s = CheckDistinctFolders(DatabaseFolders(config));
+  if (!s.ok()) return s;
   std::unique_ptr<RocksDbStore> rocks;
-  Status s = RocksDbStore::Open(config.db_path, config.storage, &rocks);
+  s = RocksDbStore::Open(config.db_path, config.storage, &rocks);
   if (!s.ok()) return s;
   PluginConfig plugin = config.plugin;
   plugin.metrics.serve = plugin.metrics.serve && serve_metrics;
@@ -19,7 +37,9 @@ Status OpenConfiguredStore(const KimeraConfig& config, bool serve_metrics,
   // plugin's own families.
   auto registry = std::make_shared<prometheus::Registry>();
   std::unique_ptr<IdentityStore> inner;
-  if (config.dual_write.enabled) {
+  // A read-only stack cannot replay the dual-write journal or repair, and
+  // its reads go to the primary, which needs no second side.
+  if (config.dual_write.enabled && !config.storage.read_only) {
     std::unique_ptr<SecondaryStore> secondary;
     s = OpenSecondary(config.dual_write, &rocks->database(), config.storage, &secondary);
     if (!s.ok()) return s;
@@ -32,6 +52,27 @@ Status OpenConfiguredStore(const KimeraConfig& config, bool serve_metrics,
     inner = std::move(rocks);
   }
   return EntropyStore::Open(std::move(inner), plugin, out, std::move(registry));
+}
+
+std::vector<std::string> RecoveryReports(EntropyStore& store) {
+  std::vector<std::string> reports;
+  const RocksDbDatabase* records = nullptr;
+  for (IdentityStore* layer = store.target(); layer != nullptr;) {
+    if (auto* rocks = dynamic_cast<RocksDbStore*>(layer)) {
+      records = &rocks->database();
+      break;
+    }
+    auto* wrapper = dynamic_cast<StoreWrapper*>(layer);
+    layer = wrapper != nullptr ? wrapper->target() : nullptr;
+  }
+  if (records != nullptr && !records->recovery_report().empty()) {
+    reports.push_back(records->recovery_report());
+  }
+  const RocksDbDatabase& index = store.index().database();
+  if (&index != records && !index.recovery_report().empty()) {
+    reports.push_back(index.recovery_report());
+  }
+  return reports;
 }
 
 }  // namespace kimera

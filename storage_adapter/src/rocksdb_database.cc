@@ -13,6 +13,8 @@
 #include <system_error>
 #include <utility>
 
+#include "wal_recovery.h"
+
 namespace kimera {
 namespace {
 
@@ -137,6 +139,8 @@ Status RocksDbDatabase::Open(const std::string& path, const RocksDbOptions& opti
   const rocksdb::DBOptions db_options = MakeDbOptions(options);
   std::unique_ptr<RocksDbDatabase> database(new RocksDbDatabase());
   database->path_ = path;
+  database->read_only_ = options.read_only;
+  database->salvage_ = options.salvage;
   database->cf_options_ = MakeColumnFamilyOptions(options);
   database->write_options_.sync = options.sync_writes;
   database->write_options_.disableWAL = options.disable_wal;
@@ -147,6 +151,10 @@ Status RocksDbDatabase::Open(const std::string& path, const RocksDbOptions& opti
   if (std::filesystem::exists(std::filesystem::path(path) / "CURRENT", ec)) {
     rocksdb::Status s = rocksdb::DB::ListColumnFamilies(db_options, path, &names);
     if (!s.ok()) return FromRocks(s, "listing column families of " + path);
+  } else if (options.read_only || !options.create_if_missing) {
+    // Checked here because RocksDB would create the folder (or write into an
+    // unrelated one) before finding no database in it.
+    return Status::NotFound("no database at " + path);
   }
   // A new database has only the default column family, which must be named.
   if (std::find(names.begin(), names.end(), rocksdb::kDefaultColumnFamilyName) == names.end()) {
@@ -159,8 +167,10 @@ Status RocksDbDatabase::Open(const std::string& path, const RocksDbOptions& opti
 
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* raw = nullptr;
-  rocksdb::Status s = rocksdb::DB::Open(db_options, path, descriptors, &handles, &raw);
+  rocksdb::Status s = OpenRecovering(db_options, path, descriptors, options, &handles, &raw,
+                                     &database->wal_filter_, &database->recovery_report_);
   if (!s.ok()) {
+    if (!database->recovery_report_.empty()) return Status::Corruption(database->recovery_report_);
     Status mapped = FromRocks(s, "opening database " + path);
     // The caller asked for this folder; name it rather than the LOCK file.
     if (mapped.IsBusy()) return Status::Busy(BusyMessage(path));
@@ -174,6 +184,14 @@ Status RocksDbDatabase::Open(const std::string& path, const RocksDbOptions& opti
 
 RocksDbDatabase::~RocksDbDatabase() {
   if (!db_) return;
+  if (!read_only_ && !write_failed_.load()) {
+    // Left in the memtables, the data's only copy would be the write-ahead
+    // log, and a damaged log would lose it. Skipped after a failed write:
+    // RocksDB 7.8 aborts on a flush into a log writer in an error state.
+    std::vector<rocksdb::ColumnFamilyHandle*> all;
+    for (auto& [name, handle] : handles_) all.push_back(handle);
+    db_->Flush(rocksdb::FlushOptions(), all).PermitUncheckedError();
+  }
   // Handles must go before the DB, and Close() before the destructor so
   // background work stops cleanly rather than being cancelled mid-flush.
   for (auto& [name, handle] : handles_)
@@ -191,6 +209,10 @@ Status RocksDbDatabase::ColumnFamily(const std::string& name, rocksdb::ColumnFam
   if (it != handles_.end()) {
     *out = it->second;
     return Status::OK();
+  }
+  if (read_only_) {
+    return Status::NotFound("column family '" + name + "' not found in the read-only database " +
+                            path_);
   }
   // Created under the lock so two components asking at once get one family.
   rocksdb::ColumnFamilyHandle* handle = nullptr;
@@ -220,6 +242,9 @@ Status RocksDbDatabase::DropColumnFamily(const std::string& name) {
 }
 
 Status RocksDbDatabase::Write(rocksdb::WriteBatch* batch, std::string_view context) {
+  if (read_only_) {
+    return Status::IOError(Prefixed(context, "the database " + path_ + " is open read-only"));
+  }
   if (write_failed_.load(std::memory_order_acquire)) {
     // Writing again into a log whose last write failed trips RocksDB's own
     // checks; Resume() first recovers the database (a new log, a flush), and

@@ -264,9 +264,14 @@ class KimeraCli(unittest.TestCase):
                 self.assertLess(time.monotonic(), deadline, "import never opened the database")
                 time.sleep(0.05)
             time.sleep(0.5)
-            r = self.kimera("count")
+            # Commands that write need the lock...
+            r = self.kimera("check", "--repair")
             self.assertEqual(r.returncode, 3, r.stderr)
             self.assertIn(self.db, r.stderr)
+            self.assertIn("lock", r.stderr)
+            # ...commands that only read open read-only, beside the holder.
+            r = self.kimera("count")
+            self.assertEqual((r.returncode, r.stdout.strip()), (0, "0"), r.stderr)
         finally:
             holder.stdin.close()
             holder.wait(timeout=60)

@@ -5,7 +5,8 @@ Usage: serve_test.py KIMERA_BINARY
 
 Starts the real binary on a free port with a short workload, scrapes /metrics
 over HTTP, stops it with SIGTERM and checks that every acknowledged write is
-found after a restart. Also: bad configurations name the key and exit 1
+found after a restart. Read commands (count, export, get, check, query) work
+while serve holds the folder; check --repair does not. Also: bad configurations name the key and exit 1
 before anything is opened, a second serve on a folder in use fails cleanly
 with the lock (exit 3), a metrics port in use fails cleanly (exit 3).
 """
@@ -241,6 +242,33 @@ class ServeTest(unittest.TestCase):
         self.assertEqual(count(config), stored_after)
         self.assertTrue(live_ids(ack_log) <= exported_ids(config),
                         "acknowledged identities missing after restart")
+
+    def test_read_commands_work_while_serving(self):
+        port = free_port()
+        config = write_config(self.folder, "kimera.toml", port)
+        server = self.start(config, ["--workload", "100", "--seed", "3"], "live")
+        self.wait_for_metrics(server, port)
+        time.sleep(2)
+        for _ in range(2):
+            result = run_kimera("--config", config, "count")
+            self.assertEqual(result.returncode, 0, result.stderr)
+            self.assertGreater(int(result.stdout.strip()), 0)
+            result = run_kimera("--config", config, "export")
+            self.assertEqual(result.returncode, 0, result.stderr)
+            first = json.loads(result.stdout.splitlines()[0])["id"]
+            result = run_kimera("--config", config, "get", first)
+            self.assertIn(result.returncode, (0, 2), result.stderr)  # 2: removed meanwhile.
+            result = run_kimera("--config", config, "check")
+            self.assertEqual(result.returncode, 0, result.stdout + result.stderr)
+            result = run_kimera("--config", config, "query", "--limit", "3")
+            self.assertEqual(result.returncode, 0, result.stderr)
+            time.sleep(1)
+        # check --repair writes: it still needs the lock serve holds.
+        result = run_kimera("--config", config, "check", "--repair")
+        self.assertEqual(result.returncode, 3, result.stderr)
+        self.assertIn("lock", result.stderr)
+        self.assertIsNone(server.proc.poll(), server.stderr())
+        self.assertEqual(server.stop(signal.SIGTERM), 0, server.stderr())
 
     def test_bad_config_names_key_and_opens_nothing(self):
         cases = [("[metrics]\ncolour = 1\n", "metrics.colour"),

@@ -44,7 +44,8 @@ struct DecayLedgerEntry {
 class DecayLedger {
  public:
   // Opens the ledger in `database` (borrowed; must outlive the ledger),
-  // creating its column family when missing.
+  // creating its column family when missing; in a read-only database
+  // without one, an empty ledger (every lookup NotFound, no writes).
   static Status Open(RocksDbDatabase* database, std::unique_ptr<DecayLedger>* out);
 
   // The entry of `id`; NotFound when it has none.

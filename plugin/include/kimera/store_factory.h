@@ -7,6 +7,8 @@
 #define KIMERA_STORE_FACTORY_H_
 
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "kimera/config_loader.h"
 #include "kimera/entropy_store.h"
@@ -14,11 +16,24 @@
 
 namespace kimera {
 
-// Opens the stack. Busy when another process holds the database; the
-// metrics endpoint starts only when `serve_metrics` and the configuration
-// both say so.
+// Opens the stack. Before anything is opened, InvalidArgument naming both
+// paths when two of its folders (config.db_path, a second-database
+// dual_write.secondary, index.separate_path) are one folder or nested.
+// Busy when another process holds the database; the metrics endpoint starts
+// only when `serve_metrics` and the configuration both say so.
+//
+// With config.storage.read_only every database is opened read-only (see
+// RocksDbOptions::read_only) and the dual-write layer is left out: reads go
+// to the primary, and nothing is replayed or repaired. NotFound "no database
+// at PATH" when a folder holds no database and config.storage forbids
+// creating one. config.storage.salvage applies to every database opened.
 Status OpenConfiguredStore(const KimeraConfig& config, bool serve_metrics,
                            std::unique_ptr<EntropyStore>* out);
+
+// What the write-ahead-log replay of each RocksDB database of `store`
+// (records, separate index) could not recover, one line per database that
+// lost anything (RocksDbDatabase::recovery_report); empty when none did.
+std::vector<std::string> RecoveryReports(EntropyStore& store);
 
 }  // namespace kimera
 

@@ -26,6 +26,10 @@
 
 #include "kimera/status.h"
 
+namespace rocksdb {
+class WalFilter;
+}  // namespace rocksdb
+
 namespace kimera {
 
 struct RocksDbOptions {
@@ -47,13 +51,30 @@ struct RocksDbOptions {
   // database). Default nullptr: the process's default Env. Tests route I/O
   // through a fault-injecting Env.
   rocksdb::Env* env = nullptr;
+  // Default false. True opens an existing database for reading only
+  // (rocksdb::DB::OpenForReadOnly): no lock is taken and nothing is written
+  // into the folder, so a store another process serves, a read-only copy or
+  // a backup can be read. Writes fail with IOError.
+  bool read_only = false;
+  // Default false. When the write-ahead log is damaged before its end, Open
+  // fails with Corruption naming the log and the bytes lost; true opens the
+  // database anyway with every log record that can still be read
+  // (kSkipAnyCorruptedRecords) and says what was lost in recovery_report().
+  bool salvage = false;
 };
 
 class RocksDbDatabase {
  public:
-  // Opens (or creates) the database in folder `path`, with every column
-  // family it already has. Busy when another process holds the lock;
-  // IOError naming the path on any other failure.
+  // Opens (or creates, when options.create_if_missing and not
+  // options.read_only) the database in folder `path`, with every column
+  // family it already has. NotFound "no database at PATH" when the folder
+  // holds no database and none may be created; Busy when another process
+  // holds the lock; Corruption naming the log file and the bytes lost when
+  // the write-ahead log is damaged before its end (unless options.salvage);
+  // IOError naming the path on any other failure. A log that merely ends
+  // inside a record (a write torn by a crash) opens, and recovery_report()
+  // says so. A database opened for writing flushes its memtables on close,
+  // so the log is not the only copy of the data.
   static Status Open(const std::string& path, const RocksDbOptions& options,
                      std::unique_ptr<RocksDbDatabase>* out);
 
@@ -61,8 +82,9 @@ class RocksDbDatabase {
   RocksDbDatabase(const RocksDbDatabase&) = delete;
   RocksDbDatabase& operator=(const RocksDbDatabase&) = delete;
 
-  // The handle of column family `name`, created when missing. The handle
-  // lives as long as the database.
+  // The handle of column family `name`, created when missing (NotFound when
+  // missing in a read-only database). The handle lives as long as the
+  // database.
   Status ColumnFamily(const std::string& name, rocksdb::ColumnFamilyHandle** out);
   // True when the database has a column family `name`.
   bool HasColumnFamily(const std::string& name) const;
@@ -85,6 +107,11 @@ class RocksDbDatabase {
 
   rocksdb::DB* db() const { return db_.get(); }
   const std::string& path() const { return path_; }
+  bool read_only() const { return read_only_; }
+  bool salvage() const { return salvage_; }
+  // What replaying the write-ahead log at open could not recover ("" when
+  // it replayed whole): the log files, the bytes and entries lost.
+  const std::string& recovery_report() const { return recovery_report_; }
   const rocksdb::WriteOptions& write_options() const { return write_options_; }
 
   // Maps a RocksDB status to ours: NoSpace for a full disk, Busy for a held
@@ -104,11 +131,15 @@ class RocksDbDatabase {
   Status CheckFreeSpace(std::uint64_t write_bytes, std::string_view context);
 
   std::string path_;
+  bool read_only_ = false;
+  bool salvage_ = false;
+  std::string recovery_report_;
   rocksdb::ColumnFamilyOptions cf_options_;
   rocksdb::WriteOptions write_options_;
   mutable std::mutex cf_mu_;  // Guards handles_ and dropped_.
   std::map<std::string, rocksdb::ColumnFamilyHandle*, std::less<>> handles_;
   std::vector<rocksdb::ColumnFamilyHandle*> dropped_;  // Destroyed on close.
+  std::unique_ptr<rocksdb::WalFilter> wal_filter_;     // Counted the log replay; outlives db_.
   std::unique_ptr<rocksdb::DB> db_;
   std::mutex resume_mu_;                   // Serializes recovery after a failed write.
   std::atomic<bool> write_failed_{false};  // A write failed; resume before the next.
