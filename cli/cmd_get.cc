@@ -4,6 +4,7 @@
 #include <string>
 
 #include "commands.h"
+#include "kimera/identity.h"
 #include "identity_output.h"
 #include "store_opener.h"
 
@@ -19,7 +20,7 @@ int RunGet(const GlobalOptions& global, const std::string& id) {
   kimera::Identity identity;
   kimera::Status s = store->Fetch(id, &identity);
   if (s.IsNotFound()) {
-    PrintError("id '" + id + "' not found");
+    PrintError("id '" + kimera::DisplayId(id) + "' not found");
     return kExitNotFound;
   }
   if (!s.ok()) {

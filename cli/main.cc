@@ -7,6 +7,7 @@
 #include <new>
 #include <string>
 
+#include "command_suggest.h"
 #include "commands.h"
 
 namespace {
@@ -52,6 +53,10 @@ int Run(int argc, char** argv) {
   kimera_cli::AddDualWriteCommands(app, global);
   kimera_cli::AddStressCommand(app, global);
 
+  if (const auto unknown = kimera_cli::UnknownCommand(app, argc, argv)) {
+    kimera_cli::PrintError(kimera_cli::UnknownCommandMessage(app, *unknown));
+    return kimera_cli::kExitUsage;
+  }
   try {
     app.parse(argc, argv);
   } catch (const CommandExit& e) {
