@@ -45,6 +45,7 @@ int Run(int argc, char** argv) {
   kimera_cli::AddImportCommand(app, global);
   kimera_cli::AddExportCommand(app, global);
   kimera_cli::AddGetCommand(app, global);
+  kimera_cli::AddRemoveCommand(app, global);
   kimera_cli::AddQueryCommand(app, global);
   kimera_cli::AddCountCommand(app, global);
   kimera_cli::AddServeCommand(app, global);
