@@ -4,8 +4,8 @@
 #include <string>
 
 #include "commands.h"
-#include "kimera/identity.h"
 #include "identity_output.h"
+#include "kimera/identity.h"
 #include "store_opener.h"
 
 namespace kimera_cli {

@@ -47,9 +47,8 @@ int RunQuery(const GlobalOptions& global, const QueryOptions& options) {
   std::unique_ptr<kimera::IdentityStore> store;
   if (int code = OpenOrReport(global, &store); code != kExitOk) return code;
   std::vector<kimera::Identity> found;
-  kimera::Status s =
-      store->FindByEntropy(options.min_entropy, options.max_entropy,
-                           static_cast<std::size_t>(options.limit), &found);
+  kimera::Status s = store->FindByEntropy(options.min_entropy, options.max_entropy,
+                                          static_cast<std::size_t>(options.limit), &found);
   if (!s.ok()) {
     PrintError(s.ToString());
     return kExitStorage;

@@ -40,8 +40,9 @@ int RunRemove(const GlobalOptions& global, const std::vector<std::string>& ids) 
     PrintError("sync failed: " + s.ToString());
     return kExitStorage;
   }
-  std::fprintf(stderr, "removed %llu %s, %llu not found\n", static_cast<unsigned long long>(removed),
-               removed == 1 ? "identity" : "identities", static_cast<unsigned long long>(missing));
+  std::fprintf(stderr, "removed %llu %s, %llu not found\n",
+               static_cast<unsigned long long>(removed), removed == 1 ? "identity" : "identities",
+               static_cast<unsigned long long>(missing));
   return missing == 0 ? kExitOk : kExitNotFound;
 }
 

@@ -250,9 +250,9 @@ bool DepthWithin(const Json& value, int depth) {
 // {"identity": "x"} says what it holds rather than only what it lacks.
 std::string UnknownKeysNote(const Json& object) {
   static constexpr std::string_view kKnown[] = {
-      "id",         "identity_type", "raw",        "echo",     "lang_axis",     "tags",
-      "weight",     "related_ids",   "meta",       "created_at", "updated_at", "content",
-      "metadata",   "entropy",       "effective_tau"};
+      "id",         "identity_type", "raw",         "echo",    "lang_axis",
+      "tags",       "weight",        "related_ids", "meta",    "created_at",
+      "updated_at", "content",       "metadata",    "entropy", "effective_tau"};
   constexpr std::size_t kMaxNamed = 3;
   std::string named;
   std::size_t unknown = 0;
