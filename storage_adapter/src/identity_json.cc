@@ -260,11 +260,20 @@ std::string UnknownKeysNote(const Json& object) {
     if (std::find(std::begin(kKnown), std::end(kKnown), it.key()) != std::end(kKnown)) continue;
     if (++unknown > kMaxNamed) continue;
     if (!named.empty()) named += ", ";
-    named += "'" + DisplayId(it.key()) + "'";
+    named += '\'';
+    named += DisplayId(it.key());
+    named += '\'';
   }
   if (unknown == 0) return "";
-  if (unknown > kMaxNamed) named += " and " + std::to_string(unknown - kMaxNamed) + " more";
-  return std::string(" (unknown ") + (unknown == 1 ? "key " : "keys ") + named + ")";
+  std::string note = unknown == 1 ? " (unknown key " : " (unknown keys ";
+  note += named;
+  if (unknown > kMaxNamed) {
+    note += " and ";
+    note += std::to_string(unknown - kMaxNamed);
+    note += " more";
+  }
+  note += ')';
+  return note;
 }
 
 // `meta_source`, when not null, is the caller's own copy of the meta value
@@ -278,7 +287,8 @@ Status ReadIdentity(const Json& object, Json* meta_source, Identity* out) {
   // The id is read first so that every later error can name it.
   const auto id_it = object.find("id");
   if (id_it == object.end()) {
-    return Status::InvalidArgument(FieldError({}, "id", "is missing" + UnknownKeysNote(object)));
+    return Status::InvalidArgument(
+        FieldError({}, "id", std::string("is missing").append(UnknownKeysNote(object))));
   }
   if (!id_it->is_string()) {
     return Status::InvalidArgument(FieldError({}, "id", MustBe("a string", *id_it)));
