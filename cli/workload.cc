@@ -73,7 +73,12 @@ constexpr const char* kGeoidPrefix = "wg-";
 constexpr const char* kScarPrefix = "ws-";
 constexpr const char* kSource = "workload";
 
+bool HasPrefix(const std::string& id, std::string_view prefix) {
+  return id.compare(0, prefix.size(), prefix) == 0;
+}
+
 bool IsOwn(const kimera::Identity& identity) {
+  if (!HasPrefix(identity.id, kGeoidPrefix) && !HasPrefix(identity.id, kScarPrefix)) return false;
   const auto source = identity.meta.find("source");
   return source != identity.meta.end() && source->is_string() && *source == kSource;
 }
@@ -171,20 +176,19 @@ class Workload::Generator {
   // workload keeps working on what the previous run left. Identities it did
   // not create are never sampled, so never removed, re-stored or decayed.
   kimera::Status SampleExisting() {
+    // One scan over the id range from the geoid prefix to the end of the scar
+    // prefix ("wg-" < "ws-"); ids in between that are not the workload's are
+    // skipped.
+    const std::string_view last_prefix(kScarPrefix);
     std::size_t visited = 0;
-    for (const char* prefix : {kGeoidPrefix, kScarPrefix}) {
-      const std::string_view wanted(prefix);
-      kimera::Status s = store_.Scan(wanted, [&](const kimera::Identity& identity) {
-        if (identity.id.compare(0, wanted.size(), wanted) != 0) return false;
-        if (IsOwn(identity)) {
-          (identity.identity_type == kimera::IdentityType::kScar ? scars_ : geoids_)
-              .Offer(identity.id, rng_);
-        }
-        return ++visited < kStartupScanLimit;
-      });
-      if (!s.ok()) return s;
-    }
-    return kimera::Status::OK();
+    return store_.Scan(kGeoidPrefix, [&](const kimera::Identity& identity) {
+      if (identity.id.compare(0, last_prefix.size(), last_prefix) > 0) return false;
+      if (IsOwn(identity)) {
+        (identity.identity_type == kimera::IdentityType::kScar ? scars_ : geoids_)
+            .Offer(identity.id, rng_);
+      }
+      return ++visited < kStartupScanLimit;
+    });
   }
 
   Kind NextKind(std::uint64_t sequence) {
