@@ -1,4 +1,7 @@
 // kimera export: every identity as JSON Lines, in id order.
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cerrno>
 #include <cstdint>
@@ -55,6 +58,31 @@ struct ExportOptions {
   std::string output;  // Default: standard output.
 };
 
+// Opens a new temporary file in the folder of `path` (so that the final
+// rename stays within one file system), with the permissions a plain fopen
+// would have given. nullptr with errno set on failure.
+std::FILE* OpenTemporaryBeside(const std::string& path, std::string* temp_path) {
+  const std::size_t slash = path.rfind('/');
+  const std::string folder = slash == std::string::npos ? "" : path.substr(0, slash + 1);
+  const std::string base = slash == std::string::npos ? path : path.substr(slash + 1);
+  std::string name = folder + "." + base + ".tmp-XXXXXX";
+  const int fd = mkstemp(name.data());
+  if (fd < 0) return nullptr;
+  const mode_t mask = umask(0);
+  umask(mask);
+  fchmod(fd, 0666 & ~mask);
+  std::FILE* file = fdopen(fd, "wb");
+  if (file == nullptr) {
+    const int saved = errno;
+    close(fd);
+    unlink(name.c_str());
+    errno = saved;
+    return nullptr;
+  }
+  *temp_path = std::move(name);
+  return file;
+}
+
 int RunExport(const GlobalOptions& global, const ExportOptions& options) {
   std::unique_ptr<kimera::EntropyStore> store;
   if (kimera::Status s = OpenEntropyStoreForCli(global, Access::kRead, &store); !s.ok()) {
@@ -63,8 +91,9 @@ int RunExport(const GlobalOptions& global, const ExportOptions& options) {
 
   std::FILE* out = stdout;
   std::FILE* owned = nullptr;
+  std::string temp_path;
   if (!options.output.empty() && options.output != "-") {
-    owned = std::fopen(options.output.c_str(), "wb");
+    owned = OpenTemporaryBeside(options.output, &temp_path);
     if (owned == nullptr) {
       PrintError("cannot write '" + options.output + "': " + std::strerror(errno));
       return kExitStorage;
@@ -89,8 +118,25 @@ int RunExport(const GlobalOptions& global, const ExportOptions& options) {
     s = ExportRest(*store, last_id, exported > 0, out, &exported, &lost, &write_failed);
   }
   if (std::fflush(out) != 0) write_failed = true;
-  const int write_errno = errno;
-  if (owned != nullptr && std::fclose(owned) != 0) write_failed = true;
+  int write_errno = errno;
+  if (owned != nullptr) {
+    // The data must be on disk before the rename makes it the export.
+    if (!write_failed && fsync(fileno(owned)) != 0) {
+      write_failed = true;
+      write_errno = errno;
+    }
+    if (std::fclose(owned) != 0 && !write_failed) {
+      write_failed = true;
+      write_errno = errno;
+    }
+    if (s.ok() && !write_failed && std::rename(temp_path.c_str(), options.output.c_str()) != 0) {
+      write_failed = true;
+      write_errno = errno;
+    }
+    // A failed export leaves no partial file, and an older export at the
+    // same path untouched.
+    if (!s.ok() || write_failed) std::remove(temp_path.c_str());
+  }
 
   if (!s.ok()) {
     PrintError("export stopped after " + std::to_string(exported) + " identities: " + s.ToString() +
@@ -119,7 +165,8 @@ void AddExportCommand(CLI::App& app, const GlobalOptions& global) {
   CLI::App* cmd = app.add_subcommand(
       "export",
       "Write every identity as JSON Lines: the reference fields plus \"entropy\" and "
-      "\"effective_tau\".");
+      "\"effective_tau\". With -o the file is written under a temporary name beside it and "
+      "renamed when complete: a failed export leaves no partial file.");
   auto options = std::make_shared<ExportOptions>();
   cmd->add_option("-o,--output", options->output, "Write to FILE instead of standard output")
       ->type_name("FILE");

@@ -5,6 +5,7 @@
 
 #include "commands.h"
 #include "identity_output.h"
+#include "kimera/identity.h"
 #include "store_opener.h"
 
 namespace kimera_cli {
@@ -18,7 +19,7 @@ int RunGet(const GlobalOptions& global, const std::string& id) {
   kimera::Identity identity;
   kimera::Status s = store->Fetch(id, &identity);
   if (s.IsNotFound()) {
-    PrintError("id '" + id + "' not found");
+    PrintError("id '" + kimera::DisplayId(id) + "' not found");
     return kExitNotFound;
   }
   if (!s.ok()) {

@@ -35,8 +35,12 @@ kimera::Status ParseLine(const std::string& line, kimera::Identity* out) {
   }
   if (value.is_object() && !value.contains("id")) {
     const auto wrapped = value.find("identity");
-    if (wrapped != value.end() && wrapped->is_object()) {
-      return kimera::IdentityFromJson(*wrapped, out);
+    if (wrapped != value.end()) {
+      if (wrapped->is_object()) return kimera::IdentityFromJson(*wrapped, out);
+      // "field 'id' is missing" would hide what the line meant to be.
+      return kimera::Status::InvalidArgument(
+          std::string("key 'identity' must hold an identity object (got ") + wrapped->type_name() +
+          "), and there is no 'id' for a bare identity");
     }
   }
   return kimera::IdentityFromJson(value, out);
@@ -121,8 +125,9 @@ int RunImport(const GlobalOptions& global, const std::string& path) {
     PrintError("sync failed: " + s.ToString());
     return kExitStorage;
   }
-  std::fprintf(stderr, "imported %llu identities, %llu bad lines\n",
-               static_cast<unsigned long long>(imported), static_cast<unsigned long long>(bad));
+  std::fprintf(stderr, "imported %llu %s, %llu bad %s\n", static_cast<unsigned long long>(imported),
+               imported == 1 ? "identity" : "identities", static_cast<unsigned long long>(bad),
+               bad == 1 ? "line" : "lines");
   return bad == 0 ? kExitOk : kExitBadInput;
 }
 

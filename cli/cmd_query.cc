@@ -18,7 +18,9 @@ namespace {
 struct QueryOptions {
   double min_entropy = 0.0;                                      // Default 0.
   double max_entropy = std::numeric_limits<double>::infinity();  // Default +inf.
-  std::size_t limit = 10;                                        // Default 10.
+  // Signed, so that a negative N is seen and refused: parsed into a
+  // size_t, -1 wrapped around to "everything".
+  long long limit = 10;  // Default 10.
 };
 
 int OpenOrReport(const GlobalOptions& global, std::unique_ptr<kimera::IdentityStore>* store) {
@@ -37,11 +39,15 @@ int RunQuery(const GlobalOptions& global, const QueryOptions& options) {
     PrintError("--min-entropy is greater than --max-entropy");
     return kExitUsage;
   }
+  if (options.limit < 0) {
+    PrintError("--limit must be 0 or more (got " + std::to_string(options.limit) + ")");
+    return kExitUsage;
+  }
   std::unique_ptr<kimera::IdentityStore> store;
   if (int code = OpenOrReport(global, &store); code != kExitOk) return code;
   std::vector<kimera::Identity> found;
-  kimera::Status s =
-      store->FindByEntropy(options.min_entropy, options.max_entropy, options.limit, &found);
+  kimera::Status s = store->FindByEntropy(options.min_entropy, options.max_entropy,
+                                          static_cast<std::size_t>(options.limit), &found);
   if (!s.ok()) {
     PrintError(s.ToString());
     return kExitStorage;

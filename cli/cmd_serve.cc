@@ -274,7 +274,10 @@ void AddServeCommand(CLI::App& app, const GlobalOptions& global) {
       "serve",
       "Open the store with /metrics and run until SIGINT/SIGTERM, optionally with a workload.");
   auto options = std::make_shared<ServeOptions>();
-  cmd->add_option("--workload", options->rate, "Run a seeded workload at RATE operations/s")
+  cmd->add_option("--workload", options->rate,
+                  "Run a seeded workload at RATE operations/s. It writes, removes and decays "
+                  "only identities it created (ids \"wg-...\" / \"ws-...\" with meta.source "
+                  "\"workload\"); identities imported or stored by others are only read")
       ->capture_default_str()
       ->type_name("RATE");
   cmd->add_option("--workload-duration", options->duration_seconds,

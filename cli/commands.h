@@ -31,6 +31,7 @@ struct GlobalOptions {
 void AddImportCommand(CLI::App& app, const GlobalOptions& global);
 void AddExportCommand(CLI::App& app, const GlobalOptions& global);
 void AddGetCommand(CLI::App& app, const GlobalOptions& global);
+void AddRemoveCommand(CLI::App& app, const GlobalOptions& global);
 void AddQueryCommand(CLI::App& app, const GlobalOptions& global);
 void AddCountCommand(CLI::App& app, const GlobalOptions& global);
 void AddServeCommand(CLI::App& app, const GlobalOptions& global);

@@ -7,6 +7,7 @@
 #include <new>
 #include <string>
 
+#include "command_suggest.h"
 #include "commands.h"
 #include "kimera/config_loader.h"
 
@@ -62,6 +63,7 @@ int Run(int argc, char** argv) {
   kimera_cli::AddImportCommand(app, global);
   kimera_cli::AddExportCommand(app, global);
   kimera_cli::AddGetCommand(app, global);
+  kimera_cli::AddRemoveCommand(app, global);
   kimera_cli::AddQueryCommand(app, global);
   kimera_cli::AddCountCommand(app, global);
   kimera_cli::AddServeCommand(app, global);
@@ -70,6 +72,10 @@ int Run(int argc, char** argv) {
   kimera_cli::AddDualWriteCommands(app, global);
   kimera_cli::AddStressCommand(app, global);
 
+  if (const auto unknown = kimera_cli::UnknownCommand(app, argc, argv)) {
+    kimera_cli::PrintError(kimera_cli::UnknownCommandMessage(app, *unknown));
+    return kimera_cli::kExitUsage;
+  }
   try {
     app.parse(argc, argv);
   } catch (const CommandExit& e) {

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdio>
 #include <random>
+#include <string_view>
 #include <unordered_set>
 #include <utility>
 #include <vector>
@@ -66,6 +67,21 @@ constexpr int kMaxTerms = 300;
 constexpr std::size_t kGeoidSample = 10'000;
 constexpr std::size_t kScarSample = 2'000;
 constexpr std::size_t kStartupScanLimit = 200'000;  // Ids read at start to seed the samples.
+
+// The workload's own identities: these id prefixes, and meta.source kSource.
+constexpr const char* kGeoidPrefix = "wg-";
+constexpr const char* kScarPrefix = "ws-";
+constexpr const char* kSource = "workload";
+
+bool HasPrefix(const std::string& id, std::string_view prefix) {
+  return id.compare(0, prefix.size(), prefix) == 0;
+}
+
+bool IsOwn(const kimera::Identity& identity) {
+  if (!HasPrefix(identity.id, kGeoidPrefix) && !HasPrefix(identity.id, kScarPrefix)) return false;
+  const auto source = identity.meta.find("source");
+  return source != identity.meta.end() && source->is_string() && *source == kSource;
+}
 
 constexpr std::array<const char*, 16> kSyllables = {"ka",   "to",  "ri",  "mu",  "sen", "lo",
                                                     "va",   "qui", "dra", "pel", "no",  "zu",
@@ -155,15 +171,21 @@ class Workload::Generator {
 
   bool ack_log_failed() const { return !options_.ack_log_path.empty() && ack_log_ == nullptr; }
 
-  // Seeds the samples with the ids already stored, so a restarted workload
-  // keeps working on what the previous run left.
+  // Seeds the samples with the workload's own identities already stored
+  // (its id prefixes, stored with meta.source "workload"), so a restarted
+  // workload keeps working on what the previous run left. Identities it did
+  // not create are never sampled, so never removed, re-stored or decayed.
   kimera::Status SampleExisting() {
+    // One scan over the id range from the geoid prefix to the end of the scar
+    // prefix ("wg-" < "ws-"); ids in between that are not the workload's are
+    // skipped.
+    const std::string_view last_prefix(kScarPrefix);
     std::size_t visited = 0;
-    return store_.Scan("", [&](const kimera::Identity& identity) {
-      if (identity.identity_type == kimera::IdentityType::kScar) {
-        scars_.Offer(identity.id, rng_);
-      } else {
-        geoids_.Offer(identity.id, rng_);
+    return store_.Scan(kGeoidPrefix, [&](const kimera::Identity& identity) {
+      if (identity.id.compare(0, last_prefix.size(), last_prefix) > 0) return false;
+      if (IsOwn(identity)) {
+        (identity.identity_type == kimera::IdentityType::kScar ? scars_ : geoids_)
+            .Offer(identity.id, rng_);
       }
       return ++visited < kStartupScanLimit;
     });
@@ -280,12 +302,12 @@ class Workload::Generator {
 
   kimera::Status NewGeoid(bool* acknowledged, bool* created) {
     kimera::Identity identity;
-    identity.id = "wg-" + run_tag_ + "-" + std::to_string(next_id_++);
+    identity.id = kGeoidPrefix + run_tag_ + "-" + std::to_string(next_id_++);
     identity.identity_type = kimera::IdentityType::kGeoid;
     identity.lang_axis = kLangAxes[UniformInt(rng_, 0, kLangAxes.size() - 1)];
     identity.weight = Uniform(rng_, 0.1, 2.0);
     identity.meta["terms"] = MakeTerms();
-    identity.meta["source"] = "workload";
+    identity.meta["source"] = kSource;
     for (int t = UniformInt(rng_, 0, 3); t > 0; --t) {
       identity.tags.push_back(vocabulary_[word_by_rank_(rng_)]);
     }
@@ -338,7 +360,7 @@ class Workload::Generator {
     if (geoids_.size() < 2) return NewGeoid(acknowledged, created);
     const int wanted = std::min<int>(UniformInt(rng_, 2, 50), static_cast<int>(geoids_.size()));
     kimera::Identity identity;
-    identity.id = "ws-" + run_tag_ + "-" + std::to_string(next_id_++);
+    identity.id = kScarPrefix + run_tag_ + "-" + std::to_string(next_id_++);
     identity.identity_type = kimera::IdentityType::kScar;
     identity.weight = Uniform(rng_, 0.0, 2.0);
     std::unordered_set<std::size_t> chosen;
@@ -348,7 +370,7 @@ class Workload::Generator {
       if (chosen.insert(index).second) identity.related_ids.push_back(geoids_.at(index));
     }
     identity.raw = "link of " + std::to_string(identity.related_ids.size()) + " geoids";
-    identity.meta["source"] = "workload";
+    identity.meta["source"] = kSource;
     kimera::Status s = store_.Store(identity);
     if (!s.ok()) return s;
     *acknowledged = *created = true;

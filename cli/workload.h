@@ -8,7 +8,11 @@
 // short scans, occasional removes, and a decay application now and then. The
 // first operations run through every kind once, so each appears on /metrics
 // within seconds. Known ids are a bounded reservoir sample (10,000 geoids,
-// 2,000 scars), seeded at start from what the store already holds.
+// 2,000 scars), seeded at start from the workload's own identities already
+// stored. The workload writes, removes and decays only identities it created:
+// ids starting "wg-" (geoids) or "ws-" (scars) whose meta.source is
+// "workload". Every other identity in the store is left alone (it may only
+// be read, by scans and entropy queries).
 //
 // The stores-only mix keeps just the writes that store an identity (new
 // geoids, re-stores, new scars, in the full mix's proportions): every
@@ -63,7 +67,8 @@ class Workload {
   Workload(const Workload&) = delete;
   Workload& operator=(const Workload&) = delete;
 
-  // Samples the ids already stored, then starts the operation thread.
+  // Samples the workload's own ids already stored, then starts the operation
+  // thread.
   void Start();
   // Asks the thread to stop, lets the operation in flight finish, and joins.
   // Safe to call more than once.

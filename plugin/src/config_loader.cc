@@ -187,6 +187,11 @@ Status ParseConfig(const std::string& text, const std::string& source, KimeraCon
   entropy.Double("low_entropy_below", 0, 1e6, &e.low_entropy_below);
   entropy.Double("high_entropy_from", 0, 1e6, &e.high_entropy_from);
   entropy.Double("change_rate_window_seconds", 1, 3600, &e.change_rate_window_seconds);
+  long long earliest = e.earliest_timestamp_seconds, future = e.max_future_seconds;
+  entropy.Int64("earliest_timestamp_seconds", -62'135'596'800LL, 253'402'300'799LL, &earliest);
+  entropy.Int64("max_future_seconds", 0, 1LL << 40, &future);
+  e.earliest_timestamp_seconds = earliest;
+  e.max_future_seconds = future;
   entropy.RejectUnknown();
   if (status.ok() && e.low_entropy_below > e.high_entropy_from) {
     status = Status::InvalidArgument(source +

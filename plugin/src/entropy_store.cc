@@ -9,6 +9,7 @@
 #include <chrono>
 #include <stdexcept>
 
+#include "kimera/identity_json.h"
 #include "kimera/record_codec.h"
 
 namespace kimera {
@@ -55,6 +56,33 @@ void AddGauge(prometheus::MetricFamily* family, double value,
 }
 
 constexpr std::size_t kRebuildBatch = 1000;
+
+// InvalidArgument naming the id and the field when `at` (not 0, which means
+// "now") lies outside the configured window around `now`.
+Status CheckTimestampWindow(const Identity& identity, const char* field, Micros at, Micros now,
+                            const EntropyConfig& config) {
+  constexpr Micros kMicros = 1'000'000;
+  if (at == 0) return Status::OK();
+  const Micros earliest = config.earliest_timestamp_seconds * kMicros;
+  const Micros latest = now + config.max_future_seconds * kMicros;
+  std::string what;
+  if (at < earliest) {
+    what = "is before " + FormatTimestamp(earliest) + " ([entropy] earliest_timestamp_seconds)";
+  } else if (at > latest) {
+    what = "is more than " + std::to_string(config.max_future_seconds) +
+           " s in the future ([entropy] max_future_seconds; now " + FormatTimestamp(now) + ")";
+  } else {
+    return Status::OK();
+  }
+  return Status::InvalidArgument("identity '" + DisplayId(identity.id) + "': field '" + field +
+                                 "' " + FormatTimestamp(at) + " " + what);
+}
+
+Status CheckTimestamps(const Identity& identity, Micros now, const EntropyConfig& config) {
+  Status s = CheckTimestampWindow(identity, "created_at", identity.created_at, now, config);
+  if (!s.ok()) return s;
+  return CheckTimestampWindow(identity, "updated_at", identity.updated_at, now, config);
+}
 
 }  // namespace
 
@@ -427,10 +455,11 @@ Status EntropyStore::Rebuild() {
 
 Status EntropyStore::Store(const Identity& identity) {
   const auto start = SteadyClock::now();
-  Status s;
-  if (rocks_ != nullptr) {
+  // Refused like any other invalid input: observed, nothing written.
+  Status s = CheckTimestamps(identity, clock_(), config_.entropy);
+  if (s.ok() && rocks_ != nullptr) {
     s = target()->Store(identity);
-  } else {
+  } else if (s.ok()) {
     std::lock_guard lock(LockFor(identity.id));
     s = WriteIntent(identity.id);
     if (s.ok()) {

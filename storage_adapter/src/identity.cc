@@ -270,6 +270,24 @@ Status Validate(const Identity& identity) {
     return Status::InvalidArgument(FieldError(
         identity, "weight", "must be finite and >= 0 (got " + FormatNumber(identity.weight) + ")"));
   }
+  // A scar's weight multiplies its entropy, which sets tau: 1e300 would give
+  // an entropy of 1e300 bits and a tau that overflows (or that no histogram
+  // shows). A geoid's weight only shrinks under decay: any finite value.
+  if (identity.identity_type == IdentityType::kScar && identity.weight > kMaxScarWeight) {
+    return Status::InvalidArgument(FieldError(identity, "weight",
+                                              "of a scar must be at most " +
+                                                  FormatNumber(kMaxScarWeight) + " (got " +
+                                                  FormatNumber(identity.weight) + ")"));
+  }
+  // Both set and out of order would put the identity in the wrong place of
+  // every newest-first listing and give it a negative time since update.
+  if (identity.created_at != 0 && identity.updated_at != 0 &&
+      identity.updated_at < identity.created_at) {
+    return Status::InvalidArgument(
+        FieldError(identity, "updated_at",
+                   "is earlier than created_at (" + std::to_string(identity.updated_at) + " < " +
+                       std::to_string(identity.created_at) + " us since 1970)"));
+  }
   const std::pair<const std::string*, const char*> strings[] = {
       {&identity.raw, "raw"}, {&identity.echo, "echo"}, {&identity.lang_axis, "lang_axis"}};
   for (const auto& [value, field] : strings) {

@@ -1,5 +1,6 @@
 #include "kimera/identity_json.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cstdint>
 
@@ -221,7 +222,11 @@ void AppendJsonStringList(const std::vector<std::string>& list, std::string* out
   out->push_back(']');
 }
 
-void AppendDouble(double value, std::string* out) { out->append(Json(value).dump()); }
+// -0.0 (an entropy of -sum over one term, a weight scaled from -0) reads as
+// a sign where there is none; it is written as 0.0.
+void AppendDouble(double value, std::string* out) {
+  out->append(Json(value == 0.0 ? 0.0 : value).dump());
+}
 
 void AppendKey(const char* key, std::string* out) {
   if (out->size() > 1) out->append(", ");
@@ -241,6 +246,36 @@ bool DepthWithin(const Json& value, int depth) {
   return true;
 }
 
+// Names the keys of `object` that are not identity fields, so a line such as
+// {"identity": "x"} says what it holds rather than only what it lacks.
+std::string UnknownKeysNote(const Json& object) {
+  static constexpr std::string_view kKnown[] = {
+      "id",         "identity_type", "raw",         "echo",    "lang_axis",
+      "tags",       "weight",        "related_ids", "meta",    "created_at",
+      "updated_at", "content",       "metadata",    "entropy", "effective_tau"};
+  constexpr std::size_t kMaxNamed = 3;
+  std::string named;
+  std::size_t unknown = 0;
+  for (auto it = object.begin(); it != object.end(); ++it) {
+    if (std::find(std::begin(kKnown), std::end(kKnown), it.key()) != std::end(kKnown)) continue;
+    if (++unknown > kMaxNamed) continue;
+    if (!named.empty()) named += ", ";
+    named += '\'';
+    named += DisplayId(it.key());
+    named += '\'';
+  }
+  if (unknown == 0) return "";
+  std::string note = unknown == 1 ? " (unknown key " : " (unknown keys ";
+  note += named;
+  if (unknown > kMaxNamed) {
+    note += " and ";
+    note += std::to_string(unknown - kMaxNamed);
+    note += " more";
+  }
+  note += ')';
+  return note;
+}
+
 // `meta_source`, when not null, is the caller's own copy of the meta value
 // and is moved from instead of copied.
 Status ReadIdentity(const Json& object, Json* meta_source, Identity* out) {
@@ -252,7 +287,8 @@ Status ReadIdentity(const Json& object, Json* meta_source, Identity* out) {
   // The id is read first so that every later error can name it.
   const auto id_it = object.find("id");
   if (id_it == object.end()) {
-    return Status::InvalidArgument(FieldError({}, "id", "is missing"));
+    return Status::InvalidArgument(
+        FieldError({}, "id", std::string("is missing").append(UnknownKeysNote(object))));
   }
   if (!id_it->is_string()) {
     return Status::InvalidArgument(FieldError({}, "id", MustBe("a string", *id_it)));

@@ -161,7 +161,9 @@ class KimeraCli(unittest.TestCase):
     def test_reimport_keeps_created_at(self):
         self.import_sample()
         first = {row["id"]: row for row in self.export()}
-        changed = [dict(row["identity"], created_at="2030-01-01T00:00:00+00:00",
+        # A different created_at inside the timestamp window (not in the future) and
+        # not after the sample's updated_at, so the line is valid and only the rule is tested.
+        changed = [dict(row["identity"], created_at="2021-01-01T00:00:00+00:00",
                         raw="changed") for row in self.sample[:5]]
         r = self.kimera("import", "-", stdin="".join(json.dumps(c) + "\n" for c in changed))
         self.assertEqual(r.returncode, 0, r.stderr)

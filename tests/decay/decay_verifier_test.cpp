@@ -319,6 +319,20 @@ BOOST_AUTO_TEST_CASE(an_index_entry_without_its_record_fails_formula) {
   RequireStatus(*store, 0);
 }
 
+BOOST_AUTO_TEST_CASE(decay_factor_underflowing_to_zero_passes_bounds) {
+  TempDir dir;
+  ManualClock clock;
+  auto store = OpenStore(dir.str("db"), clock);
+  // 1975: an age of ~52 years is ~1,350 tau at H = 0; exp(-age / tau) is 0 in
+  // double arithmetic, which is the right answer, not a failure.
+  Identity old = Geoid("old", {1});
+  old.created_at = 157'766'400'000'000;
+  BOOST_REQUIRE(store->Store(old).ok());
+  const auto report = Verify(*store, clock());
+  BOOST_TEST(report.failures.empty());
+  RequireStatus(*store, 1);
+}
+
 BOOST_AUTO_TEST_CASE(a_clock_read_after_the_sample_still_fails_a_future_created_at) {
   TempDir dir;
   ManualClock clock;

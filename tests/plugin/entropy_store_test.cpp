@@ -121,6 +121,34 @@ const std::vector<Planted>& PlantedProblems() {
 
 BOOST_AUTO_TEST_SUITE(entropy_store)
 
+BOOST_AUTO_TEST_CASE(refuses_timestamps_outside_the_configured_window) {
+  test::TempDir dir;
+  test::ManualClock clock;
+  PluginConfig config = test::QuietConfig();
+  config.entropy.max_future_seconds = 3600;
+  config.entropy.earliest_timestamp_seconds = 1'000'000'000;  // 2001-09-09.
+  auto store = test::Wrap(test::OpenRocks(dir.str("data")), config, clock);
+  Identity identity;
+  identity.id = "t";
+  identity.created_at = clock() + 3601'000'000LL;
+  Status s = store->Store(identity);
+  BOOST_TEST(s.IsInvalidArgument());
+  BOOST_TEST(s.message().find("identity 't': field 'created_at'") == 0u, s.message());
+  BOOST_TEST(s.message().find("max_future_seconds") != std::string::npos, s.message());
+  identity.created_at = 999'999'999'000'000LL;
+  s = store->Store(identity);
+  BOOST_TEST(s.message().find("earliest_timestamp_seconds") != std::string::npos, s.message());
+  identity.created_at = clock() - 1'000'000;
+  identity.updated_at = clock() + 7200'000'000LL;
+  s = store->Store(identity);
+  BOOST_TEST(s.message().find("field 'updated_at'") != std::string::npos, s.message());
+  Identity absent;
+  BOOST_TEST(store->Fetch("t", &absent).IsNotFound());
+  identity.created_at = clock() + 3600'000'000LL;
+  identity.updated_at = 0;
+  BOOST_TEST(store->Store(identity).ok());
+}
+
 BOOST_AUTO_TEST_CASE(check_reports_each_planted_problem_and_repair_fixes_it) {
   for (IndexPlacement placement :
        {IndexPlacement::kRecordDatabase, IndexPlacement::kSeparateOverRocks,

@@ -351,6 +351,29 @@ BOOST_AUTO_TEST_CASE(formats_timestamps_like_python_isoformat) {
   BOOST_TEST(!FormatTimestamp(std::numeric_limits<Micros>::max()).empty());
 }
 
+BOOST_AUTO_TEST_CASE(writes_no_negative_zero) {
+  Identity identity;
+  identity.id = "one_term";
+  identity.weight = -0.0;
+  identity.meta["terms"] = Json::array({{{"term", "a"}, {"intensity", 2}}});
+  const double entropy = Entropy(identity);  // -(1 * log2 1) is -0.0.
+  const std::string line = IdentityToJsonLine(identity, std::make_pair(entropy, 1.0));
+  BOOST_TEST(line.find("-0.0") == std::string::npos, line);
+  BOOST_TEST(line.find("\"entropy\": 0.0") != std::string::npos, line);
+  BOOST_TEST(line.find("\"weight\": 0.0") != std::string::npos, line);
+}
+
+BOOST_AUTO_TEST_CASE(missing_id_names_the_unknown_keys) {
+  Identity out;
+  Status s = IdentityFromJsonText(R"({"identity": "x"})", &out);
+  BOOST_TEST(s.message() == "identity: field 'id' is missing (unknown key 'identity')");
+  s = IdentityFromJsonText(R"({"a": 1, "b": 2, "c": 3, "d": 4, "raw": "r"})", &out);
+  BOOST_TEST(s.message() ==
+             "identity: field 'id' is missing (unknown keys 'a', 'b', 'c' and 1 more)");
+  s = IdentityFromJsonText(R"({"raw": "r"})", &out);
+  BOOST_TEST(s.message() == "identity: field 'id' is missing");
+}
+
 BOOST_AUTO_TEST_CASE(format_then_parse_is_identity) {
   for (Micros m = -5'000'000'000'000'000; m < 250'000'000'000'000'000; m += 7'777'777'777'777) {
     BOOST_TEST(ParseOk(FormatTimestamp(m)) == m);

@@ -210,6 +210,43 @@ BOOST_AUTO_TEST_CASE(rejects_nan_inf_and_negative_weight) {
   BOOST_TEST(Validate(identity).ok());
 }
 
+BOOST_AUTO_TEST_CASE(rejects_scar_weight_that_would_overflow_entropy_and_tau) {
+  Identity scar = Geoid("s1");
+  scar.identity_type = IdentityType::kScar;
+  scar.related_ids = {"a", "b"};
+  scar.weight = 1e300;
+  ExpectRejected(scar, "weight");
+  scar.weight = kMaxScarWeight;
+  BOOST_TEST(Validate(scar).ok());
+  BOOST_TEST(Entropy(scar) == kMaxScarWeight);
+  // A geoid's weight is not in its entropy: any finite value is data.
+  Identity geoid = Geoid();
+  geoid.weight = 1e300;
+  BOOST_TEST(Validate(geoid).ok());
+}
+
+BOOST_AUTO_TEST_CASE(keeps_reference_arithmetic_for_self_and_duplicate_relations) {
+  Identity scar = Geoid("s1");
+  scar.identity_type = IdentityType::kScar;
+  scar.related_ids = {"s1", "g"};
+  BOOST_TEST(Validate(scar).ok());
+  BOOST_TEST(Entropy(scar) == 1.0);
+  scar.related_ids = {"a", "a", "b", "b"};
+  BOOST_TEST(Validate(scar).ok());
+  BOOST_TEST(Entropy(scar) == 2.0);
+}
+
+BOOST_AUTO_TEST_CASE(rejects_updated_at_before_created_at) {
+  Identity identity = Geoid();
+  identity.created_at = 2'000'000;
+  identity.updated_at = 1'000'000;
+  ExpectRejected(identity, "updated_at");
+  identity.updated_at = 2'000'000;
+  BOOST_TEST(Validate(identity).ok());
+  identity.updated_at = 0;  // "Set it at store time."
+  BOOST_TEST(Validate(identity).ok());
+}
+
 BOOST_AUTO_TEST_CASE(rejects_nan_intensity) {
   Json terms = EqualTerms(3);
   terms[2]["intensity"] = std::numeric_limits<double>::quiet_NaN();

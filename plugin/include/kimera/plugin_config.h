@@ -30,6 +30,11 @@ struct EntropyConfig {
   double low_entropy_below = 1.0;            // Default 1.0 bit: "low" category is H < this.
   double high_entropy_from = 3.0;            // Default 3.0 bits: "high" category is H >= this.
   double change_rate_window_seconds = 60.0;  // Default 60 s window for kimera_entropy_change_rate.
+  // The window a stored created_at / updated_at must fall in (0 means "now"
+  // and is always accepted). A time outside it makes every later decay
+  // verification fail, so Store refuses it with InvalidArgument.
+  std::int64_t earliest_timestamp_seconds = 0;  // Default 0: not before 1970-01-01T00:00:00Z.
+  std::int64_t max_future_seconds = 86'400;     // Default 1 day ahead of the store's clock.
 };
 
 struct IndexConfig {

@@ -67,6 +67,9 @@ struct DecayParams {
 inline constexpr std::size_t kMaxIdBytes = 512;
 inline constexpr std::size_t kMaxRecordBytes = 16u << 20;  // Encoded record, 16 MiB.
 inline constexpr int kMaxMetaDepth = 64;
+// A scar's weight multiplies its entropy (log2(n) * weight); above this the
+// entropy and tau stop meaning anything (1e300 overflows tau).
+inline constexpr double kMaxScarWeight = 1e6;
 
 // Shannon entropy in bits, by the rules above.
 double Entropy(const Identity& identity);
@@ -78,7 +81,8 @@ double EffectiveTau(double entropy, const DecayParams& params = {});
 double DecayFactor(double age_seconds, double tau_eff);
 
 // Checks every rule of the model: id non-empty and at most 512 bytes,
-// weight finite and >= 0, term intensities finite, every string valid
+// weight finite and >= 0 (a scar's at most kMaxScarWeight), updated_at not
+// before created_at when both are set, term intensities finite, every string valid
 // UTF-8, meta an object no deeper than kMaxMetaDepth. The error names the
 // field and the id. Does not check the encoded size (see EncodeRecord).
 Status Validate(const Identity& identity);
