@@ -5,6 +5,7 @@
 #include <mutex>
 #include <thread>
 
+#include "../test_time_scale.h"
 #include "decay_test_support.h"
 #include "kimera/memory_store.h"
 
@@ -116,10 +117,15 @@ void VerifyWhileWriting(EntropyStore& store) {
   writers.emplace_back([&] { DecaySingleIds(store, ids, c); });
   writers.emplace_back([&] { StoreAndRemove(store, ids, c); });
   writers.emplace_back([&] { DecayEverything(store, sweep->verifier(), c); });
+  // A sanitizer build runs everything tens of times slower: fewer runs and operations still
+  // interleave every writer with the sweeps, which is what it is there to check.
+  const bool slow_build = testing::TimeScale() > 1;
+  const int verifications = slow_build ? 4 : kVerifications;
+  const std::uint64_t min_operations = slow_build ? 40 : kMinOperations;
   std::size_t failed_runs = 0, verified = 0, ledger_checked = 0;
   for (int run = 0;
-       !c.stop.load() && (run < kVerifications || c.decays.load() < kMinOperations ||
-                          c.stores.load() < kMinOperations || c.bulk_applications.load() < 2);
+       !c.stop.load() && (run < verifications || c.decays.load() < min_operations ||
+                          c.stores.load() < min_operations || c.bulk_applications.load() < 2);
        ++run) {
     DecaySweepResult result;
     const Status s = sweep->RunNow(&result);
