@@ -156,7 +156,9 @@ int RunServe(const GlobalOptions& global, const ServeOptions& options) {
 
   const sigset_t stop_signals = BlockStopSignals();
   std::unique_ptr<kimera::EntropyStore> store;
-  if (kimera::Status s = kimera::OpenConfiguredStore(config, /*serve_metrics=*/true, &store);
+  std::vector<std::string> recovery_reports;
+  if (kimera::Status s =
+          kimera::OpenConfiguredStore(config, /*serve_metrics=*/true, &store, &recovery_reports);
       !s.ok()) {
     if (s.IsUnavailable()) {
       // The message names the address and the reason already.
@@ -167,7 +169,7 @@ int RunServe(const GlobalOptions& global, const ServeOptions& options) {
     }
     return kExitStorage;
   }
-  PrintRecoveryReports(*store);
+  PrintRecoveryReports(recovery_reports);
   const std::string metrics_address = store->endpoint() ? store->endpoint()->address() : "";
 
   BackgroundWork background(*store, config);

@@ -1,6 +1,7 @@
 #include "store_opener.h"
 
 #include <string>
+#include <vector>
 
 #include "kimera/store_factory.h"
 
@@ -12,8 +13,8 @@ void ApplyAccess(const GlobalOptions& global, Access access, kimera::KimeraConfi
   config->storage.salvage = global.salvage;
 }
 
-void PrintRecoveryReports(kimera::EntropyStore& store) {
-  for (const std::string& report : kimera::RecoveryReports(store)) PrintError("warning: " + report);
+void PrintRecoveryReports(const std::vector<std::string>& reports) {
+  for (const std::string& report : reports) PrintError("warning: " + report);
 }
 
 kimera::Status OpenEntropyStoreForCli(const GlobalOptions& global, Access access,
@@ -26,9 +27,10 @@ kimera::Status OpenEntropyStoreForCli(const GlobalOptions& global, Access access
   if (!s.ok()) return s;
   if (global.db_path_given || config.db_path.empty()) config.db_path = global.db_path;
   ApplyAccess(global, access, &config);
-  s = kimera::OpenConfiguredStore(config, /*serve_metrics=*/false, out);
+  std::vector<std::string> reports;
+  s = kimera::OpenConfiguredStore(config, /*serve_metrics=*/false, out, &reports);
   if (!s.ok()) return s;
-  PrintRecoveryReports(**out);
+  PrintRecoveryReports(reports);
   if (config_out != nullptr) *config_out = std::move(config);
   return s;
 }

@@ -4,6 +4,8 @@
 #define KIMERA_CLI_STORE_OPENER_H_
 
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "commands.h"
 #include "kimera/config_loader.h"
@@ -41,9 +43,9 @@ kimera::Status OpenEntropyStoreForCli(const GlobalOptions& global, Access access
 // Applies `access` and --salvage to the storage options of `config`.
 void ApplyAccess(const GlobalOptions& global, Access access, kimera::KimeraConfig* config);
 
-// Prints every recovery report of `store` (what a salvage or a torn log
-// lost) on stderr.
-void PrintRecoveryReports(kimera::EntropyStore& store);
+// Prints each recovery report (what a salvage or a torn log lost, from
+// OpenConfiguredStore) on stderr as a warning.
+void PrintRecoveryReports(const std::vector<std::string>& reports);
 
 // Prints "cannot open database 'PATH': <reason>" and returns the exit code
 // of an open failure: 1 for a bad configuration, 3 for everything else

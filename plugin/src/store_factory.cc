@@ -25,12 +25,16 @@ std::vector<NamedFolder> DatabaseFolders(const KimeraConfig& config) {
 }  // namespace
 
 Status OpenConfiguredStore(const KimeraConfig& config, bool serve_metrics,
-                           std::unique_ptr<EntropyStore>* out) {
+                           std::unique_ptr<EntropyStore>* out,
+                           std::vector<std::string>* recovery_reports) {
   Status s = CheckDistinctFolders(DatabaseFolders(config));
   if (!s.ok()) return s;
   std::unique_ptr<RocksDbStore> rocks;
   s = RocksDbStore::Open(config.db_path, config.storage, &rocks);
   if (!s.ok()) return s;
+  const RocksDbDatabase* records = &rocks->database();
+  std::vector<std::string> reports;
+  if (!records->recovery_report().empty()) reports.push_back(records->recovery_report());
   PluginConfig plugin = config.plugin;
   plugin.metrics.serve = plugin.metrics.serve && serve_metrics;
   // One registry for every layer, so /metrics shows dual-write next to the
@@ -51,28 +55,14 @@ Status OpenConfiguredStore(const KimeraConfig& config, bool serve_metrics,
   } else {
     inner = std::move(rocks);
   }
-  return EntropyStore::Open(std::move(inner), plugin, out, std::move(registry));
-}
-
-std::vector<std::string> RecoveryReports(EntropyStore& store) {
-  std::vector<std::string> reports;
-  const RocksDbDatabase* records = nullptr;
-  for (IdentityStore* layer = store.target(); layer != nullptr;) {
-    if (auto* rocks = dynamic_cast<RocksDbStore*>(layer)) {
-      records = &rocks->database();
-      break;
-    }
-    auto* wrapper = dynamic_cast<StoreWrapper*>(layer);
-    layer = wrapper != nullptr ? wrapper->target() : nullptr;
-  }
-  if (records != nullptr && !records->recovery_report().empty()) {
-    reports.push_back(records->recovery_report());
-  }
-  const RocksDbDatabase& index = store.index().database();
+  s = EntropyStore::Open(std::move(inner), plugin, out, std::move(registry));
+  if (!s.ok()) return s;
+  const RocksDbDatabase& index = (*out)->index().database();
   if (&index != records && !index.recovery_report().empty()) {
     reports.push_back(index.recovery_report());
   }
-  return reports;
+  if (recovery_reports != nullptr) *recovery_reports = std::move(reports);
+  return Status::OK();
 }
 
 }  // namespace kimera

@@ -145,7 +145,6 @@ BOOST_AUTO_TEST_CASE(a_sweep_does_not_stall_concurrent_stores) {
   } while (!done.load());
   writer.join();
   BOOST_TEST(written.load() == 3000);
-  BOOST_TEST(sweeps >= 1);
   // A sweep reads in chunks and never holds a lock a store waits on for longer than one chunk.
   // The first stores start with the first sweep, so a store that waited for a whole sweep would
   // take about the sweep's time: the bound is half of it, and never below 50 ms (scaled for the

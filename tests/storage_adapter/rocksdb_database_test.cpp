@@ -36,7 +36,10 @@ constexpr int kRecords = 60;
 
 // Writes `records` batches in a child that exits without closing the
 // database: their only copy is the write-ahead log, as after a crash.
-void WriteThenCrash(const fs::path& db, int records = kRecords, std::size_t value_bytes = 200) {
+// `last_value_bytes`, when not 0, is the value size of one more batch at the
+// end (one larger than a 32 KiB log block is written as several fragments).
+void WriteThenCrash(const fs::path& db, int records = kRecords, std::size_t value_bytes = 200,
+                    std::size_t last_value_bytes = 0) {
   const pid_t child = ::fork();
   BOOST_REQUIRE(child >= 0);
   if (child == 0) {
@@ -47,6 +50,11 @@ void WriteThenCrash(const fs::path& db, int records = kRecords, std::size_t valu
       std::string key = "key";
       key += std::to_string(1000 + i);
       batch.Put(key, std::string(value_bytes, static_cast<char>('a' + i % 26)));
+      if (!database->Write(&batch).ok()) ::_exit(2);
+    }
+    if (last_value_bytes > 0) {
+      rocksdb::WriteBatch batch;
+      batch.Put("last", std::string(last_value_bytes, 'z'));
       if (!database->Write(&batch).ok()) ::_exit(2);
     }
     ::_exit(0);
@@ -207,6 +215,24 @@ BOOST_AUTO_TEST_CASE(log_torn_at_its_tail_opens_and_says_so) {
   BOOST_TEST(CountKeys(*database) == kRecords - 1);
   BOOST_TEST(database->recovery_report().find("ended inside a record") != std::string::npos);
   BOOST_TEST(database->recovery_report().find(log.filename().string()) != std::string::npos);
+}
+
+// A crash (or power cut) can leave the first fragment of a batch that spans
+// log blocks without the rest. That is a torn tail, not damage: the fragment
+// holds the very next sequence number, and nothing after it was lost.
+BOOST_AUTO_TEST_CASE(batch_torn_after_its_first_fragment_opens_and_says_so) {
+  TempDir dir;
+  WriteThenCrash(dir.path, kRecords, 200, /*last_value_bytes=*/40000);
+  const fs::path log = OnlyLog(dir.path);
+  constexpr std::uintmax_t kBlock = 32768;
+  BOOST_REQUIRE(fs::file_size(log) > kBlock + 4096);  // The last batch crosses the block.
+  fs::resize_file(log, kBlock);                       // The first fragment ends the first block.
+  std::unique_ptr<RocksDbDatabase> database;
+  Status s = RocksDbDatabase::Open(dir.path.string(), RocksDbOptions{}, &database);
+  BOOST_REQUIRE_MESSAGE(s.ok(), s.ToString());
+  BOOST_TEST(CountKeys(*database) == kRecords);
+  BOOST_TEST(database->recovery_report().find("ended inside a record") != std::string::npos,
+             database->recovery_report());
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -27,13 +27,12 @@ namespace kimera {
 // to the primary, and nothing is replayed or repaired. NotFound "no database
 // at PATH" when a folder holds no database and config.storage forbids
 // creating one. config.storage.salvage applies to every database opened.
+// `recovery_reports`, when given, receives one line per database of the
+// stack (records, separate index) whose write-ahead-log replay could not
+// recover everything (RocksDbDatabase::recovery_report); empty when none.
 Status OpenConfiguredStore(const KimeraConfig& config, bool serve_metrics,
-                           std::unique_ptr<EntropyStore>* out);
-
-// What the write-ahead-log replay of each RocksDB database of `store`
-// (records, separate index) could not recover, one line per database that
-// lost anything (RocksDbDatabase::recovery_report); empty when none did.
-std::vector<std::string> RecoveryReports(EntropyStore& store);
+                           std::unique_ptr<EntropyStore>* out,
+                           std::vector<std::string>* recovery_reports = nullptr);
 
 }  // namespace kimera
 
