@@ -1,5 +1,6 @@
 #include "kimera/legacy_format.h"
 
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <nlohmann/json.hpp>
@@ -9,6 +10,10 @@
 
 namespace kimera {
 namespace {
+
+// What Validate lets a store write (finite, >= 0): a row holding anything
+// else was not written by this code, and a NaN would never compare equal.
+bool WeightStorable(double weight) { return std::isfinite(weight) && weight >= 0; }
 
 Status Bad(std::string_view id, std::string_view why) {
   return Status::Corruption("legacy row of identity '" + DisplayId(id) + "': " + std::string(why));
@@ -190,7 +195,7 @@ Status DecodeLegacyRow(std::string_view id, IdentityType type, std::string_view 
     if (!r.String(&identity.lang_axis)) return Bad(id, "lang_axis");
     if (!r.List(&identity.tags)) return Bad(id, "tags");
   }
-  if (!r.Double(&identity.weight)) return Bad(id, "weight");
+  if (!r.Double(&identity.weight) || !WeightStorable(identity.weight)) return Bad(id, "weight");
   if (scar && !r.List(&identity.related_ids)) return Bad(id, "related_ids");
   if (!r.Meta(&identity.meta)) return Bad(id, "meta");
   if (!r.Micros(&identity.created_at)) return Bad(id, "created_at");
@@ -221,6 +226,7 @@ Status DecodeJsonRow(std::string_view id, IdentityType type, std::string_view by
   auto weight = row.find("weight");
   if (weight == row.end() || !weight->is_number()) return Bad(id, "weight");
   identity.weight = weight->get<double>();
+  if (!WeightStorable(identity.weight)) return Bad(id, "weight");
   auto meta = row.find("meta");
   if (meta == row.end() || !meta->is_object()) return Bad(id, "meta");
   identity.meta = *meta;
