@@ -103,8 +103,8 @@ if os.path.exists(power_path):
         rows.append(("Power cuts, sync_writes = false: lost after last sync / lost before it",
                      f"{t['lost_after_sync']:,} / {t['lost_before_sync']} ({t['cuts']} cuts, "
                      f"{t['acknowledged']:,} acknowledged, at most {t['max_lost_per_cut']} "
-                     f"per cut, {t['holes']} holes; second database behind in "
-                     f"{t['secondary_diverged_then_repaired']} ids, repaired)", cmd))
+                     f"per cut, {t['holes']} holes, {t['dual_write_differences']} dual-write "
+                     f"differences)", cmd))
         ok = ok and p["sync_writes_false"]["ok"]
 else:
     rows.append(("Power cuts survived (sync_writes = true / false)", "not run here",

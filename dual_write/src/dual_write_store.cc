@@ -8,6 +8,7 @@
 #include <cmath>
 #include <csignal>
 #include <cstdlib>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <random>
@@ -83,7 +84,8 @@ DualWriteStore::DualWriteStore(std::unique_ptr<RocksDbStore> primary,
       primary_(static_cast<RocksDbStore*>(target())),
       secondary_(std::move(secondary)),
       config_(config),
-      db_(&primary_->database()) {}
+      db_(&primary_->database()),
+      defer_journal_clears_(!secondary_->in_primary_batch() && !db_->write_options().sync) {}
 
 Status DualWriteStore::Open(std::unique_ptr<RocksDbStore> primary,
                             std::unique_ptr<SecondaryStore> secondary,
@@ -140,6 +142,9 @@ DualWriteStore::~DualWriteStore() {
   if (repair_thread_.joinable()) repair_thread_.join();
   if (sweep_thread_.joinable()) sweep_thread_.join();
   shadow_.reset();
+  // Both databases flush on close anyway; this leaves the journal empty, so
+  // the next open replays nothing. A failure leaves entries to replay.
+  if (defer_journal_clears_) (void)ClearSyncedJournal();
 }
 
 std::mutex& DualWriteStore::LockFor(std::string_view id) {
@@ -223,7 +228,7 @@ Status DualWriteStore::Enqueue(std::string_view id, const Status& why, rocksdb::
 
 Status DualWriteStore::Write(DualWriteOp op, std::string_view id,
                              const std::function<Status()>& primary_write) {
-  std::lock_guard lock(LockFor(id));
+  std::unique_lock lock(LockFor(id));
   WriteContext ctx;
   ctx.owner = this;
   ctx.op = op;
@@ -246,8 +251,9 @@ Status DualWriteStore::Write(DualWriteOp op, std::string_view id,
   }
   NoteChanged(id);
   MaybeCrash("after_primary");
+  bool clear_journal = false;
   if (!secondary_->in_primary_batch()) {
-    s = CompleteOnSecondary(ctx, id);
+    s = CompleteOnSecondary(ctx, id, &clear_journal);
   } else {
     MaybeCrash("after_secondary");
     if (ctx.queued) {
@@ -261,17 +267,30 @@ Status DualWriteStore::Write(DualWriteOp op, std::string_view id,
     IdCheck check;
     (void)CheckIdLocked(id, &check);
   }
+  lock.unlock();
+  // The write is acknowledged either way: its journal entry stays until a
+  // later clear, or a replay, finds the secondary durable.
+  if (clear_journal) (void)ClearSyncedJournal();
   return s;
 }
 
-Status DualWriteStore::CompleteOnSecondary(WriteContext& ctx, std::string_view id) {
+Status DualWriteStore::CompleteOnSecondary(WriteContext& ctx, std::string_view id,
+                                           bool* clear_journal) {
   const auto start = SteadyClock::now();
   Status s = ctx.after ? secondary_->Put(*ctx.after) : secondary_->Delete(id);
   metrics_->SecondaryDuration(SecondsSince(start));
   rocksdb::WriteBatch batch;
   if (s.ok()) {
     MaybeCrash("after_secondary");
-    batch.Delete(journal_, ToSlice(id));
+    // Cleared now only when the secondary's write is already durable.
+    // Otherwise a power cut could keep the primary's write (its log synced
+    // by a flush or a Sync) and lose the secondary's, with no entry left to
+    // replay: the entry waits for the secondary's next sync.
+    if (defer_journal_clears_) {
+      *clear_journal = NoteUnsynced(id);
+    } else {
+      batch.Delete(journal_, ToSlice(id));
+    }
     audit_->Append(Entry(ctx.op, id, s), &batch);
     MaybeCrash("before_journal_clear");
     metrics_->Operation(ctx.op, true);
@@ -281,7 +300,10 @@ Status DualWriteStore::CompleteOnSecondary(WriteContext& ctx, std::string_view i
     return Status::OK();
   }
   metrics_->Operation(ctx.op, false);
-  if (config_.mode == DualWriteMode::kStrict) return RollBackLocked(ctx, id, s);
+  // An earlier write's wait for a sync no longer stands for the id: its
+  // journal entry now belongs to this failed write.
+  if (defer_journal_clears_) ForgetUnsynced(id);
+  if (config_.mode == DualWriteMode::kStrict) return RollBackLocked(ctx, id, s, clear_journal);
   batch.Delete(journal_, ToSlice(id));
   (void)Enqueue(id, s, &batch);
   audit_->Append(Entry(ctx.op, id, s), &batch);
@@ -296,7 +318,8 @@ Status DualWriteStore::CompleteOnSecondary(WriteContext& ctx, std::string_view i
   return Status::OK();
 }
 
-Status DualWriteStore::RollBackLocked(WriteContext& ctx, std::string_view id, const Status& why) {
+Status DualWriteStore::RollBackLocked(WriteContext& ctx, std::string_view id, const Status& why,
+                                      bool* clear_journal) {
   Status undo;
   {
     ctx.rollback = true;
@@ -309,7 +332,12 @@ Status DualWriteStore::RollBackLocked(WriteContext& ctx, std::string_view id, co
   if (undo.ok()) undo = ctx.before ? secondary_->Put(*ctx.before) : secondary_->Delete(id);
   rocksdb::WriteBatch batch;
   if (undo.ok()) {
-    batch.Delete(journal_, ToSlice(id));
+    // As after a successful write: the entry goes once the restores are durable.
+    if (defer_journal_clears_) {
+      *clear_journal = NoteUnsynced(id);
+    } else {
+      batch.Delete(journal_, ToSlice(id));
+    }
     audit_->Append(Entry(ctx.op, id, why), &batch);
     (void)db_->Write(&batch);
     return Status::Aborted("secondary write failed, both sides restored: " + why.ToString());
@@ -386,16 +414,70 @@ Status DualWriteStore::FindByEntropy(double min_entropy, double max_entropy, std
   return s;
 }
 
-// The secondary first: the primary's WAL holds the journal entries cleared
-// after each secondary write, so once it is durable nothing replays a
-// secondary write that was not. (RocksDB also syncs the primary's closed WALs
-// when it flushes; that gap is open: docs/reliability.md, "Power loss".)
 Status DualWriteStore::Sync() {
+  // Syncs both sides, the primary first.
+  if (defer_journal_clears_) return ClearSyncedJournal();
   if (!secondary_->in_primary_batch()) {
     Status s = secondary_->Sync();
     if (!s.ok()) return s;
   }
   return primary_->Sync();
+}
+
+bool DualWriteStore::NoteUnsynced(std::string_view id) {
+  // Read after the secondary's write returned: see sync_epoch_.
+  const std::uint64_t epoch = sync_epoch_.load();
+  std::lock_guard lock(unsynced_mu_);
+  unsynced_.insert_or_assign(std::string(id), epoch);
+  return unsynced_.size() >= kMaxUnsyncedClears;
+}
+
+void DualWriteStore::ForgetUnsynced(std::string_view id) {
+  std::lock_guard lock(unsynced_mu_);
+  unsynced_.erase(std::string(id));
+}
+
+Status DualWriteStore::SyncBothSides() {
+  Status s = primary_->Sync();
+  return s.ok() ? secondary_->Sync() : s;
+}
+
+Status DualWriteStore::ClearSyncedJournal() {
+  std::lock_guard serial(clear_mu_);
+  // A write that noted epoch E finished both sides before this bump, so
+  // the syncs below made both durable.
+  const std::uint64_t epoch = sync_epoch_.fetch_add(1);
+  Status s = SyncBothSides();
+  if (!s.ok()) return s;
+  // The ids whose last secondary write this sync made durable, by lock.
+  std::map<std::mutex*, std::vector<std::string>> by_lock;
+  {
+    std::lock_guard lock(unsynced_mu_);
+    for (const auto& [id, written_in] : unsynced_) {
+      if (written_in <= epoch) by_lock[&LockFor(id)].push_back(id);
+    }
+  }
+  for (auto& [mu, ids] : by_lock) {
+    // Under the ids' lock, so that no newer write of an id, whose journal
+    // entry is the same key, can commit between the check and the delete.
+    std::lock_guard id_lock(*mu);
+    rocksdb::WriteBatch batch;
+    std::vector<std::string> cleared;
+    {
+      std::lock_guard lock(unsynced_mu_);
+      for (std::string& id : ids) {
+        auto it = unsynced_.find(id);
+        if (it == unsynced_.end() || it->second > epoch) continue;  // Written again since.
+        unsynced_.erase(it);
+        batch.Delete(journal_, ToSlice(id));
+        cleared.push_back(std::move(id));
+      }
+    }
+    // A lost delete only means a redundant replay at the next open.
+    (void)secondary_->ClearMarks(cleared);
+    if (batch.Count() > 0) (void)db_->Write(&batch, "clearing the dual-write journal");
+  }
+  return Status::OK();
 }
 
 Status DualWriteStore::ReconcileLocked(std::string_view id) {
@@ -408,7 +490,15 @@ Status DualWriteStore::ReconcileLocked(std::string_view id) {
 
 Status DualWriteStore::RepairId(std::string_view id) {
   std::lock_guard lock(LockFor(id));
+  if (defer_journal_clears_) {
+    // Covers the copy as a write's entry does, until it is durable.
+    rocksdb::WriteBatch batch;
+    batch.Put(journal_, ToSlice(id), rocksdb::Slice());
+    Status s = db_->Write(&batch, "writing the dual-write journal");
+    if (!s.ok()) return s;
+  }
   Status s = ReconcileLocked(id);
+  if (s.ok() && defer_journal_clears_) (void)NoteUnsynced(id);
   metrics_->Operation(DualWriteOp::kRepair, s.ok());
   return s;
 }
@@ -423,15 +513,28 @@ Status DualWriteStore::ReplayJournal() {
   }
   Status s = RocksDbDatabase::FromRocks(it->status(), "reading the dual-write journal");
   if (!s.ok()) return s;
-  for (const std::string& id : ids) {
-    std::lock_guard lock(LockFor(id));
-    Status r = ReconcileLocked(id);
+  // Secondary writes that may have outlived the primary's (a power cut).
+  std::vector<std::string> marked;
+  s = secondary_->MarkedIds(&marked);
+  if (!s.ok()) return s;
+  ids.insert(ids.end(), marked.begin(), marked.end());
+  std::sort(ids.begin(), ids.end());
+  ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+  // Open() runs this before any other thread can write: no id lock needed.
+  std::vector<Status> results;
+  for (const std::string& id : ids) results.push_back(ReconcileLocked(id));
+  // The entries go only once the copies are durable (see CompleteOnSecondary).
+  if (!ids.empty() && !secondary_->in_primary_batch()) {
+    s = SyncBothSides();
+    if (s.ok()) s = secondary_->ClearMarks(marked);
+    if (!s.ok()) return s;
+  }
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    const Status& r = results[i];
     rocksdb::WriteBatch batch;
-    batch.Delete(journal_, ToSlice(id));
-    if (!r.ok()) {
-      (void)Enqueue(id, r, &batch);
-    }
-    audit_->Append(Entry(DualWriteOp::kRepair, id, r), &batch);
+    batch.Delete(journal_, ToSlice(ids[i]));
+    if (!r.ok()) (void)Enqueue(ids[i], r, &batch);
+    audit_->Append(Entry(DualWriteOp::kRepair, ids[i], r), &batch);
     s = db_->Write(&batch);
     if (!s.ok()) return s;
     if (!r.ok()) backlog_.fetch_add(1);
@@ -462,6 +565,11 @@ Status DualWriteStore::RetryRepairs(bool force, std::uint64_t* repaired) {
     if (r.ok()) {
       MaybeCrash("mid_repair");
       batch.Delete(queue_, ToSlice(id));
+      // Until the copy is durable, the journal stands in for the queue entry.
+      if (defer_journal_clears_) {
+        batch.Put(journal_, ToSlice(id), rocksdb::Slice());
+        (void)NoteUnsynced(id);
+      }
     } else {
       entry.attempts += 1;
       const double backoff_ms = std::min(
@@ -485,6 +593,8 @@ Status DualWriteStore::RetryRepairs(bool force, std::uint64_t* repaired) {
 }
 
 void DualWriteStore::RepairLoop() {
+  constexpr auto kClearInterval = std::chrono::seconds(1);
+  auto next_clear = SteadyClock::now() + kClearInterval;
   std::unique_lock lock(repair_mu_);
   while (!stopping_) {
     // Polls at the initial backoff: entries not yet due wait their turn.
@@ -492,10 +602,21 @@ void DualWriteStore::RepairLoop() {
         std::max(1.0, std::min(config_.repair_retry_initial_ms, 1000.0)));
     repair_cv_.wait_for(lock, wait);
     if (stopping_) break;
-    if (backlog_.load() == 0) continue;
+    bool clear_due = defer_journal_clears_ && SteadyClock::now() >= next_clear;
+    if (clear_due) {
+      std::lock_guard unsynced(unsynced_mu_);
+      clear_due = !unsynced_.empty();
+    }
+    if (backlog_.load() == 0 && !clear_due) continue;
     lock.unlock();
+    if (clear_due) {
+      // Keeps the journal, and the replay after a crash, short when writes
+      // trickle and never fill kMaxUnsyncedClears.
+      (void)ClearSyncedJournal();
+      next_clear = SteadyClock::now() + kClearInterval;
+    }
     std::uint64_t repaired = 0;
-    (void)RetryRepairs(false, &repaired);
+    if (backlog_.load() > 0) (void)RetryRepairs(false, &repaired);
     lock.lock();
   }
 }

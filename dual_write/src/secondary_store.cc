@@ -10,16 +10,55 @@ namespace {
 rocksdb::Slice ToSlice(std::string_view s) { return {s.data(), s.size()}; }
 std::string_view ToView(const rocksdb::Slice& s) { return {s.data(), s.size()}; }
 
+// The ids a second database wrote, kept in its marks table until cleared.
+class Marks {
+ public:
+  // `cf` nullptr: no marks table. Marks are added only when `adding`; a
+  // table left by a run without synced writes is still listed and cleared.
+  Marks(RocksDbDatabase* database, rocksdb::ColumnFamilyHandle* cf, bool adding)
+      : database_(database), cf_(cf), adding_(adding && cf != nullptr) {}
+
+  bool on() const { return adding_; }
+  void Add(std::string_view id, rocksdb::WriteBatch* batch) const {
+    if (adding_) batch->Put(cf_, ToSlice(id), rocksdb::Slice());
+  }
+  Status List(std::vector<std::string>* out) const {
+    out->clear();
+    if (cf_ == nullptr) return Status::OK();
+    std::unique_ptr<rocksdb::Iterator> it(
+        database_->db()->NewIterator(rocksdb::ReadOptions(), cf_));
+    std::string key, value;
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      CopyIteratorEntry(*it, &key, &value);
+      out->push_back(key);
+    }
+    return RocksDbDatabase::FromRocks(it->status(), "reading the secondary's marks");
+  }
+  Status Clear(const std::vector<std::string>& ids) const {
+    if (cf_ == nullptr || ids.empty()) return Status::OK();
+    rocksdb::WriteBatch batch;
+    for (const std::string& id : ids) batch.Delete(cf_, ToSlice(id));
+    return database_->Write(&batch, "clearing the secondary's marks");
+  }
+
+ private:
+  RocksDbDatabase* database_;
+  rocksdb::ColumnFamilyHandle* cf_;
+  bool adding_;
+};
+
 // The legacy tables, in the primary's database or in one of their own.
 class LegacySecondary : public SecondaryStore {
  public:
   LegacySecondary(RocksDbDatabase* database, std::unique_ptr<RocksDbDatabase> owned, bool in_batch,
-                  rocksdb::ColumnFamilyHandle* geoids, rocksdb::ColumnFamilyHandle* scars)
+                  rocksdb::ColumnFamilyHandle* geoids, rocksdb::ColumnFamilyHandle* scars,
+                  rocksdb::ColumnFamilyHandle* marks = nullptr, bool add_marks = false)
       : database_(database),
         owned_(std::move(owned)),
         in_batch_(in_batch),
         geoids_(geoids),
-        scars_(scars) {}
+        scars_(scars),
+        marks_(database, marks, add_marks) {}
 
   std::string Describe() const override {
     return in_batch_ ? "legacy column families of the primary database"
@@ -53,12 +92,14 @@ class LegacySecondary : public SecondaryStore {
     rocksdb::WriteBatch batch;
     batch.Put(TableOf(identity), ToSlice(identity.id), EncodeLegacyRow(identity));
     batch.Delete(TableOf(identity) == geoids_ ? scars_ : geoids_, ToSlice(identity.id));
+    marks_.Add(identity.id, &batch);
     return database_->Write(&batch);
   }
 
   Status Delete(std::string_view id) override {
     rocksdb::WriteBatch batch;
     AddRemoval(id, &batch);
+    marks_.Add(id, &batch);
     return database_->Write(&batch);
   }
 
@@ -133,6 +174,9 @@ class LegacySecondary : public SecondaryStore {
   }
 
   Status Sync() override { return database_->SyncWal(); }
+  bool marks() const override { return marks_.on(); }
+  Status MarkedIds(std::vector<std::string>* out) override { return marks_.List(out); }
+  Status ClearMarks(const std::vector<std::string>& ids) override { return marks_.Clear(ids); }
 
  private:
   rocksdb::ColumnFamilyHandle* TableOf(const Identity& identity) const {
@@ -148,12 +192,17 @@ class LegacySecondary : public SecondaryStore {
   const bool in_batch_;
   rocksdb::ColumnFamilyHandle* geoids_;
   rocksdb::ColumnFamilyHandle* scars_;
+  Marks marks_;
 };
 
 // A second database in the current record format.
-class CurrentFormatSecondary : public SecondaryStore {
+class CurrentFormatSecondary : public SecondaryStore, private WriteBatchExtension {
  public:
-  explicit CurrentFormatSecondary(std::unique_ptr<RocksDbStore> store) : store_(std::move(store)) {}
+  CurrentFormatSecondary(std::unique_ptr<RocksDbStore> store, rocksdb::ColumnFamilyHandle* marks,
+                         bool add_marks)
+      : store_(std::move(store)), marks_(&store_->database(), marks, add_marks) {
+    if (marks_.on()) store_->AddWriteExtension(this);
+  }
 
   std::string Describe() const override {
     return "second database at " + store_->database().path() + " (current format)";
@@ -176,9 +225,20 @@ class CurrentFormatSecondary : public SecondaryStore {
   }
   Status Count(std::uint64_t* out) override { return store_->Count(std::nullopt, out); }
   Status Sync() override { return store_->Sync(); }
+  bool marks() const override { return marks_.on(); }
+  Status MarkedIds(std::vector<std::string>* out) override { return marks_.List(out); }
+  Status ClearMarks(const std::vector<std::string>& ids) override { return marks_.Clear(ids); }
 
  private:
+  // The mark joins the record's own batch.
+  Status Extend(std::string_view id, const Identity*, const Identity*,
+                rocksdb::WriteBatch* batch) override {
+    marks_.Add(id, batch);
+    return Status::OK();
+  }
+
   std::unique_ptr<RocksDbStore> store_;
+  Marks marks_;
 };
 
 }  // namespace
@@ -200,14 +260,24 @@ Status OpenLegacySecondary(RocksDbDatabase* database, bool in_primary_batch,
 }
 
 Status OpenSecondary(const DualWriteConfig& config, RocksDbDatabase* primary,
-                     const RocksDbOptions& options, std::unique_ptr<SecondaryStore>* out) {
+                     const RocksDbOptions& primary_options, std::unique_ptr<SecondaryStore>* out) {
   if (config.secondary_is_legacy_cfs()) return OpenLegacySecondary(primary, true, out);
   if (config.secondary.empty()) return Status::InvalidArgument("dual_write.secondary is empty");
+  // Unsynced writes reach the disk in no set order between two databases
+  // (a flush, the kernel writing pages back): marks let a replay find the
+  // secondary's writes that outlived the primary's.
+  const RocksDbOptions& options = primary_options;
+  const bool marks = !options.sync_writes;
   if (config.secondary_format == "current") {
     std::unique_ptr<RocksDbStore> store;
     Status s = RocksDbStore::Open(config.secondary, options, &store);
     if (!s.ok()) return s;
-    *out = std::make_unique<CurrentFormatSecondary>(std::move(store));
+    rocksdb::ColumnFamilyHandle* marks_cf = nullptr;
+    if (marks || store->database().HasColumnFamily(kSecondaryMarksColumnFamily)) {
+      s = store->database().ColumnFamily(kSecondaryMarksColumnFamily, &marks_cf);
+    }
+    if (!s.ok()) return s;
+    *out = std::make_unique<CurrentFormatSecondary>(std::move(store), marks_cf, marks);
     return Status::OK();
   }
   if (config.secondary_format != "legacy") {
@@ -220,9 +290,14 @@ Status OpenSecondary(const DualWriteConfig& config, RocksDbDatabase* primary,
   rocksdb::ColumnFamilyHandle* scars = nullptr;
   s = database->ColumnFamily(kLegacyGeoidsColumnFamily, &geoids);
   if (s.ok()) s = database->ColumnFamily(kLegacyScarsColumnFamily, &scars);
+  rocksdb::ColumnFamilyHandle* marks_cf = nullptr;
+  if (s.ok() && (marks || database->HasColumnFamily(kSecondaryMarksColumnFamily))) {
+    s = database->ColumnFamily(kSecondaryMarksColumnFamily, &marks_cf);
+  }
   if (!s.ok()) return s;
   RocksDbDatabase* raw = database.get();
-  *out = std::make_unique<LegacySecondary>(raw, std::move(database), false, geoids, scars);
+  *out = std::make_unique<LegacySecondary>(raw, std::move(database), false, geoids, scars, marks_cf,
+                                           marks);
   return Status::OK();
 }
 

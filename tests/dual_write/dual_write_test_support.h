@@ -51,6 +51,7 @@ enum class WriteFault {
 struct Faults {
   std::atomic<int> fail_every_nth_write{0};  // 0: never.
   std::atomic<bool> fail_reads{false};
+  std::atomic<bool> fail_syncs{false};  // Sync() fails (IOError) and syncs nothing.
   std::atomic<int> writes{0};
 
   // The next writes take these faults, in order, before fail_every_nth_write.
@@ -118,7 +119,15 @@ class FaultySecondary : public kimera::SecondaryStore {
     return real_->ScanChunk(start_after, limit, out);
   }
   kimera::Status Count(std::uint64_t* out) override { return real_->Count(out); }
-  kimera::Status Sync() override { return real_->Sync(); }
+  kimera::Status Sync() override {
+    if (faults_->fail_syncs) return kimera::Status::IOError("injected sync failure");
+    return real_->Sync();
+  }
+  bool marks() const override { return real_->marks(); }
+  kimera::Status MarkedIds(std::vector<std::string>* out) override { return real_->MarkedIds(out); }
+  kimera::Status ClearMarks(const std::vector<std::string>& ids) override {
+    return real_->ClearMarks(ids);
+  }
 
  private:
   void Stall() const { faults_->WaitWhileStalled(); }

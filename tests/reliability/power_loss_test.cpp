@@ -306,9 +306,9 @@ std::vector<std::vector<std::string>> ReadLines(const std::string& path) {
 struct Totals {
   std::uint64_t cuts = 0, cuts_before_open = 0, acknowledged = 0, lost = 0, lost_before_sync = 0,
                 lost_after_sync = 0, max_lost_per_cut = 0, holes = 0, unexpected = 0,
-                index_problems = 0, dual_write_differences = 0, secondary_diverged = 0,
-                inflight_landed = 0, checkpoints = 0, wal_syncs = 0, files_truncated = 0,
-                files_deleted = 0, files_restored = 0, bytes_dropped = 0, failures = 0;
+                index_problems = 0, dual_write_differences = 0, inflight_landed = 0,
+                checkpoints = 0, wal_syncs = 0, files_truncated = 0, files_deleted = 0,
+                files_restored = 0, bytes_dropped = 0, failures = 0;
   double seconds = 0;
 
   nlohmann::json ToJson() const {
@@ -323,7 +323,6 @@ struct Totals {
             {"unexpected", unexpected},
             {"index_problems", index_problems},
             {"dual_write_differences", dual_write_differences},
-            {"secondary_diverged_then_repaired", secondary_diverged},
             {"inflight_landed", inflight_landed},
             {"checkpoints", checkpoints},
             {"wal_syncs", wal_syncs},
@@ -373,22 +372,13 @@ class PowerCutLoop {
                               << t.lost_before_sync << ", max per cut " << t.max_lost_per_cut
                               << "), holes " << t.holes << ", index problems " << t.index_problems
                               << ", dual-write differences " << t.dual_write_differences
-                              << " (second database behind, repaired: " << t.secondary_diverged
-                              << "), failures " << t.failures << ", " << t.seconds << " s");
+                              << ", failures " << t.failures << ", " << t.seconds << " s");
   }
 
   std::string Name() const {
     return std::string(sync_writes_ ? "sync_writes=true " : "sync_writes=false ") + ModeName(mode_);
   }
   const Totals& totals() const { return totals_; }
-  // A second database syncs its own write-ahead log: without sync_writes
-  // the primary's can reach the disk (a flush, a checkpoint's first half)
-  // while the secondary's does not, after the journal entry was cleared, so
-  // a cut leaves the sides different until a repair sweep. Counted, not
-  // failed; the repair must leave them equal.
-  bool SecondaryMayFallBehind() const {
-    return !sync_writes_ && mode_ == Secondary::kSecondDatabase;
-  }
 
  private:
   void Fail(int cycle, const std::string& what) {
@@ -450,11 +440,8 @@ class PowerCutLoop {
       if (f[0] == "R" && f.size() == 3) actual[f[1]] = f[2];
       if (f[0] == "E" || f[0] == "P") Fail(cycle, f.size() > 1 ? f[1] : f[0]);
       if (f[0] == "K") totals_.index_problems += std::stoull(f[1]);
-      if (f[0] == "D") {
-        (SecondaryMayFallBehind() ? totals_.secondary_diverged : totals_.dual_write_differences) +=
-            std::stoull(f[1]);
-      }
-      if (f[0] == "X" && !SecondaryMayFallBehind()) Fail(cycle, f[1]);
+      if (f[0] == "D") totals_.dual_write_differences += std::stoull(f[1]);
+      if (f[0] == "X") Fail(cycle, f[1]);
     }
 
     // Each id's history this cut: its acknowledged values with their
@@ -553,10 +540,10 @@ Totals RunAll(bool sync_writes, int cuts) {
     for (auto field :
          {&Totals::cuts, &Totals::cuts_before_open, &Totals::acknowledged, &Totals::lost,
           &Totals::lost_before_sync, &Totals::lost_after_sync, &Totals::holes, &Totals::unexpected,
-          &Totals::index_problems, &Totals::dual_write_differences, &Totals::secondary_diverged,
-          &Totals::inflight_landed, &Totals::checkpoints, &Totals::wal_syncs,
-          &Totals::files_truncated, &Totals::files_deleted, &Totals::files_restored,
-          &Totals::bytes_dropped, &Totals::failures}) {
+          &Totals::index_problems, &Totals::dual_write_differences, &Totals::inflight_landed,
+          &Totals::checkpoints, &Totals::wal_syncs, &Totals::files_truncated,
+          &Totals::files_deleted, &Totals::files_restored, &Totals::bytes_dropped,
+          &Totals::failures}) {
       all.*field += t.*field;
     }
     all.max_lost_per_cut = std::max(all.max_lost_per_cut, t.max_lost_per_cut);

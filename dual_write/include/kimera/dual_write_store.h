@@ -9,10 +9,15 @@
 //    row, the audit entry and (best effort, on failure) the repair-queue entry
 //    go into the primary record's own WriteBatch, so the write is atomic.
 //  * Second database: an intent-journal entry goes into the primary's batch;
-//    the secondary is written after the primary commits and the entry is
-//    cleared in the batch that records the audit entry. Open() replays the
-//    journal, so a crash at any point ends, after reopen, with both sides
-//    equal.
+//    the secondary is written after the primary commits, and the entry is
+//    cleared once the secondary's write is durable: at once when writes are
+//    synced (sync_writes), otherwise after the next sync of both sides
+//    (Sync(), every kMaxUnsyncedClears writes, about once a second in the
+//    background, and at close). Without synced writes the secondary also
+//    marks each id it writes (SecondaryStore::marks), for a power cut that
+//    keeps its write and loses the primary's. Open() copies the primary over
+//    every journaled or marked id, so a crash or a power cut at any point
+//    ends, after reopen, with both sides equal.
 //
 // strict: a failed secondary write fails the call (Aborted) and both sides are
 // put back as they were: the secondary too, since it may have applied the
@@ -42,6 +47,7 @@
 #include <set>
 #include <string>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include "kimera/audit_log.h"
@@ -112,6 +118,8 @@ class DualWriteStore : public StoreWrapper, private WriteBatchExtension {
   Status List(const ListQuery& query, std::vector<Identity>* out) override;
   Status FindByEntropy(double min_entropy, double max_entropy, std::size_t limit,
                        std::vector<Identity>* out) override;
+  // Makes every acknowledged write durable on both sides. Second database
+  // without synced writes: see ClearSyncedJournal.
   Status Sync() override;
 
   // Reads both sides of `id` under its lock and compares them.
@@ -159,16 +167,32 @@ class DualWriteStore : public StoreWrapper, private WriteBatchExtension {
 
   // Runs one primary write under the id's lock and completes it on the secondary.
   Status Write(DualWriteOp op, std::string_view id, const std::function<Status()>& primary_write);
-  Status CompleteOnSecondary(WriteContext& ctx, std::string_view id);
+  // Writes the secondary after the primary committed. Sets *clear_journal
+  // when ClearSyncedJournal is due.
+  Status CompleteOnSecondary(WriteContext& ctx, std::string_view id, bool* clear_journal);
   // Strict mode, second database: puts the primary and then the secondary
   // back as they were before the write that failed with `why`.
-  Status RollBackLocked(WriteContext& ctx, std::string_view id, const Status& why);
+  Status RollBackLocked(WriteContext& ctx, std::string_view id, const Status& why,
+                        bool* clear_journal);
   // Reads both sides of `id` (its lock held) and compares them; no metrics.
   Status CompareLocked(std::string_view id, IdCheck* out);
   Status CheckIdLocked(std::string_view id, IdCheck* out);
   Status ReconcileLocked(std::string_view id);
   Status Enqueue(std::string_view id, const Status& why, rocksdb::WriteBatch* batch);
   Status ReplayJournal();
+  // Second database without synced writes: notes that `id`'s secondary
+  // write is done but maybe not durable, so its journal entry stays. True
+  // when kMaxUnsyncedClears are waiting (call ClearSyncedJournal, without
+  // holding an id's lock).
+  bool NoteUnsynced(std::string_view id);
+  // The id's journal entry must stay (a write of it failed on the secondary).
+  void ForgetUnsynced(std::string_view id);
+  // Syncs both sides, then clears the journal entries (and the secondary's
+  // marks) of the writes those syncs made durable. Takes id locks: never
+  // call it holding one.
+  Status ClearSyncedJournal();
+  // Syncs the primary's log, then the secondary's.
+  Status SyncBothSides();
   Status RecordSwitch();
   void RepairLoop();
   void SweepLoop();
@@ -207,6 +231,17 @@ class DualWriteStore : public StoreWrapper, private WriteBatchExtension {
   std::thread repair_thread_;
   std::thread sweep_thread_;
   std::unique_ptr<ShadowReader> shadow_;
+
+  // Second database without synced writes: ids whose journal entry waits
+  // for a sync of the secondary, with the sync epoch their secondary write
+  // completed in. A write that read epoch E finished before the sync that
+  // ends E started, so that sync made it durable.
+  const bool defer_journal_clears_;
+  static constexpr std::size_t kMaxUnsyncedClears = 4096;
+  std::mutex unsynced_mu_;  // Guards unsynced_.
+  std::unordered_map<std::string, std::uint64_t> unsynced_;
+  std::atomic<std::uint64_t> sync_epoch_{0};
+  std::mutex clear_mu_;  // One ClearSyncedJournal at a time.
 
   static constexpr std::size_t kStripes = 256;
   std::array<std::mutex, kStripes> stripes_;

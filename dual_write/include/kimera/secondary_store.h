@@ -25,6 +25,9 @@
 
 namespace kimera {
 
+// The column family of a second database that holds its marks.
+inline constexpr const char* kSecondaryMarksColumnFamily = "dual_write_marks";
+
 class SecondaryStore {
  public:
   virtual ~SecondaryStore() = default;
@@ -65,6 +68,23 @@ class SecondaryStore {
   [[nodiscard]] virtual Status Count(std::uint64_t* out) = 0;
   // Makes acknowledged writes durable.
   [[nodiscard]] virtual Status Sync() = 0;
+
+  // Second databases opened without synced writes mark each id that Put or
+  // Delete writes, in the same atomic write, until ClearMarks. A power cut
+  // can keep a secondary write and lose the primary's (two databases reach
+  // the disk in no set order); the marks name every id where that can have
+  // happened. Default: no marks.
+  virtual bool marks() const { return false; }
+  // Replaces `*out` by the marked ids.
+  [[nodiscard]] virtual Status MarkedIds(std::vector<std::string>* out) {
+    out->clear();
+    return Status::OK();
+  }
+  // Removes the marks of `ids`.
+  [[nodiscard]] virtual Status ClearMarks(const std::vector<std::string>& ids) {
+    (void)ids;
+    return Status::OK();
+  }
 };
 
 // The legacy tables in `database` (borrowed; must outlive the result). With
