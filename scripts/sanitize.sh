@@ -100,8 +100,7 @@ if [[ " $RUNS " == *" tsan "* ]]; then
   timed_build build-tsan tests/plugin/plugin_tests tests/plugin/plugin_crash_child \
     tests/storage_adapter/storage_adapter_tests tests/dual_write/dual_write_tests \
     tests/decay/decay_tests
-  # RocksDB, prometheus-cpp and civetweb (inside prometheus-cpp-pull) are not
-  # built with TSan: the memory accesses of their internal synchronisation
+  # RocksDB, prometheus-cpp and libmicrohttpd are not built with TSan: the memory accesses of their internal synchronisation
   # are invisible to it, so races whose stack passes through them are
   # suppressed. Reports in project code are not. No called_from_lib: it hides
   # the libraries' pthread calls too, so a mutex locked inside a library and
@@ -119,7 +118,7 @@ if [[ " $RUNS " == *" tsan "* ]]; then
   # and every other project function stay checked.
   cat >build-tsan/tsan.supp <<'SUPP'
 race:librocksdb.so
-race:libprometheus-cpp-pull.so
+race:libmicrohttpd.so
 race:libprometheus-cpp-core.so
 race:kimera::CopyIteratorEntry
 SUPP

@@ -1,15 +1,21 @@
 #include "kimera/metrics_endpoint.h"
 
 #include <arpa/inet.h>
-#include <civetweb.h>
+#include <microhttpd.h>
 #include <netinet/in.h>
-#include <prometheus/exposer.h>
+#include <prometheus/collectable.h>
+#include <prometheus/counter.h>
+#include <prometheus/registry.h>
+#include <prometheus/summary.h>
+#include <prometheus/text_serializer.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
+#include <cstdlib>
 #include <cstring>
-#include <exception>
+#include <mutex>
 #include <thread>
 
 namespace kimera {
@@ -33,34 +39,36 @@ bool IsIpv4(const std::string& address) {
   return address.find('\0') == std::string::npos && inet_pton(AF_INET, address.c_str(), &v4) == 1;
 }
 
-// civetweb's listening_ports syntax: IPv6 addresses go in brackets.
+// "host:port", with an IPv6 host in brackets.
 std::string HostPort(const std::string& address, int port) {
   const std::string host = IsIpv6(address) ? "[" + address + "]" : address;
   return host + ":" + std::to_string(port);
 }
 
-// Why civetweb could not listen on address:port. civetweb only says "null
-// context ... possible problem binding to port", so bind a socket the same
-// way and report the system's reason ("Address already in use").
-std::string BindFailureReason(const std::string& address, int port) {
-  sockaddr_storage storage{};
-  socklen_t length = 0;
-  int family = AF_INET;
+// The socket address to listen on; `address` passed CheckConfig.
+socklen_t SocketAddress(const std::string& address, int port, sockaddr_storage* out) {
+  *out = sockaddr_storage{};
   if (IsIpv6(address)) {
-    family = AF_INET6;
-    auto* v6 = reinterpret_cast<sockaddr_in6*>(&storage);
+    auto* v6 = reinterpret_cast<sockaddr_in6*>(out);
     v6->sin6_family = AF_INET6;
     v6->sin6_port = htons(static_cast<uint16_t>(port));
     inet_pton(AF_INET6, address.c_str(), &v6->sin6_addr);
-    length = sizeof(*v6);
-  } else {
-    auto* v4 = reinterpret_cast<sockaddr_in*>(&storage);
-    v4->sin_family = AF_INET;
-    v4->sin_port = htons(static_cast<uint16_t>(port));
-    inet_pton(AF_INET, address.c_str(), &v4->sin_addr);
-    length = sizeof(*v4);
+    return sizeof(*v6);
   }
-  const int fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  auto* v4 = reinterpret_cast<sockaddr_in*>(out);
+  v4->sin_family = AF_INET;
+  v4->sin_port = htons(static_cast<uint16_t>(port));
+  inet_pton(AF_INET, address.c_str(), &v4->sin_addr);
+  return sizeof(*v4);
+}
+
+// Why the server could not listen on address:port. libmicrohttpd only
+// returns NULL, so bind a socket the same way and report the system's reason
+// ("Address already in use").
+std::string BindFailureReason(const std::string& address, int port) {
+  sockaddr_storage storage;
+  const socklen_t length = SocketAddress(address, port, &storage);
+  const int fd = socket(storage.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return std::strerror(errno);
   const int on = 1;
   setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
@@ -70,11 +78,129 @@ std::string BindFailureReason(const std::string& address, int port) {
   return reason;
 }
 
+MHD_Result Queue(MHD_Connection* connection, unsigned int code, const std::string& body) {
+  MHD_Response* response = MHD_create_response_from_buffer(
+      body.size(), const_cast<char*>(body.data()), MHD_RESPMEM_MUST_COPY);
+  if (response == nullptr) return MHD_NO;
+  MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain; charset=utf-8");
+  const MHD_Result result = MHD_queue_response(connection, code, response);
+  MHD_destroy_response(response);
+  return result;
+}
+
 }  // namespace
 
+// The libmicrohttpd daemon and what it serves. Handle() runs on the daemon's
+// threads.
+struct MetricsEndpoint::Server {
+  std::string user, password;  // Basic auth when user is not empty.
+  std::mutex mu;               // Guards collectables.
+  std::vector<std::weak_ptr<prometheus::Collectable>> collectables;
+  std::shared_ptr<prometheus::Registry> own = std::make_shared<prometheus::Registry>();
+  prometheus::Counter* bytes = nullptr;
+  prometheus::Counter* scrapes = nullptr;
+  prometheus::Summary* latencies = nullptr;
+  MHD_Daemon* daemon = nullptr;
+
+  Server() {
+    // The names and units prometheus-cpp's Exposer gave its own metrics,
+    // which dashboards and docs/metrics.md use.
+    bytes = &prometheus::BuildCounter()
+                 .Name("exposer_transferred_bytes_total")
+                 .Help("Transferred bytes to metrics services")
+                 .Register(*own)
+                 .Add({});
+    scrapes = &prometheus::BuildCounter()
+                   .Name("exposer_scrapes_total")
+                   .Help("Number of times metrics were scraped")
+                   .Register(*own)
+                   .Add({});
+    latencies =
+        &prometheus::BuildSummary()
+             .Name("exposer_request_latencies")
+             .Help("Latencies of serving scrape requests, in microseconds")
+             .Register(*own)
+             .Add({}, prometheus::Summary::Quantiles{{0.5, 0.05}, {0.9, 0.01}, {0.99, 0.001}});
+    collectables.push_back(own);
+  }
+  ~Server() {
+    if (daemon != nullptr) MHD_stop_daemon(daemon);
+  }
+
+  bool Authorized(MHD_Connection* connection) const {
+    if (user.empty()) return true;
+    char* given_password = nullptr;
+    char* given_user = MHD_basic_auth_get_username_password(connection, &given_password);
+    const bool ok = given_user != nullptr && given_password != nullptr && user == given_user &&
+                    password == given_password;
+    if (given_user != nullptr) MHD_free(given_user);
+    if (given_password != nullptr) MHD_free(given_password);
+    return ok;
+  }
+
+  std::string Exposition() {
+    std::vector<std::shared_ptr<prometheus::Collectable>> live;
+    {
+      std::lock_guard lock(mu);
+      for (const auto& weak : collectables) {
+        if (auto c = weak.lock()) live.push_back(std::move(c));
+      }
+    }
+    std::vector<prometheus::MetricFamily> families;
+    for (const auto& c : live) {
+      std::vector<prometheus::MetricFamily> more = c->Collect();
+      families.insert(families.end(), std::make_move_iterator(more.begin()),
+                      std::make_move_iterator(more.end()));
+    }
+    return prometheus::TextSerializer().Serialize(families);
+  }
+
+  MHD_Result Handle(MHD_Connection* connection, const char* url, const char* method) {
+    const bool get = std::strcmp(method, MHD_HTTP_METHOD_GET) == 0;
+    if (!get && std::strcmp(method, MHD_HTTP_METHOD_HEAD) != 0) {
+      return Queue(connection, MHD_HTTP_METHOD_NOT_ALLOWED, "only GET and HEAD\n");
+    }
+    if (std::strcmp(url, "/metrics") != 0) return Queue(connection, MHD_HTTP_NOT_FOUND, "");
+    if (!Authorized(connection)) {
+      const std::string body = "401 Unauthorized\n";
+      MHD_Response* response = MHD_create_response_from_buffer(
+          body.size(), const_cast<char*>(body.data()), MHD_RESPMEM_MUST_COPY);
+      if (response == nullptr) return MHD_NO;
+      const MHD_Result result = MHD_queue_basic_auth_fail_response(connection, "kimera", response);
+      MHD_destroy_response(response);
+      return result;
+    }
+    const auto start = std::chrono::steady_clock::now();
+    const std::string body = Exposition();
+    MHD_Response* response = MHD_create_response_from_buffer(
+        body.size(), const_cast<char*>(body.data()), MHD_RESPMEM_MUST_COPY);
+    if (response == nullptr) return MHD_NO;
+    MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE,
+                            "text/plain; version=0.0.4; charset=utf-8");
+    const MHD_Result result = MHD_queue_response(connection, MHD_HTTP_OK, response);
+    MHD_destroy_response(response);
+    bytes->Increment(static_cast<double>(body.size()));
+    scrapes->Increment();
+    latencies->Observe(
+        std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start)
+            .count());
+    return result;
+  }
+
+  static MHD_Result Answer(void* cls, MHD_Connection* connection, const char* url,
+                           const char* method, const char* /*version*/, const char* /*upload_data*/,
+                           size_t* upload_data_size, void** /*request*/) {
+    // A body (which no scrape has) is read and dropped before the answer.
+    if (*upload_data_size != 0) {
+      *upload_data_size = 0;
+      return MHD_YES;
+    }
+    return static_cast<Server*>(cls)->Handle(connection, url, method);
+  }
+};
+
 bool MetricsEndpoint::SupportsIpv6() {
-  constexpr unsigned kCivetwebFeatureIpv6 = 8;  // civetweb.h, mg_check_feature.
-  return mg_check_feature(kCivetwebFeatureIpv6) != 0;
+  return MHD_is_feature_supported(MHD_FEATURE_IPv6) == MHD_YES;
 }
 
 Status MetricsEndpoint::CheckConfig(const MetricsConfig& config) {
@@ -85,10 +211,10 @@ Status MetricsEndpoint::CheckConfig(const MetricsConfig& config) {
         config.bind_address + "\")");
   }
   if (IsIpv6(config.bind_address) && !SupportsIpv6()) {
-    return Status::InvalidArgument(
-        "key 'metrics.bind_address' is an IPv6 address (\"" + config.bind_address +
-        "\"), but the civetweb library serving /metrics was built without IPv6 (as "
-        "Debian's civetweb 1.15 is): use an IPv4 address such as 127.0.0.1");
+    return Status::InvalidArgument("key 'metrics.bind_address' is an IPv6 address (\"" +
+                                   config.bind_address +
+                                   "\"), but the libmicrohttpd serving /metrics was built "
+                                   "without IPv6: use an IPv4 address such as 127.0.0.1");
   }
   const bool user = !config.basic_auth_user.empty();
   const bool password = !config.basic_auth_password.empty();
@@ -118,56 +244,45 @@ Status MetricsEndpoint::Start(
                                    " is out of range 0..65535");
   }
   if (Status s = CheckConfig(config); !s.ok()) return s;
-  const std::string listen = HostPort(config.bind_address, config.port);
-  // civetweb gives each open connection a worker thread until it has read
-  // the request, 30 s by default: two idle connections took 2 workers down
-  // for good. Enough workers for many stalled clients, and a request
-  // deadline that frees a worker held by one. Keep-alive stays off (the
-  // default), so no connection holds a worker between scrapes.
-  const std::vector<std::string> options = {
-      "listening_ports",    listen,
-      "num_threads",        std::to_string(kWorkerThreads),
-      "request_timeout_ms", std::to_string(kRequestTimeoutMs),
-      "enable_keep_alive",  "no",
-  };
   std::unique_ptr<MetricsEndpoint> endpoint(new MetricsEndpoint());
   endpoint->bind_address_ = config.bind_address;
-  // The exposer starts civetweb's threads from a short-lived thread whose
-  // nice value is raised first: on Linux the nice value is per thread and
-  // new threads inherit it, so only the scrape threads run at the lower
-  // priority, never the caller's. civetweb reports a failed bind by throwing
-  // from the constructor.
-  std::string error;
+  endpoint->server_ = std::make_unique<Server>();
+  Server* server = endpoint->server_.get();
+  server->user = config.basic_auth_user;
+  server->password = config.basic_auth_password;
+  server->collectables.insert(server->collectables.end(), collectables.begin(), collectables.end());
+
+  sockaddr_storage address;
+  SocketAddress(config.bind_address, config.port, &address);
+  // Event-driven: an open connection costs a socket, not a thread, so idle
+  // or trickling clients cannot starve scrapes; each is closed after
+  // kConnectionTimeoutSeconds without progress, and at most kMaxConnections
+  // are open at once. epoll has no FD_SETSIZE limit.
+  unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL;
+  if (address.ss_family == AF_INET6) flags |= MHD_USE_IPv6;
+  // The daemon starts its threads from a short-lived thread whose nice
+  // value is raised first: on Linux the nice value is per thread and new
+  // threads inherit it, so only the scrape threads run at the lower
+  // priority, never the caller's.
   std::thread starter([&] {
     if (nice(kScrapeThreadNice) == -1) {
       // Not lowered (an unusual rlimit): scrapes run at the caller's priority.
     }
-    try {
-      endpoint->exposer_ = std::make_unique<prometheus::Exposer>(options);
-    } catch (const std::exception& e) {
-      error = e.what();
-    } catch (...) {
-      error = "unknown error";
-    }
+    server->daemon =
+        MHD_start_daemon(flags, 0, nullptr, nullptr, &Server::Answer, server, MHD_OPTION_SOCK_ADDR,
+                         &address, MHD_OPTION_THREAD_POOL_SIZE,
+                         static_cast<unsigned int>(kServerThreads), MHD_OPTION_CONNECTION_LIMIT,
+                         static_cast<unsigned int>(kMaxConnections), MHD_OPTION_CONNECTION_TIMEOUT,
+                         static_cast<unsigned int>(kConnectionTimeoutSeconds), MHD_OPTION_END);
   });
   starter.join();
-  if (!endpoint->exposer_) {
-    // civetweb's own text says nothing the bind reason does not; keep any
-    // other error.
-    const bool generic = error.find("null context") != std::string::npos;
-    return Status::Unavailable("cannot serve /metrics on " + listen + ": " +
-                               BindFailureReason(config.bind_address, config.port) +
-                               (generic ? "" : " (" + error + ")"));
+  if (server->daemon == nullptr) {
+    return Status::Unavailable("cannot serve /metrics on " +
+                               HostPort(config.bind_address, config.port) + ": " +
+                               BindFailureReason(config.bind_address, config.port));
   }
-  if (!config.basic_auth_user.empty()) {
-    endpoint->exposer_->RegisterAuth(
-        [user = config.basic_auth_user, password = config.basic_auth_password](
-            const std::string& u, const std::string& p) { return u == user && p == password; },
-        "kimera");
-  }
-  for (const auto& c : collectables) endpoint->exposer_->RegisterCollectable(c);
-  const std::vector<int> ports = endpoint->exposer_->GetListeningPorts();
-  endpoint->port_ = ports.empty() ? config.port : ports.front();
+  const MHD_DaemonInfo* info = MHD_get_daemon_info(server->daemon, MHD_DAEMON_INFO_BIND_PORT);
+  endpoint->port_ = info != nullptr && info->port != 0 ? info->port : config.port;
   *out = std::move(endpoint);
   return Status::OK();
 }
@@ -175,7 +290,8 @@ Status MetricsEndpoint::Start(
 MetricsEndpoint::~MetricsEndpoint() = default;
 
 void MetricsEndpoint::Register(const std::weak_ptr<prometheus::Collectable>& collectable) {
-  exposer_->RegisterCollectable(collectable);
+  std::lock_guard lock(server_->mu);
+  server_->collectables.push_back(collectable);
 }
 
 std::string MetricsEndpoint::address() const { return HostPort(bind_address_, port_); }

@@ -148,7 +148,8 @@ if setup:
 check(re.search(r"meson setup build --buildtype=release", dockerfile),
       "Dockerfile: not a release meson build in build/")
 runtime = dockerfile.split("FROM debian:12-slim")[-1]
-for dev, lib in (("librocksdb-dev", "librocksdb"), ("prometheus-cpp-dev", "libprometheus-cpp-pull"),
+for dev, lib in (("librocksdb-dev", "librocksdb"), ("prometheus-cpp-dev", "libprometheus-cpp-core"),
+                 ("libmicrohttpd-dev", "libmicrohttpd"),
                  ("libxxhash-dev", "libxxhash"), ("libtomlplusplus-dev", "libtomlplusplus"),
                  ("libsqlite3-dev", "libsqlite3")):
     check(lib in runtime, f"Dockerfile: runtime stage lacks {lib} (the library of {dev})")

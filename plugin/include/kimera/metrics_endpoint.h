@@ -1,14 +1,17 @@
-// MetricsEndpoint: serves /metrics over HTTP with prometheus-cpp's Exposer.
+// MetricsEndpoint: serves /metrics over HTTP with libmicrohttpd, in the
+// Prometheus text format of prometheus-cpp's serializer.
 //
-// Slow or idle clients cannot take the endpoint down: it answers with
-// kWorkerThreads threads, one per open connection, and closes a connection
-// that has not sent its whole request within kRequestTimeoutMs. So up to
-// kWorkerThreads - 1 stalled connections leave a scrape unaffected; more
-// than that delay scrapes by at most kRequestTimeoutMs.
+// Slow or idle clients cannot take the endpoint down: the server is
+// event-driven (kServerThreads threads poll every connection), so an open
+// connection holds a socket, not a thread. A connection that makes no
+// progress for kConnectionTimeoutSeconds is closed, and at most
+// kMaxConnections are open at once; beyond that, new connections are refused
+// until one closes.
 //
-// Thread-safety: construction and destruction from one thread; the server
-// answers scrapes on its own threads, which run at nice +10 so that scrapes
-// yield the CPU to the host's own threads (stores) when cores are scarce.
+// Thread-safety: construction and destruction from one thread; Register from
+// any thread. The server answers scrapes on its own threads, which run at
+// nice +10 so that scrapes yield the CPU to the host's own threads (stores)
+// when cores are scarce.
 #ifndef KIMERA_METRICS_ENDPOINT_H_
 #define KIMERA_METRICS_ENDPOINT_H_
 
@@ -21,18 +24,18 @@
 
 namespace prometheus {
 class Collectable;
-class Exposer;
 }  // namespace prometheus
 
 namespace kimera {
 
 class MetricsEndpoint {
  public:
-  static constexpr int kWorkerThreads = 100;
-  static constexpr int kRequestTimeoutMs = 5000;
+  static constexpr int kServerThreads = 2;
+  static constexpr int kMaxConnections = 256;
+  static constexpr int kConnectionTimeoutSeconds = 5;
 
-  // True when the civetweb library linked in can listen on IPv6 addresses
-  // (Debian 12's civetweb 1.15 cannot).
+  // True when the libmicrohttpd linked in can listen on IPv6 addresses
+  // (Debian 12's can).
   static bool SupportsIpv6();
 
   // OK when `config` can be served: bind_address is an IPv4 address, or an
@@ -43,10 +46,12 @@ class MetricsEndpoint {
   static Status CheckConfig(const MetricsConfig& config);
 
   // Starts serving `collectables` at http://bind_address:port/metrics, with
-  // basic auth when a user is configured. InvalidArgument when CheckConfig
-  // fails or the port is out of range; Unavailable with the address when the
-  // port cannot be bound (for example already in use): its message is the
-  // whole explanation, callers print it as is.
+  // basic auth when a user is configured, and the server's own
+  // exposer_transferred_bytes_total, exposer_scrapes_total and
+  // exposer_request_latencies (the names prometheus-cpp's Exposer used). InvalidArgument when
+  // CheckConfig fails or the port is out of range; Unavailable with the address when the port
+  // cannot be bound (for example already in use): its message is the whole explanation, callers
+  // print it as is.
   static Status Start(const MetricsConfig& config,
                       const std::vector<std::weak_ptr<prometheus::Collectable>>& collectables,
                       std::unique_ptr<MetricsEndpoint>* out);
@@ -61,11 +66,13 @@ class MetricsEndpoint {
   std::string address() const;
 
  private:
+  struct Server;
+
   MetricsEndpoint() = default;
 
   std::string bind_address_;
   int port_ = 0;
-  std::unique_ptr<prometheus::Exposer> exposer_;
+  std::unique_ptr<Server> server_;
 };
 
 }  // namespace kimera
