@@ -6,7 +6,7 @@
 #  2. ThreadSanitizer: the concurrency suites (many threads storing, querying,
 #     sweeping and scraping at once) built in build-tsan: plugin entropy_index,
 #     entropy_store, entropy_population, metrics_endpoint; storage
-#     rocksdb_store, memory_store; dual_write_store, consistency; decay_sweep,
+#     rocksdb_store; dual_write_store, consistency; decay_sweep,
 #     decay_concurrency.
 # Both builds are -O1 with line tables only (-g1) and -Dperf=false: a third of
 # the compile time of -O2 -g, and the stacks still name file and line.
@@ -99,7 +99,7 @@ if [[ " $RUNS " == *" tsan "* ]]; then
   # Only the programs of the suites below.
   timed_build build-tsan tests/plugin/plugin_tests tests/plugin/plugin_crash_child \
     tests/storage_adapter/storage_adapter_tests tests/dual_write/dual_write_tests \
-    tests/decay/decay_tests
+    tests/decay/decay_tests tests/conformance/conformance_tests
   # RocksDB, prometheus-cpp and libmicrohttpd are not built with TSan: the memory accesses of their internal synchronisation
   # are invisible to it, so races whose stack passes through them are
   # suppressed. Reports in project code are not. No called_from_lib: it hides
@@ -125,8 +125,8 @@ SUPP
   export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:history_size=7:suppressions=$PWD/build-tsan/tsan.supp"
   run_suites "tsan (concurrency suites)" build-tsan build-tsan/sanitize-tsan.log \
     --num-processes 2 --timeout-multiplier 4 \
-    entropy_index entropy_store entropy_population metrics_endpoint rocksdb_store memory_store \
-    dual_write_store consistency decay_sweep decay_concurrency
+    entropy_index entropy_store entropy_population metrics_endpoint rocksdb_store \
+    dual_write_store consistency decay_sweep decay_concurrency conformance
   unset TSAN_OPTIONS
 fi
 

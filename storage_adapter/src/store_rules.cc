@@ -1,5 +1,6 @@
 #include "store_rules.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <string>
@@ -26,7 +27,11 @@ void StampForStore(const Identity* before, Micros now, Identity* identity) {
     identity->updated_at = now;
     return;
   }
-  if (identity->created_at == 0) identity->created_at = now;
+  // No record is updated before it was created: a given updated_at earlier
+  // than now is also the creation time that was not given.
+  if (identity->created_at == 0) {
+    identity->created_at = identity->updated_at != 0 ? std::min(now, identity->updated_at) : now;
+  }
   if (identity->updated_at == 0) identity->updated_at = now;
 }
 

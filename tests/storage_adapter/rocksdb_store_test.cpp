@@ -88,16 +88,6 @@ Identity Scar(const std::string& id, std::size_t links, double weight) {
   return identity;
 }
 
-std::vector<std::string> Ids(const std::vector<Identity>& identities) {
-  std::vector<std::string> ids;
-  for (const Identity& identity : identities) ids.push_back(identity.id);
-  return ids;
-}
-
-bool Contains(const std::string& haystack, const std::string& needle) {
-  return haystack.find(needle) != std::string::npos;
-}
-
 std::uint64_t CountAll(RocksDbStore& store) {
   std::uint64_t n = 0;
   const Status s = store.Count(std::nullopt, &n);
@@ -156,155 +146,9 @@ std::optional<std::string> ReadExtra(RocksDbStore& store, rocksdb::ColumnFamilyH
 
 }  // namespace
 
+// The IdentityStore contract is tested once for every store in
+// tests/conformance; these cases cover what only RocksDbStore does.
 BOOST_AUTO_TEST_SUITE(rocksdb_store)
-
-BOOST_AUTO_TEST_CASE(stores_fetches_and_removes) {
-  TempDir dir;
-  auto store = OpenStore(dir);
-  Identity in = Geoid("a", {1, 2});
-  in.echo = "echo";
-  in.tags = {"x", "y", "x"};
-  in.related_ids = {"b"};
-  in.weight = 0.25;
-  in.meta["nested"] = {{"k", {1, 2.5, "s", nullptr, true}}};
-  BOOST_REQUIRE(store->Store(in).ok());
-  Identity out;
-  BOOST_REQUIRE(store->Fetch("a", &out).ok());
-  in.created_at = out.created_at;
-  in.updated_at = out.updated_at;
-  BOOST_TEST(out.created_at != 0);
-  BOOST_TEST((out == in));
-  BOOST_REQUIRE(store->Remove("a").ok());
-  BOOST_TEST(store->Fetch("a", &out).IsNotFound());
-  BOOST_TEST(CountAll(*store) == 0u);
-}
-
-BOOST_AUTO_TEST_CASE(remove_of_absent_id_is_not_found) {
-  TempDir dir;
-  auto store = OpenStore(dir);
-  const Status s = store->Remove("nobody");
-  BOOST_TEST(s.IsNotFound());
-  BOOST_TEST(Contains(s.message(), "nobody"));
-}
-
-BOOST_AUTO_TEST_CASE(replace_keeps_first_created_at) {
-  TempDir dir;
-  ManualClock clock;
-  auto store = OpenStore(dir, clock);
-  *clock.now = 100;
-  BOOST_REQUIRE(store->Store(Geoid("a", {1})).ok());
-  Identity out;
-  BOOST_REQUIRE(store->Fetch("a", &out).ok());
-  BOOST_TEST(out.created_at == 100);
-  BOOST_TEST(out.updated_at == 100);
-  *clock.now = 200;
-  Identity again = Geoid("a", {3});
-  again.created_at = 150;
-  again.updated_at = 150;
-  BOOST_REQUIRE(store->Store(again).ok());
-  BOOST_REQUIRE(store->Fetch("a", &out).ok());
-  BOOST_TEST(out.created_at == 100);
-  BOOST_TEST(out.updated_at == 200);
-  BOOST_TEST(out.meta["terms"][0]["intensity"].get<double>() == 3.0);
-}
-
-BOOST_AUTO_TEST_CASE(list_filters_orders_and_limits) {
-  TempDir dir;
-  ManualClock clock;
-  auto store = OpenStore(dir, clock);
-  *clock.now = 10;
-  BOOST_REQUIRE(store->Store(Geoid("g1", {1}, "en")).ok());
-  *clock.now = 30;
-  BOOST_REQUIRE(store->Store(Geoid("g2", {1}, "fr")).ok());
-  BOOST_REQUIRE(store->Store(Geoid("g0", {1}, "en")).ok());  // Ties with g2: id decides.
-  *clock.now = 20;
-  BOOST_REQUIRE(store->Store(Scar("s1", 2, 1)).ok());
-
-  std::vector<Identity> out;
-  BOOST_REQUIRE(store->List({}, &out).ok());
-  BOOST_TEST(Ids(out) == (std::vector<std::string>{"g0", "g2", "s1", "g1"}),
-             boost::test_tools::per_element());
-  BOOST_REQUIRE(store->List({IdentityType::kGeoid, std::nullopt, 2}, &out).ok());
-  BOOST_TEST(Ids(out) == (std::vector<std::string>{"g0", "g2"}), boost::test_tools::per_element());
-  BOOST_REQUIRE(store->List({std::nullopt, std::string("en"), 100}, &out).ok());
-  BOOST_TEST(Ids(out) == (std::vector<std::string>{"g0", "g1"}), boost::test_tools::per_element());
-  BOOST_REQUIRE(store->List({IdentityType::kScar, std::nullopt, 100}, &out).ok());
-  BOOST_TEST(Ids(out) == (std::vector<std::string>{"s1"}), boost::test_tools::per_element());
-  BOOST_REQUIRE(store->List({std::nullopt, std::nullopt, 0}, &out).ok());
-  BOOST_TEST(out.empty());
-}
-
-BOOST_AUTO_TEST_CASE(count_by_type) {
-  TempDir dir;
-  auto store = OpenStore(dir);
-  BOOST_REQUIRE(store->Store(Geoid("g1", {1})).ok());
-  BOOST_REQUIRE(store->Store(Geoid("g2", {1})).ok());
-  BOOST_REQUIRE(store->Store(Scar("s1", 2, 1)).ok());
-  BOOST_REQUIRE(store->Store(Geoid("g1", {2})).ok());  // A replace is not a second record.
-  std::uint64_t n = 0;
-  BOOST_TEST(CountAll(*store) == 3u);
-  BOOST_REQUIRE(store->Count(IdentityType::kGeoid, &n).ok());
-  BOOST_TEST(n == 2u);
-  BOOST_REQUIRE(store->Count(IdentityType::kScar, &n).ok());
-  BOOST_TEST(n == 1u);
-}
-
-BOOST_AUTO_TEST_CASE(find_by_entropy_orders_limits_and_bounds) {
-  TempDir dir;
-  auto store = OpenStore(dir);
-  BOOST_REQUIRE(store->Store(Geoid("h0", {1})).ok());           // H = 0
-  BOOST_REQUIRE(store->Store(Geoid("h1", {1, 1})).ok());        // H = 1
-  BOOST_REQUIRE(store->Store(Geoid("h2", {1, 1, 1, 1})).ok());  // H = 2
-  BOOST_REQUIRE(store->Store(Scar("s2", 4, 1.0)).ok());         // H = 2
-  BOOST_REQUIRE(store->Store(Scar("s3", 8, 1.0)).ok());         // H = 3
-
-  std::vector<Identity> out;
-  BOOST_REQUIRE(store->FindByEntropy(0, 10, 100, &out).ok());
-  BOOST_TEST(Ids(out) == (std::vector<std::string>{"s3", "h2", "s2", "h1", "h0"}),
-             boost::test_tools::per_element());
-  BOOST_REQUIRE(store->FindByEntropy(1, 2, 100, &out).ok());
-  BOOST_TEST(Ids(out) == (std::vector<std::string>{"h2", "s2", "h1"}),
-             boost::test_tools::per_element());
-  BOOST_REQUIRE(store->FindByEntropy(0, 10, 2, &out).ok());
-  BOOST_TEST(Ids(out) == (std::vector<std::string>{"s3", "h2"}), boost::test_tools::per_element());
-  BOOST_REQUIRE(store->FindByEntropy(5, 10, 2, &out).ok());
-  BOOST_TEST(out.empty());
-}
-
-BOOST_AUTO_TEST_CASE(scan_starts_after_and_stops_early) {
-  TempDir dir;
-  auto store = OpenStore(dir);
-  for (int i = 0; i < 100; ++i) {
-    char id[8];
-    std::snprintf(id, sizeof(id), "k%03d", i);
-    BOOST_REQUIRE(store->Store(Geoid(id, {1})).ok());
-  }
-  std::vector<std::string> seen;
-  auto collect = [&](const Identity& identity) {
-    seen.push_back(identity.id);
-    return true;
-  };
-  BOOST_REQUIRE(store->Scan("k009", collect).ok());
-  BOOST_REQUIRE(seen.size() == 90u);
-  BOOST_TEST(seen.front() == "k010");
-  BOOST_TEST(seen.back() == "k099");
-  BOOST_TEST(std::is_sorted(seen.begin(), seen.end()));
-
-  seen.clear();
-  BOOST_REQUIRE(store->Scan("k0095", collect).ok());  // Not a stored id: starts at the next.
-  BOOST_TEST(seen.front() == "k010");
-
-  seen.clear();
-  BOOST_REQUIRE(store
-                    ->Scan({},
-                           [&](const Identity& identity) {
-                             seen.push_back(identity.id);
-                             return seen.size() < 3;
-                           })
-                    .ok());
-  BOOST_TEST(seen == (std::vector<std::string>{"k000", "k001", "k002"}),
-             boost::test_tools::per_element());
-}
 
 BOOST_AUTO_TEST_CASE(reopen_keeps_everything) {
   TempDir dir;
@@ -334,127 +178,6 @@ BOOST_AUTO_TEST_CASE(reopen_keeps_everything) {
   std::string value;
   BOOST_REQUIRE(store->database().db()->Get(rocksdb::ReadOptions(), counters, "n", &value).ok());
   BOOST_TEST(RocksDbDatabase::DecodeCounter(value) == 7);
-}
-
-BOOST_AUTO_TEST_CASE(concurrent_stores_and_reads) {
-  TempDir dir;
-  auto store = OpenStore(dir);
-  constexpr int kThreads = 4;
-  constexpr int kOps = 2000;
-  std::atomic<int> failures{0};
-  std::vector<std::thread> threads;
-  for (int t = 0; t < kThreads; ++t) {
-    threads.emplace_back([&, t] {
-      for (int i = 0; i < kOps; ++i) {
-        const std::string id = Numbered(Numbered("t", t) + "-", i);
-        if (!store->Store(Geoid(id, {1.0 + i})).ok()) ++failures;
-        Identity out;
-        if (!store->Fetch(id, &out).ok() || out.id != id) ++failures;
-        // Every thread also rewrites a few shared ids, so stripes contend.
-        if (!store->Store(Geoid(Numbered("shared", i % 4), {1.0})).ok()) ++failures;
-      }
-    });
-  }
-  for (auto& thread : threads) thread.join();
-  BOOST_TEST(failures.load() == 0);
-  BOOST_TEST(CountAll(*store) == kThreads * kOps + 4u);
-  for (int t = 0; t < kThreads; ++t) {
-    for (int i = 0; i < kOps; ++i) {
-      Identity out;
-      BOOST_REQUIRE(store->Fetch(Numbered(Numbered("t", t) + "-", i), &out).ok());
-      BOOST_REQUIRE(out.meta["terms"][0]["intensity"].get<double>() == 1.0 + i);
-    }
-  }
-}
-
-BOOST_AUTO_TEST_CASE(rejects_bad_input_and_writes_nothing) {
-  TempDir dir;
-  auto store = OpenStore(dir);
-  MirrorExtension mirror(store->database());
-  store->AddWriteExtension(&mirror);
-  BOOST_REQUIRE(store->Store(Geoid("good", {1})).ok());
-  mirror.calls.clear();
-
-  std::vector<std::pair<Identity, std::string>> bad;
-  bad.emplace_back(Geoid("", {1}), "id");
-  bad.emplace_back(Geoid(std::string(513, 'x'), {1}), "id");
-  Identity nan_weight = Geoid("nan-weight", {1});
-  nan_weight.weight = std::numeric_limits<double>::quiet_NaN();
-  bad.emplace_back(nan_weight, "weight");
-  Identity negative = Geoid("negative-weight", {1});
-  negative.weight = -1;
-  bad.emplace_back(negative, "weight");
-  bad.emplace_back(Geoid("nan-intensity", {1, std::numeric_limits<double>::quiet_NaN()}),
-                   "intensity");
-  Identity utf8 = Geoid("bad-utf8", {1});
-  utf8.raw = "abc\xff";
-  bad.emplace_back(utf8, "raw");
-  Identity meta = Geoid("meta-array", {1});
-  meta.meta = nlohmann::json::array();
-  bad.emplace_back(meta, "meta");
-  Identity huge = Geoid("huge", {1});
-  huge.raw.assign(kMaxRecordBytes + 1, 'a');
-  bad.emplace_back(huge, "huge");
-
-  for (const auto& [identity, field] : bad) {
-    BOOST_TEST_CONTEXT("field " << field) {
-      for (const Status& s : {store->Store(identity), store->Restore(identity)}) {
-        BOOST_TEST(s.IsInvalidArgument());
-        BOOST_TEST(Contains(s.message(), field), s.message().substr(0, 200));
-        if (!identity.id.empty() && identity.id.size() <= 64) {
-          BOOST_TEST(Contains(s.message(), identity.id), s.message().substr(0, 200));
-        }
-      }
-      Identity out;
-      BOOST_TEST(store->Fetch(identity.id, &out).IsNotFound());
-    }
-  }
-  BOOST_TEST(CountAll(*store) == 1u);
-  BOOST_TEST(mirror.calls.empty());
-}
-
-BOOST_AUTO_TEST_CASE(corrupt_record_is_reported_naming_the_id) {
-  TempDir dir;
-  auto store = OpenStore(dir);
-  BOOST_REQUIRE(store->Store(Geoid("a-good", {1})).ok());
-  BOOST_REQUIRE(store->Store(Geoid("z-good", {1})).ok());
-  BOOST_REQUIRE(store->database()
-                    .db()
-                    ->Put(rocksdb::WriteOptions(), store->identities(), "m-bad", "\x01garbage")
-                    .ok());
-
-  Identity out;
-  Status s = store->Fetch("m-bad", &out);
-  BOOST_TEST(s.IsCorruption(), s.ToString());
-  BOOST_TEST(Contains(s.message(), "m-bad"));
-
-  std::vector<std::string> seen;
-  s = store->Scan({}, [&](const Identity& identity) {
-    seen.push_back(identity.id);
-    return true;
-  });
-  BOOST_TEST(s.IsCorruption(), s.ToString());
-  BOOST_TEST(Contains(s.message(), "m-bad"));
-  BOOST_TEST(seen == (std::vector<std::string>{"a-good"}), boost::test_tools::per_element());
-
-  std::vector<Identity> many;
-  s = store->FetchMany({"a-good", "m-bad"}, &many);
-  BOOST_TEST(s.IsCorruption());
-  BOOST_TEST(Contains(s.message(), "m-bad"));
-  std::uint64_t n = 0;
-  BOOST_TEST(store->Count(IdentityType::kGeoid, &n).IsCorruption());
-  BOOST_TEST(store->List({}, &many).IsCorruption());
-  BOOST_TEST(store->FindByEntropy(0, 10, 10, &many).IsCorruption());
-
-  // Store will not overwrite what it cannot read; Restore (repair) will.
-  BOOST_TEST(store->Store(Geoid("m-bad", {1})).IsCorruption());
-  BOOST_TEST(store->Remove("m-bad").IsCorruption());
-  Identity repaired = Geoid("m-bad", {2});
-  repaired.created_at = 1;
-  repaired.updated_at = 2;
-  BOOST_REQUIRE(store->Restore(repaired).ok());
-  BOOST_REQUIRE(store->Fetch("m-bad", &out).ok());
-  BOOST_TEST((out == repaired));
 }
 
 BOOST_AUTO_TEST_CASE(extension_writes_commit_with_the_record) {
@@ -577,47 +300,6 @@ BOOST_AUTO_TEST_CASE(open_held_by_another_process_is_busy) {
   BOOST_TEST(RocksDbStore::Open(dir.str(), SmallOptions(), &second).ok());
 }
 
-BOOST_AUTO_TEST_CASE(decay_twice_equals_decay_once) {
-  TempDir dir;
-  auto store = OpenStore(dir);
-  for (const char* id : {"twice", "once"}) {
-    Identity in = Geoid(id, {0.5, 1.5, 3.0});
-    in.weight = 2.0;
-    in.created_at = 1'000'000;
-    in.updated_at = 1'000'000;
-    BOOST_REQUIRE(store->Restore(in).ok());
-  }
-  const Micros t1 = 1'000'000 + 3LL * 86'400'000'000LL;
-  const Micros t2 = 1'000'000 + 10LL * 86'400'000'000LL;
-  BOOST_REQUIRE(store->ApplyDecay("twice", t1, {}).ok());
-  BOOST_REQUIRE(store->ApplyDecay("twice", t2, {}).ok());
-  BOOST_REQUIRE(store->ApplyDecay("once", t2, {}).ok());
-  Identity twice, once;
-  BOOST_REQUIRE(store->Fetch("twice", &twice).ok());
-  BOOST_REQUIRE(store->Fetch("once", &once).ok());
-  // H = entropy of (0.5, 1.5, 3) / 5; ten days at tau = 14 days * (1 + 0.1 H).
-  const double h = Entropy(once);
-  const double expected = 2.0 * std::exp(-10.0 * 86'400 / (1'209'600.0 * (1 + 0.1 * h)));
-  BOOST_TEST(once.weight == expected, boost::test_tools::tolerance(1e-12));
-  BOOST_TEST(twice.weight == once.weight, boost::test_tools::tolerance(1e-12));
-  for (std::size_t i = 0; i < 3; ++i) {
-    BOOST_TEST(twice.meta["terms"][i]["intensity"].get<double>() ==
-                   once.meta["terms"][i]["intensity"].get<double>(),
-               boost::test_tools::tolerance(1e-12));
-  }
-  BOOST_TEST(twice.decay_applied_at == t2);
-  BOOST_TEST(twice.updated_at == t2);
-  BOOST_TEST(twice.created_at == 1'000'000);
-
-  const Status s = store->ApplyDecay("twice", t1, {});
-  BOOST_TEST(s.IsInvalidArgument());
-  BOOST_TEST(Contains(s.message(), "twice"));
-  Identity after;
-  BOOST_REQUIRE(store->Fetch("twice", &after).ok());
-  BOOST_TEST((after == twice));
-  BOOST_TEST(store->ApplyDecay("absent", t2, {}).IsNotFound());
-}
-
 BOOST_AUTO_TEST_CASE(restore_writes_timestamps_as_given) {
   TempDir dir;
   ManualClock clock;
@@ -632,18 +314,6 @@ BOOST_AUTO_TEST_CASE(restore_writes_timestamps_as_given) {
   Identity out;
   BOOST_REQUIRE(store->Fetch("a", &out).ok());
   BOOST_TEST((out == in));
-}
-
-BOOST_AUTO_TEST_CASE(fetch_many_keeps_order_and_skips_absent) {
-  TempDir dir;
-  auto store = OpenStore(dir);
-  for (const char* id : {"a", "b", "c"}) BOOST_REQUIRE(store->Store(Geoid(id, {1})).ok());
-  std::vector<Identity> out = {Geoid("stale", {1})};
-  BOOST_REQUIRE(store->FetchMany({"c", "missing", "a", "b"}, &out).ok());
-  BOOST_TEST(Ids(out) == (std::vector<std::string>{"c", "a", "b"}),
-             boost::test_tools::per_element());
-  BOOST_REQUIRE(store->FetchMany({}, &out).ok());
-  BOOST_TEST(out.empty());
 }
 
 BOOST_AUTO_TEST_CASE(counters_add_with_merge) {

@@ -38,9 +38,12 @@ class IdentityStore {
   virtual ~IdentityStore() = default;
 
   // Inserts `identity`, or replaces the stored identity with the same id.
-  // On replace the first created_at is kept and updated_at is set to now;
-  // on insert a zero created_at / updated_at is set to now. Invalid input
+  // On replace the first created_at is kept and updated_at is set to now.
+  // On insert a zero updated_at is set to now, and a zero created_at to now
+  // or, when updated_at is given and earlier, to updated_at. Invalid input
   // gives InvalidArgument naming the field and the id; nothing is written.
+  // A decorator may refuse more than a backend does, the same way (the
+  // plugin refuses timestamps outside its [entropy] window).
   [[nodiscard]] virtual Status Store(const Identity& identity) = 0;
 
   // Reads the identity stored under `id` into `*out`. NotFound when absent;
