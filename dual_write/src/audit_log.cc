@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "kimera/coding.h"
 #include "kimera/identity_json.h"
 #include "kimera/iterator_entry.h"
 
@@ -30,40 +31,22 @@ std::uint64_t SequenceOf(std::string_view key) {
 // Version 1 values (a JSON object, starting with '{') are still read.
 constexpr char kEntryVersion = 2;
 
-void PutString(std::string_view s, std::string* out) {
-  std::uint64_t v = s.size();
-  while (v >= 0x80) {
-    out->push_back(static_cast<char>(v | 0x80));
-    v >>= 7;
-  }
-  out->push_back(static_cast<char>(v));
-  out->append(s);
-}
-
 std::string EncodeEntry(const AuditEntry& e) {
   std::string out;
   out.reserve(16 + e.id.size() + e.operation.size() + e.status.size() + e.details.size());
   out.push_back(kEntryVersion);
-  const auto time = static_cast<std::uint64_t>(e.time);
-  for (int i = 0; i < 8; ++i) out.push_back(static_cast<char>(time >> (8 * i)));
-  PutString(e.id, &out);
-  PutString(e.operation, &out);
-  PutString(e.status, &out);
-  PutString(e.details, &out);
+  coding::PutFixed64(static_cast<std::uint64_t>(e.time), &out);
+  coding::PutLengthPrefixed(e.id, &out);
+  coding::PutLengthPrefixed(e.operation, &out);
+  coding::PutLengthPrefixed(e.status, &out);
+  coding::PutLengthPrefixed(e.details, &out);
   return out;
 }
 
-bool ReadString(const char** p, const char* end, std::string* out) {
-  std::uint64_t n = 0;
-  for (int shift = 0;; shift += 7) {
-    if (*p == end || shift >= 64) return false;
-    const auto byte = static_cast<unsigned char>(*(*p)++);
-    n |= static_cast<std::uint64_t>(byte & 0x7F) << shift;
-    if ((byte & 0x80) == 0) break;
-  }
-  if (n > static_cast<std::uint64_t>(end - *p)) return false;
-  out->assign(*p, static_cast<std::size_t>(n));
-  *p += n;
+bool ReadString(std::string_view* in, std::string* out) {
+  std::string_view s;
+  if (!coding::GetLengthPrefixed(in, &s)) return false;
+  out->assign(s);
   return true;
 }
 
@@ -80,16 +63,13 @@ void DecodeEntry(std::string_view value, AuditEntry* entry) {
     }
     return;
   }
-  if (value.size() < 9 || value.front() != kEntryVersion) return;
+  if (value.empty() || value.front() != kEntryVersion) return;
+  value.remove_prefix(1);
   std::uint64_t time = 0;
-  for (int i = 0; i < 8; ++i) {
-    time |= static_cast<std::uint64_t>(static_cast<unsigned char>(value[1 + i])) << (8 * i);
-  }
+  if (!coding::GetFixed64(&value, &time)) return;
   entry->time = static_cast<Micros>(time);
-  const char* p = value.data() + 9;
-  const char* end = value.data() + value.size();
-  (void)(ReadString(&p, end, &entry->id) && ReadString(&p, end, &entry->operation) &&
-         ReadString(&p, end, &entry->status) && ReadString(&p, end, &entry->details));
+  (void)(ReadString(&value, &entry->id) && ReadString(&value, &entry->operation) &&
+         ReadString(&value, &entry->status) && ReadString(&value, &entry->details));
 }
 
 }  // namespace

@@ -18,13 +18,21 @@ const prometheus::Histogram::BucketBoundaries& LatencyBuckets() {
 }  // namespace
 
 const char* DualWriteOpName(DualWriteOp op) {
-  static constexpr const char* kNames[] = {"store", "remove", "decay", "repair"};
-  return kNames[static_cast<int>(op)];
+  static constexpr std::array<const char*, kDualWriteOpCount> kNames = {"store", "remove", "decay",
+                                                                        "repair"};
+  static_assert(
+      kNames.back() != nullptr && static_cast<int>(DualWriteOp::kRepair) + 1 == kDualWriteOpCount,
+      "a name for every DualWriteOp");
+  return kNames[static_cast<std::size_t>(op)];
 }
 
 const char* ShadowResultName(ShadowResult result) {
-  static constexpr const char* kNames[] = {"match", "mismatch", "error", "dropped"};
-  return kNames[static_cast<int>(result)];
+  static constexpr std::array<const char*, kShadowResultCount> kNames = {"match", "mismatch",
+                                                                         "error", "dropped"};
+  static_assert(kNames.back() != nullptr &&
+                    static_cast<int>(ShadowResult::kDropped) + 1 == kShadowResultCount,
+                "a name for every ShadowResult");
+  return kNames[static_cast<std::size_t>(result)];
 }
 
 DualWriteMetrics::DualWriteMetrics(prometheus::Registry& registry) {

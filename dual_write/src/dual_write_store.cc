@@ -1,7 +1,6 @@
 #include "kimera/dual_write_store.h"
 
 #include <prometheus/registry.h>
-#include <xxhash.h>
 
 #include <algorithm>
 #include <chrono>
@@ -147,10 +146,6 @@ DualWriteStore::~DualWriteStore() {
   if (defer_journal_clears_) (void)ClearSyncedJournal();
 }
 
-std::mutex& DualWriteStore::LockFor(std::string_view id) {
-  return stripes_[XXH3_64bits(id.data(), id.size()) % kStripes];
-}
-
 // Compiled only into the test variant of this library (dual_write/meson.build):
 // the library hosts link has no variable that can kill them.
 void DualWriteStore::MaybeCrash([[maybe_unused]] const char* point) const {
@@ -228,7 +223,7 @@ Status DualWriteStore::Enqueue(std::string_view id, const Status& why, rocksdb::
 
 Status DualWriteStore::Write(DualWriteOp op, std::string_view id,
                              const std::function<Status()>& primary_write) {
-  std::unique_lock lock(LockFor(id));
+  std::unique_lock lock(locks_.For(id));
   WriteContext ctx;
   ctx.owner = this;
   ctx.op = op;
@@ -454,7 +449,7 @@ Status DualWriteStore::ClearSyncedJournal() {
   {
     std::lock_guard lock(unsynced_mu_);
     for (const auto& [id, written_in] : unsynced_) {
-      if (written_in <= epoch) by_lock[&LockFor(id)].push_back(id);
+      if (written_in <= epoch) by_lock[&locks_.For(id)].push_back(id);
     }
   }
   for (auto& [mu, ids] : by_lock) {
@@ -489,7 +484,7 @@ Status DualWriteStore::ReconcileLocked(std::string_view id) {
 }
 
 Status DualWriteStore::RepairId(std::string_view id) {
-  std::lock_guard lock(LockFor(id));
+  std::lock_guard lock(locks_.For(id));
   if (defer_journal_clears_) {
     // Covers the copy as a write's entry does, until it is durable.
     rocksdb::WriteBatch batch;
@@ -558,7 +553,7 @@ Status DualWriteStore::RetryRepairs(bool force, std::uint64_t* repaired) {
     if (!s.ok()) return s;
   }
   for (auto& [id, entry] : due) {
-    std::lock_guard lock(LockFor(id));
+    std::lock_guard lock(locks_.For(id));
     Status r = ReconcileLocked(id);
     metrics_->Operation(DualWriteOp::kRepair, r.ok());
     rocksdb::WriteBatch batch;

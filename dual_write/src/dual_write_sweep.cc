@@ -46,6 +46,12 @@ bool DualWriteStore::Stopping() {
   return stopping_;
 }
 
+bool DualWriteStore::PauseUnlessStopping(double seconds) {
+  std::unique_lock lock(repair_mu_);
+  return sweep_cv_.wait_for(lock, std::chrono::duration<double>(seconds),
+                            [this] { return stopping_; });
+}
+
 void DualWriteStore::DrainShadowReads() {
   if (shadow_) shadow_->Drain();
 }
@@ -101,7 +107,7 @@ Status DualWriteStore::CheckIdLocked(std::string_view id, IdCheck* out) {
 }
 
 Status DualWriteStore::CheckId(std::string_view id, IdCheck* out) {
-  std::lock_guard lock(LockFor(id));
+  std::lock_guard lock(locks_.For(id));
   return CheckIdLocked(id, out);
 }
 
@@ -156,7 +162,7 @@ Status DualWriteStore::Sweep(const SweepOptions& options, SweepReport* report) {
         continue;
       }
       // A write may have landed between the two scans: look again under the lock.
-      std::lock_guard lock(LockFor(id));
+      std::lock_guard lock(locks_.For(id));
       s = CheckIdLocked(id, &check);
       if (!s.ok()) return s;
       if (check.result == CheckResult::kConsistent) continue;
@@ -179,7 +185,9 @@ Status DualWriteStore::Sweep(const SweepOptions& options, SweepReport* report) {
     if (options.rate_per_second > 0) {
       const double due = static_cast<double>(report->visited) / options.rate_per_second;
       const double ahead = due - SecondsSince(start);
-      if (ahead > 0) std::this_thread::sleep_for(std::chrono::duration<double>(ahead));
+      // On the stop signal, so that closing the store does not wait out
+      // the pacing of a slow sweep.
+      if (ahead > 0 && PauseUnlessStopping(ahead)) break;
     }
   }
   report->seconds = SecondsSince(start);

@@ -5,6 +5,7 @@
 #include <cstring>
 #include <nlohmann/json.hpp>
 
+#include "kimera/coding.h"
 #include "kimera/identity_json.h"
 #include "kimera/record_codec.h"
 
@@ -40,55 +41,18 @@ bool ReadString(const nlohmann::json& row, const char* column, std::string* out)
 
 constexpr char kBinaryRowVersion = 2;
 
-void PutVarint(std::uint64_t v, std::string* out) {
-  while (v >= 0x80) {
-    out->push_back(static_cast<char>(v | 0x80));
-    v >>= 7;
-  }
-  out->push_back(static_cast<char>(v));
-}
-
-void PutString(std::string_view s, std::string* out) {
-  PutVarint(s.size(), out);
-  out->append(s);
-}
-
 void PutList(const std::vector<std::string>& list, std::string* out) {
-  PutVarint(list.size(), out);
-  for (const std::string& s : list) PutString(s, out);
-}
-
-void PutFixed64(std::uint64_t v, std::string* out) {
-  char bytes[8];
-  for (int i = 0; i < 8; ++i) bytes[i] = static_cast<char>(v >> (8 * i));
-  out->append(bytes, 8);
+  coding::PutVarint(list.size(), out);
+  for (const std::string& s : list) coding::PutLengthPrefixed(s, out);
 }
 
 // Reads a binary row; every read is bounds-checked.
 class RowReader {
  public:
-  explicit RowReader(std::string_view bytes)
-      : p_(bytes.data()), end_(bytes.data() + bytes.size()) {}
+  explicit RowReader(std::string_view bytes) : in_(bytes) {}
 
-  bool Varint(std::uint64_t* out) {
-    std::uint64_t v = 0;
-    for (int shift = 0; shift < 64 && p_ < end_; shift += 7) {
-      const auto byte = static_cast<unsigned char>(*p_++);
-      v |= static_cast<std::uint64_t>(byte & 0x7F) << shift;
-      if ((byte & 0x80) == 0) {
-        *out = v;
-        return true;
-      }
-    }
-    return false;
-  }
-  bool Bytes(std::string_view* out) {
-    std::uint64_t n = 0;
-    if (!Varint(&n) || n > static_cast<std::uint64_t>(end_ - p_)) return false;
-    *out = std::string_view(p_, static_cast<std::size_t>(n));
-    p_ += n;
-    return true;
-  }
+  bool Varint(std::uint64_t* out) { return coding::GetVarint(&in_, out); }
+  bool Bytes(std::string_view* out) { return coding::GetLengthPrefixed(&in_, out); }
   bool String(std::string* out) {
     std::string_view v;
     if (!Bytes(&v)) return false;
@@ -98,7 +62,7 @@ class RowReader {
   bool List(std::vector<std::string>* out) {
     std::uint64_t n = 0;
     // Each string takes at least one byte: a larger count is a lie.
-    if (!Varint(&n) || n > static_cast<std::uint64_t>(end_ - p_)) return false;
+    if (!Varint(&n) || n > in_.size()) return false;
     out->clear();
     out->reserve(static_cast<std::size_t>(n));
     for (std::uint64_t i = 0; i < n; ++i) {
@@ -107,15 +71,7 @@ class RowReader {
     }
     return true;
   }
-  bool Fixed64(std::uint64_t* out) {
-    if (end_ - p_ < 8) return false;
-    std::uint64_t v = 0;
-    for (int i = 0; i < 8; ++i)
-      v |= static_cast<std::uint64_t>(static_cast<unsigned char>(p_[i])) << (8 * i);
-    p_ += 8;
-    *out = v;
-    return true;
-  }
+  bool Fixed64(std::uint64_t* out) { return coding::GetFixed64(&in_, out); }
   bool Double(double* out) {
     std::uint64_t bits = 0;
     if (!Fixed64(&bits)) return false;
@@ -135,11 +91,10 @@ class RowReader {
     std::string reason;
     return Bytes(&bytes) && DecodeMetaMsgpack(bytes, out, &reason);
   }
-  bool AtEnd() const { return p_ == end_; }
+  bool AtEnd() const { return in_.empty(); }
 
  private:
-  const char* p_;
-  const char* end_;
+  std::string_view in_;
 };
 
 // A version-1 row: one JSON object.
@@ -154,14 +109,14 @@ std::string EncodeLegacyRow(const Identity& identity) {
   row.push_back(kBinaryRowVersion);
   const bool scar = identity.identity_type == IdentityType::kScar;
   if (!scar) {
-    PutString(identity.raw, &row);
-    PutString(identity.echo, &row);
-    PutString(identity.lang_axis, &row);
+    coding::PutLengthPrefixed(identity.raw, &row);
+    coding::PutLengthPrefixed(identity.echo, &row);
+    coding::PutLengthPrefixed(identity.lang_axis, &row);
     PutList(identity.tags, &row);
   }
   std::uint64_t weight_bits = 0;
   std::memcpy(&weight_bits, &identity.weight, sizeof weight_bits);
-  PutFixed64(weight_bits, &row);
+  coding::PutFixed64(weight_bits, &row);
   if (scar) PutList(identity.related_ids, &row);
   thread_local std::string meta;
   meta.clear();
@@ -172,9 +127,9 @@ std::string EncodeLegacyRow(const Identity& identity) {
     // write path.
     meta.assign(1, static_cast<char>(0x80));  // An empty map.
   }
-  PutString(meta, &row);
-  PutFixed64(static_cast<std::uint64_t>(identity.created_at), &row);
-  PutFixed64(static_cast<std::uint64_t>(identity.updated_at), &row);
+  coding::PutLengthPrefixed(meta, &row);
+  coding::PutFixed64(static_cast<std::uint64_t>(identity.created_at), &row);
+  coding::PutFixed64(static_cast<std::uint64_t>(identity.updated_at), &row);
   return row;
 }
 

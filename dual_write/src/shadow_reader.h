@@ -91,7 +91,7 @@ class DualWriteStore::ShadowReader {
     IdCheck check =
         CompareSides(id, projected ? &*projected : nullptr, s.ok() ? &secondary : nullptr);
     if (check.result == CheckResult::kConsistent) return ShadowResult::kMatch;
-    std::lock_guard lock(owner_->LockFor(id));
+    std::lock_guard lock(owner_->locks_.For(id));
     if (!owner_->CompareLocked(id, &check).ok()) return ShadowResult::kError;
     return check.result == CheckResult::kConsistent ? ShadowResult::kMatch
                                                     : ShadowResult::kMismatch;

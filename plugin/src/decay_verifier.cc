@@ -23,6 +23,9 @@ namespace {
 
 constexpr std::array<const char*, kDecayCheckCount> kCheckNames = {
     "formula", "bounds", "order", "half_life", "semigroup", "correlation", "no_compounding"};
+static_assert(std::ranges::none_of(kCheckNames, [](const char* n) { return n == nullptr; }) &&
+                  static_cast<std::size_t>(DecayCheck::kNoCompounding) + 1 == kDecayCheckCount,
+              "a name for every DecayCheck");
 
 bool Close(double a, double b) {
   if (a == b) return true;

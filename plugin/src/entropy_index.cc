@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "kimera/coding.h"
 #include "kimera/iterator_entry.h"
 
 namespace kimera {
@@ -14,18 +15,6 @@ namespace {
 constexpr char kOrderedPrefix = 'x';
 constexpr char kByIdPrefix = 'i';
 constexpr char kIntentPrefix = 'p';
-
-void PutBigEndian64(std::uint64_t v, std::string* out) {
-  for (int shift = 56; shift >= 0; shift -= 8) {
-    out->push_back(static_cast<char>((v >> shift) & 0xff));
-  }
-}
-
-std::uint64_t GetBigEndian64(const char* p) {
-  std::uint64_t v = 0;
-  for (int i = 0; i < 8; ++i) v = (v << 8) | static_cast<unsigned char>(p[i]);
-  return v;
-}
 
 void PutDouble(double v, std::string* out) {
   char buf[sizeof(double)];
@@ -122,14 +111,14 @@ std::string EncodeIndexKey(double entropy, std::string_view id) {
   std::string key;
   key.reserve(9 + id.size());
   key.push_back(kOrderedPrefix);
-  PutBigEndian64(DescendingBits(entropy), &key);
+  coding::PutBigEndian64(DescendingBits(entropy), &key);
   key.append(id);
   return key;
 }
 
 bool DecodeIndexKey(std::string_view key, double* entropy, std::string* id) {
   if (key.size() < 9 || key[0] != kOrderedPrefix) return false;
-  *entropy = FromDescendingBits(GetBigEndian64(key.data() + 1));
+  *entropy = FromDescendingBits(coding::DecodeBigEndian64(key.data() + 1));
   id->assign(key.substr(9));
   return true;
 }

@@ -4,7 +4,6 @@
 #include <prometheus/registry.h>
 #include <prometheus/text_serializer.h>
 #include <rocksdb/db.h>
-#include <xxhash.h>
 
 #include <chrono>
 #include <stdexcept>
@@ -297,10 +296,6 @@ std::string EntropyStore::MetricsText() const {
   return prometheus::TextSerializer().Serialize(families);
 }
 
-std::mutex& EntropyStore::LockFor(std::string_view id) {
-  return stripes_[XXH3_64bits(id.data(), id.size()) % kStripes];
-}
-
 IndexEntry EntropyStore::EntryOf(const Identity& identity) const {
   IndexEntry e;
   e.id = identity.id;
@@ -422,7 +417,7 @@ Status EntropyStore::ReadIndexed(std::string_view id, Identity* record, IndexEnt
     s = DecodeRecord(id, value.ToStringView(), record);
     if (s.ok()) s = index_->LookupOrdered(Entropy(*record), id, entry, snapshot.snapshot());
   } else {
-    std::lock_guard lock(LockFor(id));
+    std::lock_guard lock(locks_.For(id));
     s = target()->Fetch(id, record);
     if (!s.ok()) return s;
     s = index_->Lookup(id, entry);
@@ -460,7 +455,7 @@ Status EntropyStore::Store(const Identity& identity) {
   if (s.ok() && rocks_ != nullptr) {
     s = target()->Store(identity);
   } else if (s.ok()) {
-    std::lock_guard lock(LockFor(identity.id));
+    std::lock_guard lock(locks_.For(identity.id));
     s = WriteIntent(identity.id);
     if (s.ok()) {
       s = target()->Store(identity);
@@ -498,7 +493,7 @@ Status EntropyStore::Remove(std::string_view id) {
   if (rocks_ != nullptr) {
     s = target()->Remove(id);
   } else {
-    std::lock_guard lock(LockFor(id));
+    std::lock_guard lock(locks_.For(id));
     s = WriteIntent(id);
     if (s.ok()) {
       s = target()->Remove(id);
@@ -567,7 +562,7 @@ Status EntropyStore::ApplyDecay(std::string_view id, Micros now, const DecayPara
   if (rocks_ != nullptr) {
     s = target()->ApplyDecay(id, now, params);
   } else {
-    std::lock_guard lock(LockFor(id));
+    std::lock_guard lock(locks_.For(id));
     s = WriteIntent(id);
     if (s.ok()) {
       s = target()->ApplyDecay(id, now, params);

@@ -1,5 +1,6 @@
 #include "kimera/plugin_metrics.h"
 
+#include <algorithm>
 #include <cmath>
 
 namespace kimera {
@@ -24,6 +25,19 @@ constexpr std::array<const char*, kTypeLabelCount> kTypeNames = {"geoid", "scar"
 // Status codes from kInvalidArgument on, in enum order.
 constexpr std::array<const char*, kReasonCount> kReasonNames = {
     "invalid_argument", "corruption", "io_error", "no_space", "busy", "unavailable", "aborted"};
+
+// A name for every enum value: a value added without one fails to compile.
+constexpr bool AllNamed(const auto& names) {
+  return std::ranges::none_of(names, [](const char* n) { return n == nullptr; });
+}
+static_assert(AllNamed(kOperationNames) &&
+              static_cast<std::size_t>(Operation::kDualWriteStats) + 1 == kOperationCount);
+static_assert(AllNamed(kTypeNames) &&
+              static_cast<std::size_t>(IdentityType::kScar) + 1 == kOtherTypeLabel);
+static_assert(AllNamed(kReasonNames) &&
+              static_cast<std::size_t>(Status::Code::kAborted) -
+                      static_cast<std::size_t>(Status::Code::kInvalidArgument) + 1 ==
+                  kReasonCount);
 
 std::size_t ReasonIndex(Status::Code code) {
   return static_cast<std::size_t>(code) - static_cast<std::size_t>(Status::Code::kInvalidArgument);

@@ -8,6 +8,8 @@
 #include <utility>
 #include <vector>
 
+#include "kimera/coding.h"
+
 namespace kimera {
 namespace {
 
@@ -20,53 +22,10 @@ constexpr std::size_t kChecksumBytes = 8;
 // empty MessagePack map.
 constexpr std::size_t kMinRecordBytes = kHeaderBytes + 3 + 2 + 1 + 1 + kChecksumBytes;
 
-std::size_t VarintLength(std::uint64_t v) {
-  std::size_t n = 1;
-  while (v >= 0x80) {
-    v >>= 7;
-    ++n;
-  }
-  return n;
-}
-
-std::size_t EncodeVarint(std::uint64_t v, char* buf) {
-  std::size_t n = 0;
-  while (v >= 0x80) {
-    buf[n++] = static_cast<char>(v | 0x80);
-    v >>= 7;
-  }
-  buf[n++] = static_cast<char>(v);
-  return n;
-}
-
-void PutVarint(std::uint64_t v, std::string* out) {
-  char buf[10];
-  out->append(buf, EncodeVarint(v, buf));
-}
-
-// Shifts rather than memcpy so the format stays little-endian on any host;
-// compilers turn this into a single store on little-endian machines.
-void PutFixed64(std::uint64_t v, std::string* out) {
-  char buf[8];
-  for (int i = 0; i < 8; ++i) buf[i] = static_cast<char>(v >> (8 * i));
-  out->append(buf, sizeof(buf));
-}
-
-std::uint64_t LoadFixed64(const char* p) {
-  std::uint64_t v = 0;
-  for (int i = 0; i < 8; ++i) v |= std::uint64_t{static_cast<unsigned char>(p[i])} << (8 * i);
-  return v;
-}
-
-void PutLengthPrefixed(std::string_view s, std::string* out) {
-  PutVarint(s.size(), out);
-  out->append(s);
-}
-
-std::size_t LengthPrefixedSize(std::size_t n) { return VarintLength(n) + n; }
+std::size_t LengthPrefixedSize(std::size_t n) { return coding::VarintLength(n) + n; }
 
 std::size_t ListSize(const std::vector<std::string>& list) {
-  std::size_t n = VarintLength(list.size());
+  std::size_t n = coding::VarintLength(list.size());
   for (const auto& s : list) n += LengthPrefixedSize(s.size());
   return n;
 }
@@ -74,43 +33,20 @@ std::size_t ListSize(const std::vector<std::string>& list) {
 // Reads the fields in order; every read is checked against the bytes left.
 class Reader {
  public:
-  explicit Reader(std::string_view bytes) : p_(bytes.data()), end_(bytes.data() + bytes.size()) {}
+  explicit Reader(std::string_view bytes) : in_(bytes) {}
 
-  std::size_t remaining() const { return static_cast<std::size_t>(end_ - p_); }
+  std::size_t remaining() const { return in_.size(); }
 
   bool Byte(unsigned char* v) {
-    if (p_ == end_) return false;
-    *v = static_cast<unsigned char>(*p_++);
+    if (in_.empty()) return false;
+    *v = static_cast<unsigned char>(in_.front());
+    in_.remove_prefix(1);
     return true;
   }
-  bool Fixed64(std::uint64_t* v) {
-    if (remaining() < 8) return false;
-    *v = LoadFixed64(p_);
-    p_ += 8;
-    return true;
-  }
-  // Record lengths are below 2^32; a longer varint is corruption, and the cap
-  // keeps the shift in range.
-  bool Varint(std::uint64_t* v) {
-    std::uint64_t result = 0;
-    for (int shift = 0; shift <= 28; shift += 7) {
-      if (p_ == end_) return false;
-      const auto byte = static_cast<unsigned char>(*p_++);
-      result |= std::uint64_t{byte & 0x7Fu} << shift;
-      if ((byte & 0x80) == 0) {
-        *v = result;
-        return true;
-      }
-    }
-    return false;
-  }
-  bool Slice(std::string_view* s) {
-    std::uint64_t n = 0;
-    if (!Varint(&n) || n > remaining()) return false;
-    *s = std::string_view(p_, static_cast<std::size_t>(n));
-    p_ += n;
-    return true;
-  }
+  bool Fixed64(std::uint64_t* v) { return coding::GetFixed64(&in_, v); }
+  // Record lengths are below 2^32; a longer varint is corruption.
+  bool Varint(std::uint64_t* v) { return coding::GetVarint(&in_, v, 32); }
+  bool Slice(std::string_view* s) { return coding::GetLengthPrefixed(&in_, s, 32); }
   bool String(std::string* s) {
     std::string_view view;
     if (!Slice(&view)) return false;
@@ -130,8 +66,7 @@ class Reader {
   }
 
  private:
-  const char* p_;
-  const char* end_;
+  std::string_view in_;
 };
 
 std::uint64_t LoadBigEndian(const unsigned char* p, int n) {
@@ -390,17 +325,17 @@ Status EncodeRecord(const Identity& identity, std::string* out) {
   out->reserve(start + fixed + 1 + 16 * identity.meta.size() + 16);
   out->push_back(static_cast<char>(kRecordVersion));
   out->push_back(static_cast<char>(identity.identity_type));
-  PutFixed64(std::bit_cast<std::uint64_t>(identity.weight), out);
-  PutFixed64(static_cast<std::uint64_t>(identity.created_at), out);
-  PutFixed64(static_cast<std::uint64_t>(identity.updated_at), out);
-  PutFixed64(static_cast<std::uint64_t>(identity.decay_applied_at), out);
-  PutLengthPrefixed(identity.raw, out);
-  PutLengthPrefixed(identity.echo, out);
-  PutLengthPrefixed(identity.lang_axis, out);
-  PutVarint(identity.tags.size(), out);
-  for (const auto& tag : identity.tags) PutLengthPrefixed(tag, out);
-  PutVarint(identity.related_ids.size(), out);
-  for (const auto& related : identity.related_ids) PutLengthPrefixed(related, out);
+  coding::PutFixed64(std::bit_cast<std::uint64_t>(identity.weight), out);
+  coding::PutFixed64(static_cast<std::uint64_t>(identity.created_at), out);
+  coding::PutFixed64(static_cast<std::uint64_t>(identity.updated_at), out);
+  coding::PutFixed64(static_cast<std::uint64_t>(identity.decay_applied_at), out);
+  coding::PutLengthPrefixed(identity.raw, out);
+  coding::PutLengthPrefixed(identity.echo, out);
+  coding::PutLengthPrefixed(identity.lang_axis, out);
+  coding::PutVarint(identity.tags.size(), out);
+  for (const auto& tag : identity.tags) coding::PutLengthPrefixed(tag, out);
+  coding::PutVarint(identity.related_ids.size(), out);
+  for (const auto& related : identity.related_ids) coding::PutLengthPrefixed(related, out);
 
   // MessagePack is written straight into the record and its length prefix
   // slid in front afterwards: cheaper than a scratch buffer and a copy.
@@ -413,15 +348,15 @@ Status EncodeRecord(const Identity& identity, std::string* out) {
                                    "': field 'meta' cannot be encoded: " + e.what());
   }
   const std::size_t meta_len = out->size() - meta_pos;
-  char prefix[10];
-  const std::size_t prefix_len = EncodeVarint(meta_len, prefix);
+  char prefix[coding::kMaxVarintBytes];
+  const std::size_t prefix_len = coding::EncodeVarint(meta_len, prefix);
   const std::size_t total = out->size() - start + prefix_len + kChecksumBytes;
   if (total > kMaxRecordBytes) {
     out->resize(start);
     return TooLarge(identity, total);
   }
   out->insert(meta_pos, prefix, prefix_len);
-  PutFixed64(XXH3_64bits(out->data() + start, out->size() - start), out);
+  coding::PutFixed64(XXH3_64bits(out->data() + start, out->size() - start), out);
   return Status::OK();
 }
 
@@ -463,7 +398,7 @@ Status ReadHeader(std::string_view id, std::string_view bytes, RecordHeader* out
         id, "unknown format version " + std::to_string(static_cast<unsigned char>(bytes[0])));
   }
   const std::string_view body = bytes.substr(0, bytes.size() - kChecksumBytes);
-  if (XXH3_64bits(body.data(), body.size()) != LoadFixed64(bytes.data() + body.size())) {
+  if (XXH3_64bits(body.data(), body.size()) != coding::DecodeFixed64(bytes.data() + body.size())) {
     return Corrupt(id, "checksum mismatch");
   }
   // The checksum only proves the bytes are what some writer wrote; the

@@ -1,7 +1,5 @@
 #include "kimera/rocksdb_store.h"
 
-#include <xxhash.h>
-
 #include <utility>
 
 #include "kimera/iterator_entry.h"
@@ -81,10 +79,6 @@ RocksDbStore::RocksDbStore(std::unique_ptr<RocksDbDatabase> database,
 
 RocksDbStore::~RocksDbStore() = default;
 
-std::mutex& RocksDbStore::LockFor(std::string_view id) {
-  return stripes_[XXH3_64bits(id.data(), id.size()) % kStripes];
-}
-
 Status RocksDbStore::ReadLocked(std::string_view id, Identity* out) {
   rocksdb::PinnableSlice value;
   rocksdb::Status s =
@@ -121,7 +115,7 @@ Status RocksDbStore::Store(const Identity& identity) {
   Status s = Validate(identity);
   if (!s.ok()) return s;
   Identity after = identity;
-  std::lock_guard lock(LockFor(identity.id));
+  std::lock_guard lock(locks_.For(identity.id));
   Identity before;
   s = ReadLocked(identity.id, &before);
   // A stored record that cannot be decoded is not overwritten: its first
@@ -136,7 +130,7 @@ Status RocksDbStore::Store(const Identity& identity) {
 Status RocksDbStore::Fetch(std::string_view id, Identity* out) { return ReadLocked(id, out); }
 
 Status RocksDbStore::Remove(std::string_view id) {
-  std::lock_guard lock(LockFor(id));
+  std::lock_guard lock(locks_.For(id));
   Identity before;
   Status s = ReadLocked(id, &before);
   if (!s.ok()) return s;
@@ -146,7 +140,7 @@ Status RocksDbStore::Remove(std::string_view id) {
 Status RocksDbStore::Restore(const Identity& identity) {
   Status s = Validate(identity);
   if (!s.ok()) return s;
-  std::lock_guard lock(LockFor(identity.id));
+  std::lock_guard lock(locks_.For(identity.id));
   Identity before;
   s = ReadLocked(identity.id, &before);
   // Restore must be able to replace a corrupt record (that is what repair
@@ -156,7 +150,7 @@ Status RocksDbStore::Restore(const Identity& identity) {
 }
 
 Status RocksDbStore::ApplyDecay(std::string_view id, Micros now, const DecayParams& params) {
-  std::lock_guard lock(LockFor(id));
+  std::lock_guard lock(locks_.For(id));
   Identity before;
   Status s = ReadLocked(id, &before);
   if (!s.ok()) return s;

@@ -315,6 +315,25 @@ BOOST_AUTO_TEST_CASE(second_database_with_synced_writes_clears_the_journal_at_on
   BOOST_CHECK_EQUAL(JournalEntries(*h.store), 0u);
 }
 
+// The background sweep paces itself by sleeping; closing the store must not
+// wait that sleep out (at 1 id/s, a chunk of 200 ids is a 200 s pause).
+BOOST_AUTO_TEST_CASE(closing_interrupts_a_paced_background_sweep) {
+  TempDir dir;
+  DualWriteConfig config = Config(DualWriteMode::kBestEffort);
+  config.sweep_interval_seconds = 0.05;
+  config.sweep_rate_per_second = 1;
+  auto h = std::make_unique<Harness>(dir, config);
+  for (int i = 0; i < 200; ++i) BOOST_REQUIRE(h->store->Store(Geoid(Id("g", i))).ok());
+  // Past the first sweep's start: it has visited its first chunk and pauses.
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  const auto start = std::chrono::steady_clock::now();
+  h.reset();
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  BOOST_TEST_MESSAGE("closed in " << seconds << " s");
+  BOOST_TEST(seconds * 1000 < static_cast<double>(kimera::testing::Scaled(20).count()));
+}
+
 BOOST_AUTO_TEST_CASE(strict_failed_secondary_restore_is_replayed_at_open) {
   TempDir dir;
   const std::string second = dir.Sub("second");

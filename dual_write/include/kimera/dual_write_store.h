@@ -56,6 +56,7 @@
 #include "kimera/dual_write_metrics.h"
 #include "kimera/rocksdb_store.h"
 #include "kimera/secondary_store.h"
+#include "kimera/striped_locks.h"
 
 namespace prometheus {
 class Registry;
@@ -198,12 +199,13 @@ class DualWriteStore : public StoreWrapper, private WriteBatchExtension {
   void SweepLoop();
   void MaybeCrash(const char* point) const;
   bool Stopping();
+  // Waits `seconds`, or less when the store is closing; true when closing.
+  bool PauseUnlessStopping(double seconds);
   Status LoadState(const char* key, std::string* out);
   Status SaveState(const char* key, const std::string& value);
   Status ClearState(const char* key);
   void NoteChanged(std::string_view id);
   bool Sample(double rate);
-  std::mutex& LockFor(std::string_view id);
   AuditEntry Entry(DualWriteOp op, std::string_view id, const Status& status) const;
 
   RocksDbStore* primary_;  // Owned through StoreWrapper.
@@ -243,8 +245,7 @@ class DualWriteStore : public StoreWrapper, private WriteBatchExtension {
   std::atomic<std::uint64_t> sync_epoch_{0};
   std::mutex clear_mu_;  // One ClearSyncedJournal at a time.
 
-  static constexpr std::size_t kStripes = 256;
-  std::array<std::mutex, kStripes> stripes_;
+  StripedLocks locks_;  // Per id: its writes, checks and repairs.
 };
 
 }  // namespace kimera

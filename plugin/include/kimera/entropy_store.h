@@ -33,6 +33,7 @@
 #include "kimera/plugin_config.h"
 #include "kimera/plugin_metrics.h"
 #include "kimera/rocksdb_store.h"
+#include "kimera/striped_locks.h"
 
 namespace prometheus {
 class Collectable;
@@ -190,7 +191,6 @@ class EntropyStore : private internal::RegistryHolder,
   // inner store's record and clears its intent.
   Status Reconcile(std::string_view id);
   Status WriteIntent(std::string_view id);
-  std::mutex& LockFor(std::string_view id);
   Status LoadState();
   Status Rebuild();
 
@@ -211,8 +211,7 @@ class EntropyStore : private internal::RegistryHolder,
   mutable std::mutex collectables_mu_;  // Guards collectables_.
   std::vector<std::shared_ptr<prometheus::Collectable>> collectables_;
 
-  static constexpr std::size_t kStripes = 256;
-  std::array<std::mutex, kStripes> stripes_;  // Separate-database path only.
+  StripedLocks locks_;  // Separate-database path only.
 
   std::unique_ptr<MetricsEndpoint> endpoint_;  // Last: stops before the rest goes.
 };

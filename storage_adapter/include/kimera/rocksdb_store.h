@@ -21,6 +21,7 @@
 
 #include "kimera/identity_store.h"
 #include "kimera/rocksdb_database.h"
+#include "kimera/striped_locks.h"
 
 namespace kimera {
 
@@ -83,7 +84,6 @@ class RocksDbStore : public IdentityStore {
   RocksDbStore(std::unique_ptr<RocksDbDatabase> database, rocksdb::ColumnFamilyHandle* cf,
                Clock clock);
 
-  std::mutex& LockFor(std::string_view id);
   // Reads the record of `id`; NotFound when absent.
   Status ReadLocked(std::string_view id, Identity* out);
   // Writes `after` (or deletes when nullptr) with the extensions, under the lock.
@@ -93,8 +93,7 @@ class RocksDbStore : public IdentityStore {
   rocksdb::ColumnFamilyHandle* identities_;
   Clock clock_;
   std::vector<WriteBatchExtension*> extensions_;
-  static constexpr std::size_t kStripes = 256;
-  std::array<std::mutex, kStripes> stripes_;
+  StripedLocks locks_;  // Per id: a read-modify-write of its record.
 };
 
 }  // namespace kimera
