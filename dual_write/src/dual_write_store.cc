@@ -476,24 +476,28 @@ Status DualWriteStore::ClearSyncedJournal() {
 }
 
 Status DualWriteStore::ReconcileLocked(std::string_view id) {
-  Identity record;
-  Status s = primary_->Fetch(id, &record);
-  if (s.ok()) return secondary_->Put(record);
-  if (s.IsNotFound()) return secondary_->Delete(id);
-  return s;
-}
-
-Status DualWriteStore::RepairId(std::string_view id) {
-  std::lock_guard lock(locks_.For(id));
   if (defer_journal_clears_) {
-    // Covers the copy as a write's entry does, until it is durable.
+    // Every copy (replay, repair queue, repair, sweep) is covered as a
+    // write is: a journal entry until the copy is durable.
     rocksdb::WriteBatch batch;
     batch.Put(journal_, ToSlice(id), rocksdb::Slice());
     Status s = db_->Write(&batch, "writing the dual-write journal");
     if (!s.ok()) return s;
   }
-  Status s = ReconcileLocked(id);
+  Identity record;
+  Status s = primary_->Fetch(id, &record);
+  if (s.ok()) {
+    s = secondary_->Put(record);
+  } else if (s.IsNotFound()) {
+    s = secondary_->Delete(id);
+  }
   if (s.ok() && defer_journal_clears_) (void)NoteUnsynced(id);
+  return s;
+}
+
+Status DualWriteStore::RepairId(std::string_view id) {
+  std::lock_guard lock(locks_.For(id));
+  Status s = ReconcileLocked(id);
   metrics_->Operation(DualWriteOp::kRepair, s.ok());
   return s;
 }
@@ -521,7 +525,7 @@ Status DualWriteStore::ReplayJournal() {
   // The entries go only once the copies are durable (see CompleteOnSecondary).
   if (!ids.empty() && !secondary_->in_primary_batch()) {
     s = SyncBothSides();
-    if (s.ok()) s = secondary_->ClearMarks(marked);
+    if (s.ok()) s = secondary_->ClearMarks(ids);
     if (!s.ok()) return s;
   }
   for (std::size_t i = 0; i < ids.size(); ++i) {
@@ -560,11 +564,6 @@ Status DualWriteStore::RetryRepairs(bool force, std::uint64_t* repaired) {
     if (r.ok()) {
       MaybeCrash("mid_repair");
       batch.Delete(queue_, ToSlice(id));
-      // Until the copy is durable, the journal stands in for the queue entry.
-      if (defer_journal_clears_) {
-        batch.Put(journal_, ToSlice(id), rocksdb::Slice());
-        (void)NoteUnsynced(id);
-      }
     } else {
       entry.attempts += 1;
       const double backoff_ms = std::min(

@@ -304,6 +304,27 @@ BOOST_AUTO_TEST_CASE(marked_secondary_writes_are_replayed_at_open) {
   }
 }
 
+// A sweep's repair is a secondary write like any other: journaled until
+// both sides synced, or a power cut could undo a repair the sweep reported.
+BOOST_AUTO_TEST_CASE(a_sweep_repair_stays_journaled_until_both_sides_sync) {
+  TempDir dir;
+  Harness h(dir, Config(DualWriteMode::kBestEffort), dir.Sub("second"), "current");
+  BOOST_REQUIRE(h.store->Store(Geoid("g1")).ok());
+  BOOST_REQUIRE(h.store->Sync().ok());
+  BOOST_REQUIRE_EQUAL(JournalEntries(*h.store), 0u);
+  BOOST_REQUIRE(h.store->secondary().Delete("g1").ok());  // A planted difference.
+  h.faults->fail_syncs = true;
+  kimera::SweepOptions options;
+  options.repair = true;
+  kimera::SweepReport report;
+  BOOST_REQUIRE(h.store->Sweep(options, &report).ok());
+  BOOST_CHECK_EQUAL(report.repaired, 1u);
+  BOOST_CHECK_EQUAL(JournalEntries(*h.store), 1u);
+  h.faults->fail_syncs = false;
+  BOOST_REQUIRE(h.store->Sync().ok());
+  BOOST_CHECK_EQUAL(JournalEntries(*h.store), 0u);
+}
+
 BOOST_AUTO_TEST_CASE(second_database_with_synced_writes_clears_the_journal_at_once) {
   TempDir dir;
   kimera::RocksDbOptions options;

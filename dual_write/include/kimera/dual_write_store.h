@@ -178,6 +178,8 @@ class DualWriteStore : public StoreWrapper, private WriteBatchExtension {
   // Reads both sides of `id` (its lock held) and compares them; no metrics.
   Status CompareLocked(std::string_view id, IdCheck* out);
   Status CheckIdLocked(std::string_view id, IdCheck* out);
+  // Copies the primary over the secondary for `id`; without synced writes
+  // the id stays journaled until the copy is durable.
   Status ReconcileLocked(std::string_view id);
   Status Enqueue(std::string_view id, const Status& why, rocksdb::WriteBatch* batch);
   Status ReplayJournal();
