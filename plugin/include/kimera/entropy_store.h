@@ -128,6 +128,10 @@ class EntropyStore : private internal::RegistryHolder,
   const EntropyIndex& index() const { return *index_; }
   // True when the index shares the records' database and batches.
   bool index_in_record_database() const { return rocks_ != nullptr; }
+  // The records' store whose database and batches the index shares, or
+  // nullptr when the index has a database of its own. For readers that need
+  // records and index entries at one snapshot (decay sweep and verifier).
+  RocksDbStore* shared_records() const { return rocks_; }
   const PluginConfig& config() const { return config_; }
   // Where the decay and dual-write components register their metrics.
   const std::shared_ptr<prometheus::Registry>& registry() const { return registry_; }
