@@ -40,7 +40,7 @@ unsigned long long U(std::uint64_t v) { return static_cast<unsigned long long>(v
 // Opens the configured stack; `need_enabled` refuses (exit 2) when dual-write
 // is off. Returns 0 or the exit code, the error printed.
 int Open(const GlobalOptions& global, bool need_enabled, kimera::KimeraConfig* config,
-         std::unique_ptr<kimera::EntropyStore>* store) {
+         kimera::ConfiguredStore* stack) {
   if (kimera::Status s = kimera::LoadConfig(global.config_path, config); !s.ok()) {
     PrintError(s.ToString());
     return kExitBadInput;
@@ -52,7 +52,7 @@ int Open(const GlobalOptions& global, bool need_enabled, kimera::KimeraConfig* c
         config->source + ") or KIMERA_ID_DUAL_WRITE=1");
     return kExitUsage;
   }
-  if (kimera::Status s = OpenEntropyStoreForCli(global, Access::kWrite, store, config); !s.ok()) {
+  if (kimera::Status s = OpenConfiguredForCli(global, Access::kWrite, stack, config); !s.ok()) {
     return ReportOpenFailure(global, s);
   }
   return kExitOk;
@@ -60,10 +60,10 @@ int Open(const GlobalOptions& global, bool need_enabled, kimera::KimeraConfig* c
 
 int RunStats(const GlobalOptions& global, const DualWriteOptions& options) {
   kimera::KimeraConfig config;
-  std::unique_ptr<kimera::EntropyStore> store;
-  if (int code = Open(global, true, &config, &store); code != kExitOk) return code;
+  kimera::ConfiguredStore stack;
+  if (int code = Open(global, true, &config, &stack); code != kExitOk) return code;
   kimera::DualWriteStats stats;
-  if (kimera::Status s = store->DualWriteStats(options.recent, &stats); !s.ok()) {
+  if (kimera::Status s = stack.dual_write->Stats(options.recent, &stats); !s.ok()) {
     PrintError("dual-write stats failed: " + s.ToString());
     return kExitStorage;
   }
@@ -147,20 +147,20 @@ kimera::SweepOptions WithProgress(ProgressBar* bar, std::uint64_t total) {
 
 int RunVerify(const GlobalOptions& global, const DualWriteOptions& options) {
   kimera::KimeraConfig config;
-  std::unique_ptr<kimera::EntropyStore> store;
-  if (int code = Open(global, true, &config, &store); code != kExitOk) return code;
+  kimera::ConfiguredStore stack;
+  if (int code = Open(global, true, &config, &stack); code != kExitOk) return code;
   if (options.max_passes < 1) {
     PrintError("--max-passes must be at least 1");
     return kExitUsage;
   }
-  const std::uint64_t total = PrimaryCount(*store);
+  const std::uint64_t total = PrimaryCount(*stack.store);
   ProgressBar bar("ids verified", total);
   kimera::SweepOptions sweep = WithProgress(&bar, total);
   sweep.repair = options.repair;
   kimera::SweepReport report;
   kimera::Status s = options.until_clean
-                         ? store->DualWriteVerifyUntilClean(options.max_passes, sweep, &report)
-                         : store->DualWriteVerify(sweep, &report);
+                         ? stack.dual_write->VerifyUntilClean(options.max_passes, sweep, &report)
+                         : stack.dual_write->Verify(sweep, &report);
   bar.Finish();
   if (!s.ok()) {
     PrintError("dual-write verify failed: " + s.ToString());
@@ -179,14 +179,14 @@ int RunVerify(const GlobalOptions& global, const DualWriteOptions& options) {
 
 int RunRepair(const GlobalOptions& global) {
   kimera::KimeraConfig config;
-  std::unique_ptr<kimera::EntropyStore> store;
-  if (int code = Open(global, true, &config, &store); code != kExitOk) return code;
-  const std::uint64_t total = PrimaryCount(*store);
+  kimera::ConfiguredStore stack;
+  if (int code = Open(global, true, &config, &stack); code != kExitOk) return code;
+  const std::uint64_t total = PrimaryCount(*stack.store);
   ProgressBar bar("ids verified", total);
   kimera::SweepOptions sweep = WithProgress(&bar, total);
   kimera::SweepReport report;
   std::uint64_t from_queue = 0;
-  kimera::Status s = store->DualWriteRepair(sweep, &report, &from_queue);
+  kimera::Status s = stack.dual_write->Repair(sweep, &report, &from_queue);
   bar.Finish();
   if (!s.ok()) {
     PrintError("dual-write repair failed: " + s.ToString());
@@ -202,9 +202,9 @@ int RunRepair(const GlobalOptions& global) {
 
 int RunCleanup(const GlobalOptions& global) {
   kimera::KimeraConfig config;
-  std::unique_ptr<kimera::EntropyStore> store;
-  if (int code = Open(global, false, &config, &store); code != kExitOk) return code;
-  kimera::Status s = store->DualWriteCleanup(config.dual_write);
+  kimera::ConfiguredStore stack;
+  if (int code = Open(global, false, &config, &stack); code != kExitOk) return code;
+  kimera::Status s = stack.dual_write->Cleanup(config.dual_write);
   if (s.IsInvalidArgument()) {
     PrintError(s.message());
     return kExitBadInput;

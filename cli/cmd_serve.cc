@@ -45,12 +45,13 @@ struct ServeOptions {
 // and RocksDB gauges are refreshed by the plugin's collector at scrape time.
 class BackgroundWork {
  public:
-  BackgroundWork(kimera::EntropyStore& store, const kimera::KimeraConfig& config)
-      : store_(store), config_(config) {}
+  // `dual_write` is the stack's dual-write layer, or nullptr when it is off.
+  BackgroundWork(kimera::EntropyStore& store, kimera::DualWriteStore* dual_write,
+                 const kimera::KimeraConfig& config)
+      : store_(store), config_(config), dual_write_(dual_write) {}
   ~BackgroundWork() { Stop(); }
 
   kimera::Status Start() {
-    dual_write_ = dynamic_cast<kimera::DualWriteStore*>(store_.target());
     if (config_.decay.sweep_interval_seconds == 0 && config_.decay.apply_interval_seconds == 0) {
       return kimera::Status::OK();
     }
@@ -102,8 +103,8 @@ class BackgroundWork {
 
   kimera::EntropyStore& store_;
   const kimera::KimeraConfig& config_;
+  kimera::DualWriteStore* const dual_write_;  // Below store_, when dual-write is on.
   std::unique_ptr<kimera::DecaySweep> decay_;
-  kimera::DualWriteStore* dual_write_ = nullptr;  // Below store_, when dual-write is on.
   int calls_ = 0;
   std::string dual_write_text_;
 };
@@ -144,52 +145,37 @@ int ValidateOptions(const ServeOptions& options) {
   return kExitOk;
 }
 
-int RunServe(const GlobalOptions& global, const ServeOptions& options) {
-  if (int code = ValidateOptions(options); code != kExitOk) return code;
-  kimera::KimeraConfig config;
-  if (kimera::Status s = kimera::LoadConfig(global.config_path, &config); !s.ok()) {
+// Loads the configuration and opens the stack, serving /metrics. Returns 0
+// or the exit code, the error printed.
+int OpenForServe(const GlobalOptions& global, kimera::KimeraConfig* config,
+                 kimera::ConfiguredStore* stack) {
+  if (kimera::Status s = kimera::LoadConfig(global.config_path, config); !s.ok()) {
     PrintError("configuration error: " + s.message());
     return kExitBadInput;
   }
-  if (global.db_path_given || config.db_path.empty()) config.db_path = global.db_path;
-  ApplyAccess(global, Access::kCreate, &config);
-
-  const sigset_t stop_signals = BlockStopSignals();
-  std::unique_ptr<kimera::EntropyStore> store;
+  if (global.db_path_given || config->db_path.empty()) config->db_path = global.db_path;
+  ApplyAccess(global, Access::kCreate, config);
   std::vector<std::string> recovery_reports;
   if (kimera::Status s =
-          kimera::OpenConfiguredStore(config, /*serve_metrics=*/true, &store, &recovery_reports);
+          kimera::OpenConfiguredStore(*config, /*serve_metrics=*/true, stack, &recovery_reports);
       !s.ok()) {
     if (s.IsUnavailable()) {
       // The message names the address and the reason already.
       PrintError(s.message() + " (choose another with [metrics] port or KIMERA_METRICS_PORT)");
     } else {
-      PrintError("cannot open database '" + config.db_path + "': " + s.ToString());
+      PrintError("cannot open database '" + config->db_path + "': " + s.ToString());
       if (s.IsInvalidArgument()) return kExitBadInput;
     }
     return kExitStorage;
   }
   PrintRecoveryReports(recovery_reports);
-  const std::string metrics_address = store->endpoint() ? store->endpoint()->address() : "";
+  return kExitOk;
+}
 
-  BackgroundWork background(*store, config);
-  if (kimera::Status s = background.Start(); !s.ok()) {
-    PrintError("cannot start background work: " + s.ToString());
-    return ExitCodeFor(s);
-  }
-
-  WorkloadOptions workload_options;
-  workload_options.rate = options.rate;
-  workload_options.duration_seconds = options.duration_seconds;
-  workload_options.mix = options.mix == "stores" ? WorkloadMix::kStoresOnly : WorkloadMix::kFull;
-  workload_options.seed = options.seed;
-  workload_options.decay = config.plugin.entropy.decay;
-  workload_options.ack_log_path = options.ack_log_path;
-  Workload workload(*store, workload_options);
-
+void PrintBanner(const kimera::KimeraConfig& config, const ServeOptions& options,
+                 std::int64_t stored, const std::string& metrics_address) {
   std::fprintf(stderr, "kimera serve: database %s (config %s), %lld identities stored\n",
-               config.db_path.c_str(), config.source.c_str(),
-               static_cast<long long>(StoredIdentities(*store)));
+               config.db_path.c_str(), config.source.c_str(), static_cast<long long>(stored));
   if (metrics_address.empty()) {
     std::fprintf(stderr, "kimera serve: metrics not served (metrics.enabled is false)\n");
   } else {
@@ -206,8 +192,12 @@ int RunServe(const GlobalOptions& global, const ServeOptions& options) {
   }
   std::fprintf(stderr, "kimera serve: running; Ctrl-C or SIGTERM stops\n");
   std::fflush(stderr);
-  workload.Start();
+}
 
+// Shows the status line once a second until a stop signal; its number.
+int ServeUntilStopped(const sigset_t& stop_signals, const ServeOptions& options,
+                      kimera::EntropyStore& store, BackgroundWork& background,
+                      const Workload& workload, const std::string& metrics_address) {
   StatusLine status_line(stdout, isatty(fileno(stdout)) != 0);
   using SteadyClock = std::chrono::steady_clock;
   auto last_time = SteadyClock::now();
@@ -224,10 +214,10 @@ int RunServe(const GlobalOptions& global, const ServeOptions& options) {
     last_time = now;
     last_operations = counters.operations;
     status.errors = counters.errors;
-    status.identities = StoredIdentities(*store);
-    status.entropy_p50 = store->EntropyQuantile(0.5);
-    status.entropy_p90 = store->EntropyQuantile(0.9);
-    status.entropy_p99 = store->EntropyQuantile(0.99);
+    status.identities = StoredIdentities(store);
+    status.entropy_p50 = store.EntropyQuantile(0.5);
+    status.entropy_p90 = store.EntropyQuantile(0.9);
+    status.entropy_p99 = store.EntropyQuantile(0.99);
     status.decay_state = background.DecayState();
     status.dual_write_state = background.DualWriteState();
     status.metrics_address = metrics_address;
@@ -240,16 +230,13 @@ int RunServe(const GlobalOptions& global, const ServeOptions& options) {
     }
   }
   status_line.Finish();
-  std::fprintf(stderr, "kimera serve: %s received, stopping\n", strsignal(signal_number));
+  return signal_number;
+}
 
-  // Writes in flight finish before Stop returns; only then flush and close.
-  workload.Stop();
-  background.Stop();
-  const kimera::Status synced = store->Sync();
+// The closing summary; the exit code (storage error when the final flush
+// failed).
+int PrintSummary(const Workload& workload, std::int64_t stored, const kimera::Status& synced) {
   const WorkloadCounters counters = workload.counters();
-  const std::int64_t stored = StoredIdentities(*store);
-  store.reset();
-
   if (const std::string error = workload.first_error(); !error.empty()) {
     std::fprintf(stderr, "kimera serve: %llu workload errors, the first: %s\n",
                  static_cast<unsigned long long>(counters.errors), error.c_str());
@@ -267,6 +254,45 @@ int RunServe(const GlobalOptions& global, const ServeOptions& options) {
     return kExitStorage;
   }
   return kExitOk;
+}
+
+int RunServe(const GlobalOptions& global, const ServeOptions& options) {
+  if (int code = ValidateOptions(options); code != kExitOk) return code;
+  const sigset_t stop_signals = BlockStopSignals();
+  kimera::KimeraConfig config;
+  kimera::ConfiguredStore stack;
+  if (int code = OpenForServe(global, &config, &stack); code != kExitOk) return code;
+  kimera::EntropyStore& store = *stack.store;
+  const std::string metrics_address = store.endpoint() ? store.endpoint()->address() : "";
+
+  BackgroundWork background(store, stack.dual_write->store(), config);
+  if (kimera::Status s = background.Start(); !s.ok()) {
+    PrintError("cannot start background work: " + s.ToString());
+    return ExitCodeFor(s);
+  }
+
+  WorkloadOptions workload_options;
+  workload_options.rate = options.rate;
+  workload_options.duration_seconds = options.duration_seconds;
+  workload_options.mix = options.mix == "stores" ? WorkloadMix::kStoresOnly : WorkloadMix::kFull;
+  workload_options.seed = options.seed;
+  workload_options.decay = config.plugin.entropy.decay;
+  workload_options.ack_log_path = options.ack_log_path;
+  Workload workload(store, workload_options);
+
+  PrintBanner(config, options, StoredIdentities(store), metrics_address);
+  workload.Start();
+  const int signal_number =
+      ServeUntilStopped(stop_signals, options, store, background, workload, metrics_address);
+  std::fprintf(stderr, "kimera serve: %s received, stopping\n", strsignal(signal_number));
+
+  // Writes in flight finish before Stop returns; only then flush and close.
+  workload.Stop();
+  background.Stop();
+  const kimera::Status synced = store.Sync();
+  const std::int64_t stored = StoredIdentities(store);
+  stack.Close();
+  return PrintSummary(workload, stored, synced);
 }
 
 }  // namespace

@@ -241,11 +241,12 @@ int RunWriter(const GlobalOptions& global, const StressOptions& options) {
 }
 
 int RunVerifyOnly(const GlobalOptions& global, const StressOptions& options) {
-  std::unique_ptr<kimera::EntropyStore> store;
+  kimera::ConfiguredStore stack;
   kimera::KimeraConfig config;
-  if (kimera::Status s = OpenEntropyStoreForCli(global, Access::kWrite, &store, &config); !s.ok()) {
+  if (kimera::Status s = OpenConfiguredForCli(global, Access::kWrite, &stack, &config); !s.ok()) {
     return Fail("cannot open database '" + global.db_path + "'", s);
   }
+  kimera::EntropyStore* store = stack.store.get();
   bool ok = true;
 
   kimera::IndexCheckReport check;
@@ -257,7 +258,7 @@ int RunVerifyOnly(const GlobalOptions& global, const StressOptions& options) {
   for (const std::string& problem : check.problems) std::printf("  problem: %s\n", problem.c_str());
   ok = ok && check.ok();
 
-  auto* dual = dynamic_cast<kimera::DualWriteStore*>(store->target());
+  kimera::DualWriteStore* dual = stack.dual_write->store();
   if (dual != nullptr) {
     kimera::SweepOptions sweep_options;
     sweep_options.max_listed = 20;

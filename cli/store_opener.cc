@@ -17,9 +17,9 @@ void PrintRecoveryReports(const std::vector<std::string>& reports) {
   for (const std::string& report : reports) PrintError("warning: " + report);
 }
 
-kimera::Status OpenEntropyStoreForCli(const GlobalOptions& global, Access access,
-                                      std::unique_ptr<kimera::EntropyStore>* out,
-                                      kimera::KimeraConfig* config_out) {
+kimera::Status OpenConfiguredForCli(const GlobalOptions& global, Access access,
+                                    kimera::ConfiguredStore* out,
+                                    kimera::KimeraConfig* config_out) {
   // Every command opens the same configured stack as `kimera serve` (so the
   // entropy index stays current), without serving /metrics.
   kimera::KimeraConfig config;
@@ -32,6 +32,17 @@ kimera::Status OpenEntropyStoreForCli(const GlobalOptions& global, Access access
   if (!s.ok()) return s;
   PrintRecoveryReports(reports);
   if (config_out != nullptr) *config_out = std::move(config);
+  return s;
+}
+
+kimera::Status OpenEntropyStoreForCli(const GlobalOptions& global, Access access,
+                                      std::unique_ptr<kimera::EntropyStore>* out,
+                                      kimera::KimeraConfig* config) {
+  kimera::ConfiguredStore stack;
+  kimera::Status s = OpenConfiguredForCli(global, access, &stack, config);
+  if (!s.ok()) return s;
+  stack.dual_write.reset();
+  *out = std::move(stack.store);
   return s;
 }
 

@@ -12,6 +12,7 @@
 #include "kimera/entropy_store.h"
 #include "kimera/identity_store.h"
 #include "kimera/status.h"
+#include "kimera/store_factory.h"
 
 namespace kimera_cli {
 
@@ -34,8 +35,13 @@ enum class Access {
 kimera::Status OpenStoreForCli(const GlobalOptions& global, Access access,
                                std::unique_ptr<kimera::IdentityStore>* out);
 
-// The same, for commands that need the plugin itself (check, dual-write,
-// decay). `*config`, when given, gets the configuration it was opened with.
+// The same, for commands that need the whole stack (dual-write, serve).
+// `*config`, when given, gets the configuration it was opened with.
+kimera::Status OpenConfiguredForCli(const GlobalOptions& global, Access access,
+                                    kimera::ConfiguredStore* out,
+                                    kimera::KimeraConfig* config = nullptr);
+
+// The same, for commands that need the plugin itself (check, decay).
 kimera::Status OpenEntropyStoreForCli(const GlobalOptions& global, Access access,
                                       std::unique_ptr<kimera::EntropyStore>* out,
                                       kimera::KimeraConfig* config = nullptr);

@@ -53,14 +53,13 @@ using bench::Target;
 using bench::TempDir;
 
 // Counts the keys of every record batch; registered after the other
-// extensions, so it sees everything they added.
-class BatchKeyCounter : public kimera::WriteBatchExtension {
+// participants, so it sees everything they added.
+class BatchKeyCounter : public kimera::WriteParticipant {
  public:
-  kimera::Status Extend(std::string_view, const kimera::Identity*, const kimera::Identity*,
-                        rocksdb::WriteBatch* batch) override {
-    keys_ += static_cast<std::uint64_t>(batch->Count());
+  kimera::Status Participate(kimera::RecordWrite& write) override {
+    keys_ += static_cast<std::uint64_t>(write.batch()->Count());
     ++batches_;
-    return kimera::Status::OK();
+    return write.Continue();
   }
   double per_batch() const {
     return batches_ == 0 ? 0.0 : static_cast<double>(keys_) / static_cast<double>(batches_);
@@ -71,20 +70,10 @@ class BatchKeyCounter : public kimera::WriteBatchExtension {
   std::uint64_t batches_ = 0;
 };
 
-kimera::RocksDbStore* FindRocks(kimera::IdentityStore* store) {
-  while (store != nullptr) {
-    if (auto* rocks = dynamic_cast<kimera::RocksDbStore*>(store)) return rocks;
-    auto* wrapper = dynamic_cast<kimera::StoreWrapper*>(store);
-    store = wrapper ? wrapper->target() : nullptr;
-  }
-  return nullptr;
-}
-
 // The configured stack at `dir`: dual-write off, or on with `secondary`
 // ("legacy" or a folder).
-std::unique_ptr<kimera::EntropyStore> OpenStack(const std::filesystem::path& dir,
-                                                const std::string& secondary,
-                                                BatchKeyCounter* counter) {
+kimera::ConfiguredStore OpenStack(const std::filesystem::path& dir, const std::string& secondary,
+                                  BatchKeyCounter* counter) {
   kimera::KimeraConfig config;
   config.db_path = dir.string();
   config.plugin.metrics.serve = false;
@@ -92,20 +81,21 @@ std::unique_ptr<kimera::EntropyStore> OpenStack(const std::filesystem::path& dir
     config.dual_write.enabled = true;
     config.dual_write.secondary = secondary;
   }
-  std::unique_ptr<kimera::EntropyStore> store;
-  Require(kimera::OpenConfiguredStore(config, /*serve_metrics=*/false, &store), "open");
-  FindRocks(store.get())->AddWriteExtension(counter);
-  return store;
+  kimera::ConfiguredStore stack;
+  Require(kimera::OpenConfiguredStore(config, /*serve_metrics=*/false, &stack), "open");
+  // Joins last, after the stack's own participants, to count what they added.
+  stack.store->shared_records()->AddParticipant(counter);
+  return stack;
 }
 
 // Changes `n` records of `store`'s secondary through the SecondaryStore API,
 // as a bug or an operator would, spread over the ids and four kinds: a
 // changed field, a changed weight, a deleted record and a record only in the
 // secondary. Returns the ids that now differ.
-std::set<std::string> PlantDifferences(kimera::EntropyStore& store,
+std::set<std::string> PlantDifferences(kimera::ConfiguredStore& stack,
                                        const std::vector<kimera::Identity>& identities,
                                        std::size_t n) {
-  kimera::SecondaryStore& secondary = store.dual_write()->secondary();
+  kimera::SecondaryStore& secondary = stack.dual_write->store()->secondary();
   std::set<std::string> planted;
   for (std::size_t k = 0; k < n; ++k) {
     const std::string& id = identities[k * identities.size() / n].id;
@@ -173,7 +163,7 @@ int main(int argc, char** argv) {
 
   TempDir dir;
   BatchKeyCounter counters[3];
-  std::unique_ptr<kimera::EntropyStore> stacks[3] = {
+  kimera::ConfiguredStore stacks[3] = {
       OpenStack(dir.path / "off", "", &counters[0]),
       OpenStack(dir.path / "legacy", "legacy", &counters[1]),
       OpenStack(dir.path / "second", (dir.path / "second-secondary").string(), &counters[2]),
@@ -189,7 +179,7 @@ int main(int argc, char** argv) {
       const std::size_t which = (round + k) % 3;
       start = Clock::now();
       for (std::size_t i = begin; i < end; ++i) {
-        Require(stacks[which]->Store(identities[i]), "store");
+        Require(stacks[which].store->Store(identities[i]), "store");
       }
       store_seconds[which] += Seconds(start);
     }
@@ -204,7 +194,7 @@ int main(int argc, char** argv) {
   for (int k = 1; k < 3; ++k) {
     kimera::SweepOptions options;  // Unlimited rate.
     kimera::SweepReport report;
-    Require(stacks[k]->DualWriteVerify(options, &report), "sweep");
+    Require(stacks[k].dual_write->Verify(options, &report), "sweep");
     if (report.visited != count) {
       std::fprintf(stderr, "sweep visited %llu ids, expected %zu\n",
                    static_cast<unsigned long long>(report.visited), count);
@@ -221,9 +211,9 @@ int main(int argc, char** argv) {
   std::uint64_t planted_found[3] = {0, 0, 0};
   std::size_t planted_listed[3] = {0, 0, 0};  // Listed ids that are planted ones.
   for (int k = 1; k < 3; ++k) {
-    const std::set<std::string> planted = PlantDifferences(*stacks[k], identities, planted_n);
+    const std::set<std::string> planted = PlantDifferences(stacks[k], identities, planted_n);
     kimera::SweepReport report;
-    Require(stacks[k]->DualWriteVerify(kimera::SweepOptions{}, &report), "sweep");
+    Require(stacks[k].dual_write->Verify(kimera::SweepOptions{}, &report), "sweep");
     planted_found[k] = report.differences;
     for (const kimera::IdCheck& c : report.listed) planted_listed[k] += planted.count(c.id);
   }

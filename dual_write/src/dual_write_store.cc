@@ -51,10 +51,12 @@ QueueEntry DecodeQueueEntry(std::string_view bytes) {
 
 }  // namespace
 
-// What one write through the store saw of the primary, filled by Extend.
-struct DualWriteStore::WriteContext {
-  const DualWriteStore* owner = nullptr;
-  DualWriteOp op = DualWriteOp::kStore;
+// What one write through the store saw of the primary, filled by
+// Participate; handed down with the primary's write.
+struct DualWriteStore::PendingWrite : WriteContext {
+  PendingWrite(const WriteParticipant* owner, DualWriteOp write_op)
+      : WriteContext(owner), op(write_op) {}
+  DualWriteOp op;
   bool rollback = false;
   bool extended = false;
   std::optional<Identity> before;
@@ -62,19 +64,6 @@ struct DualWriteStore::WriteContext {
   Status secondary_status;  // Legacy secondary: the failure of its part of the batch.
   bool queued = false;      // Legacy best effort: the id went to the repair queue instead.
 };
-
-namespace {
-thread_local void* current_context = nullptr;
-
-class ContextScope {
- public:
-  explicit ContextScope(void* ctx) : saved_(current_context) { current_context = ctx; }
-  ~ContextScope() { current_context = saved_; }
-
- private:
-  void* saved_;
-};
-}  // namespace
 
 DualWriteStore::DualWriteStore(std::unique_ptr<RocksDbStore> primary,
                                std::unique_ptr<SecondaryStore> secondary,
@@ -84,6 +73,7 @@ DualWriteStore::DualWriteStore(std::unique_ptr<RocksDbStore> primary,
       secondary_(std::move(secondary)),
       config_(config),
       db_(&primary_->database()),
+      sample_draws_(std::random_device{}()),
       defer_journal_clears_(!secondary_->in_primary_batch() && !db_->write_options().sync) {}
 
 Status DualWriteStore::Open(std::unique_ptr<RocksDbStore> primary,
@@ -114,24 +104,25 @@ Status DualWriteStore::Open(std::unique_ptr<RocksDbStore> primary,
       db->db()->NewIterator(rocksdb::ReadOptions(), store->queue_));
   for (it->SeekToFirst(); it->Valid(); it->Next()) ++depth;
   store->backlog_ = depth;
-  store->primary_->AddWriteExtension(store.get());
   s = store->ReplayJournal();
   if (s.ok()) s = store->RecordSwitch();
   if (!s.ok()) return s;
   store->metrics_->SetRepairBacklog(static_cast<double>(store->backlog_.load()));
-
-  store->repair_thread_ = std::thread([raw = store.get()] { raw->RepairLoop(); });
-  if (config.sweep_interval_seconds > 0) {
-    store->sweep_thread_ = std::thread([raw = store.get()] { raw->SweepLoop(); });
-  }
-  if (config.shadow_read_rate > 0) {
-    store->shadow_ = std::make_unique<ShadowReader>(store.get());
-  }
+  store->primary_->AddParticipant(store.get());
   *out = std::move(store);
   return Status::OK();
 }
 
-DualWriteStore::~DualWriteStore() {
+void DualWriteStore::Start() {
+  std::lock_guard lock(repair_mu_);
+  if (started_ || stopping_) return;
+  started_ = true;
+  repair_thread_ = std::thread([this] { RepairLoop(); });
+  if (config_.sweep_interval_seconds > 0) sweep_thread_ = std::thread([this] { SweepLoop(); });
+  if (config_.shadow_read_rate > 0) shadow_ = std::make_unique<ShadowReader>(this);
+}
+
+void DualWriteStore::Stop() {
   {
     std::lock_guard lock(repair_mu_);
     stopping_ = true;
@@ -141,6 +132,11 @@ DualWriteStore::~DualWriteStore() {
   if (repair_thread_.joinable()) repair_thread_.join();
   if (sweep_thread_.joinable()) sweep_thread_.join();
   shadow_.reset();
+}
+
+DualWriteStore::~DualWriteStore() {
+  Stop();
+  primary_->RemoveParticipant(this);
   // Both databases flush on close anyway; this leaves the journal empty, so
   // the next open replays nothing. A failure leaves entries to replay.
   if (defer_journal_clears_) (void)ClearSyncedJournal();
@@ -157,8 +153,14 @@ void DualWriteStore::MaybeCrash([[maybe_unused]] const char* point) const {
 bool DualWriteStore::Sample(double rate) {
   if (rate <= 0) return false;
   if (rate >= 1) return true;
-  thread_local std::minstd_rand rng(std::random_device{}());
-  return std::uniform_real_distribution<double>(0, 1)(rng) < rate;
+  // A shared counter through a 64-bit mixer (SplitMix64's finalizer): one
+  // relaxed atomic add per draw, no lock and no per-thread state, and
+  // uniform enough for a sampling rate.
+  std::uint64_t x = sample_draws_.fetch_add(0x9E3779B97F4A7C15ull, std::memory_order_relaxed);
+  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+  x ^= x >> 31;
+  return static_cast<double>(x >> 11) * 0x1.0p-53 < rate;
 }
 
 AuditEntry DualWriteStore::Entry(DualWriteOp op, std::string_view id, const Status& status) const {
@@ -176,10 +178,12 @@ void DualWriteStore::NoteChanged(std::string_view id) {
   if (tracking_changes_) changed_.emplace(id);
 }
 
-Status DualWriteStore::Extend(std::string_view id, const Identity* before, const Identity* after,
-                              rocksdb::WriteBatch* batch) {
-  auto* ctx = static_cast<WriteContext*>(current_context);
-  if (ctx != nullptr && ctx->owner != this) ctx = nullptr;
+Status DualWriteStore::Participate(RecordWrite& write) {
+  const std::string_view id = write.id();
+  const Identity* before = write.before();
+  const Identity* after = write.after();
+  rocksdb::WriteBatch* batch = write.batch();
+  auto* ctx = write.ContextFor<PendingWrite>(this);
   if (ctx != nullptr) {
     ctx->extended = true;
     // Only a second database needs the records after the batch committed
@@ -194,7 +198,7 @@ Status DualWriteStore::Extend(std::string_view id, const Identity* before, const
     // secondary is put back after the primary, and until it is, a replay
     // at open must still copy the primary over.
     batch->Put(journal_, ToSlice(id), rocksdb::Slice());
-    return Status::OK();
+    return write.Continue();
   }
   const auto start = SteadyClock::now();
   Status s = secondary_->AddToBatch(id, before, after, batch);
@@ -210,7 +214,7 @@ Status DualWriteStore::Extend(std::string_view id, const Identity* before, const
     if (ctx) ctx->queued = true;
   }
   audit_->Append(Entry(op, id, s), batch);
-  return Status::OK();
+  return write.Continue();
 }
 
 Status DualWriteStore::Enqueue(std::string_view id, const Status& why, rocksdb::WriteBatch* batch) {
@@ -222,18 +226,12 @@ Status DualWriteStore::Enqueue(std::string_view id, const Status& why, rocksdb::
 }
 
 Status DualWriteStore::Write(DualWriteOp op, std::string_view id,
-                             const std::function<Status()>& primary_write) {
+                             const std::function<Status(WriteContext*)>& primary_write) {
   std::unique_lock lock(locks_.For(id));
-  WriteContext ctx;
-  ctx.owner = this;
-  ctx.op = op;
-  Status s;
-  {
-    ContextScope scope(&ctx);
-    const auto start = SteadyClock::now();
-    s = primary_write();
-    metrics_->PrimaryDuration(SecondsSince(start));
-  }
+  PendingWrite ctx(this, op);
+  const auto start = SteadyClock::now();
+  Status s = primary_write(&ctx);
+  metrics_->PrimaryDuration(SecondsSince(start));
   if (!s.ok()) {
     metrics_->Operation(op, false);
     // Invalid input and absent ids are the caller's problem, not a dual-write failure.
@@ -269,7 +267,7 @@ Status DualWriteStore::Write(DualWriteOp op, std::string_view id,
   return s;
 }
 
-Status DualWriteStore::CompleteOnSecondary(WriteContext& ctx, std::string_view id,
+Status DualWriteStore::CompleteOnSecondary(PendingWrite& ctx, std::string_view id,
                                            bool* clear_journal) {
   const auto start = SteadyClock::now();
   Status s = ctx.after ? secondary_->Put(*ctx.after) : secondary_->Delete(id);
@@ -313,14 +311,10 @@ Status DualWriteStore::CompleteOnSecondary(WriteContext& ctx, std::string_view i
   return Status::OK();
 }
 
-Status DualWriteStore::RollBackLocked(WriteContext& ctx, std::string_view id, const Status& why,
+Status DualWriteStore::RollBackLocked(PendingWrite& ctx, std::string_view id, const Status& why,
                                       bool* clear_journal) {
-  Status undo;
-  {
-    ctx.rollback = true;
-    ContextScope scope(&ctx);
-    undo = ctx.before ? primary_->Restore(*ctx.before) : primary_->Remove(id);
-  }
+  ctx.rollback = true;
+  Status undo = ctx.before ? primary_->Restore(*ctx.before, &ctx) : primary_->Remove(id, &ctx);
   // A secondary can fail after it applied the write (a lost reply, a failed
   // sync): it is put back to the primary's previous state too, so the sides
   // end equal whichever part of the write it kept.
@@ -352,15 +346,18 @@ Status DualWriteStore::RollBackLocked(WriteContext& ctx, std::string_view id, co
 }
 
 Status DualWriteStore::Store(const Identity& identity) {
-  return Write(DualWriteOp::kStore, identity.id, [&] { return primary_->Store(identity); });
+  return Write(DualWriteOp::kStore, identity.id,
+               [&](WriteContext* ctx) { return primary_->Store(identity, ctx); });
 }
 
 Status DualWriteStore::Remove(std::string_view id) {
-  return Write(DualWriteOp::kRemove, id, [&] { return primary_->Remove(id); });
+  return Write(DualWriteOp::kRemove, id,
+               [&](WriteContext* ctx) { return primary_->Remove(id, ctx); });
 }
 
 Status DualWriteStore::ApplyDecay(std::string_view id, Micros now, const DecayParams& params) {
-  return Write(DualWriteOp::kDecay, id, [&] { return primary_->ApplyDecay(id, now, params); });
+  return Write(DualWriteOp::kDecay, id,
+               [&](WriteContext* ctx) { return primary_->ApplyDecay(id, now, params, ctx); });
 }
 
 Status DualWriteStore::Fetch(std::string_view id, Identity* out) {

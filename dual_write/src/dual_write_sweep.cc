@@ -39,6 +39,62 @@ bool Empty(RocksDbDatabase* db, const char* cf_name) {
   return !it->Valid();
 }
 
+// A step of a sweep: a chunk of each side from the cursor, walked together
+// in id order up to the last id both chunks cover.
+class ChunkPair {
+ public:
+  // Reads up to kChunk identities of each side after `cursor`.
+  Status Read(RocksDbStore& primary, SecondaryStore& secondary, const std::string& cursor) {
+    primary_.clear();
+    Status s = primary.Scan(cursor, [&](const Identity& identity) {
+      primary_.push_back(identity);
+      return primary_.size() < kChunk;
+    });
+    if (s.ok()) s = secondary.ScanChunk(cursor, kChunk, &secondary_);
+    if (!s.ok()) return s;
+    // Only ids up to the smaller last id of a full chunk are known on both sides.
+    bound_ = nullptr;
+    if (primary_.size() == kChunk) bound_ = &primary_.back().id;
+    if (secondary_.size() == kChunk && (!bound_ || secondary_.back().id < *bound_)) {
+      bound_ = &secondary_.back().id;
+    }
+    i_ = j_ = 0;
+    return Status::OK();
+  }
+
+  // The last id known on both sides; null when neither chunk was full (the
+  // sweep's last step). Valid until the next Read.
+  const std::string* bound() const { return bound_; }
+
+  // The next id in order: its identity on each side, null on a side without
+  // it. False once both chunks are walked up to the bound.
+  bool Next(const Identity** p, const Identity** q) {
+    const bool has_p = i_ < primary_.size() && Within(primary_[i_].id);
+    const bool has_s = j_ < secondary_.size() && Within(secondary_[j_].id);
+    if (!has_p && !has_s) return false;
+    *p = nullptr;
+    *q = nullptr;
+    if (has_p && (!has_s || primary_[i_].id <= secondary_[j_].id)) *p = &primary_[i_];
+    if (has_s && (!has_p || secondary_[j_].id <= primary_[i_].id)) *q = &secondary_[j_];
+    if (*p) ++i_;
+    if (*q) ++j_;
+    return true;
+  }
+
+ private:
+  bool Within(const std::string& id) const { return !bound_ || id <= *bound_; }
+
+  std::vector<Identity> primary_, secondary_;
+  const std::string* bound_ = nullptr;  // The last id of one of the chunks.
+  std::size_t i_ = 0, j_ = 0;
+};
+
+// How far a sweep paced at `rate_per_second` is ahead of its schedule.
+double SecondsAhead(std::size_t visited, double rate_per_second, SteadyClock::time_point start) {
+  const double due = static_cast<double>(visited) / rate_per_second;
+  return due - SecondsSince(start);
+}
+
 }  // namespace
 
 bool DualWriteStore::Stopping() {
@@ -121,38 +177,17 @@ Status DualWriteStore::Sweep(const SweepOptions& options, SweepReport* report) {
   }
   const bool full = cursor.empty();
   bool complete = false;
-  std::vector<Identity> primary_chunk, secondary_chunk;
+  ChunkPair chunks;
   while (!complete) {
     if (Stopping()) break;
-    primary_chunk.clear();
-    Status s = primary_->Scan(cursor, [&](const Identity& identity) {
-      primary_chunk.push_back(identity);
-      return primary_chunk.size() < kChunk;
-    });
-    if (s.ok()) s = secondary_->ScanChunk(cursor, kChunk, &secondary_chunk);
+    Status s = chunks.Read(*primary_, *secondary_, cursor);
     if (!s.ok()) return s;
-    // Only ids up to the smaller last id of a full chunk are known on both sides.
-    std::optional<std::string> bound;
-    if (primary_chunk.size() == kChunk) bound = primary_chunk.back().id;
-    if (secondary_chunk.size() == kChunk && (!bound || secondary_chunk.back().id < *bound)) {
-      bound = secondary_chunk.back().id;
-    }
+    const std::string* bound = chunks.bound();
     complete = !bound;
-    std::size_t i = 0, j = 0;
-    auto within = [&](const std::string& id) { return !bound || id <= *bound; };
-    while (true) {
-      const bool has_p = i < primary_chunk.size() && within(primary_chunk[i].id);
-      const bool has_s = j < secondary_chunk.size() && within(secondary_chunk[j].id);
-      if (!has_p && !has_s) break;
-      const Identity* p = nullptr;
-      const Identity* q = nullptr;
-      if (has_p && (!has_s || primary_chunk[i].id <= secondary_chunk[j].id)) p = &primary_chunk[i];
-      if (has_s && (!has_p || secondary_chunk[j].id <= primary_chunk[i].id)) {
-        q = &secondary_chunk[j];
-      }
+    const Identity* p = nullptr;
+    const Identity* q = nullptr;
+    while (chunks.Next(&p, &q)) {
       const std::string id = p ? p->id : q->id;
-      if (p) ++i;
-      if (q) ++j;
       ++report->visited;
       std::optional<Identity> projected;
       if (p) projected = secondary_->Project(*p);
@@ -183,8 +218,7 @@ Status DualWriteStore::Sweep(const SweepOptions& options, SweepReport* report) {
     if (!saved.ok()) return saved;
     if (options.progress) options.progress(report->visited);
     if (options.rate_per_second > 0) {
-      const double due = static_cast<double>(report->visited) / options.rate_per_second;
-      const double ahead = due - SecondsSince(start);
+      const double ahead = SecondsAhead(report->visited, options.rate_per_second, start);
       // On the stop signal, so that closing the store does not wait out
       // the pacing of a slow sweep.
       if (ahead > 0 && PauseUnlessStopping(ahead)) break;

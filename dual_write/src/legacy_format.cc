@@ -7,7 +7,7 @@
 
 #include "kimera/coding.h"
 #include "kimera/identity_json.h"
-#include "kimera/record_codec.h"
+#include "kimera/msgpack_guard.h"
 
 namespace kimera {
 namespace {
@@ -84,12 +84,12 @@ class RowReader {
     *out = static_cast<kimera::Micros>(v);
     return true;
   }
-  // Through the record codec's decoder: it bounds depth and container counts
-  // before building, which nlohmann's recursive from_msgpack does not.
+  // Through the guarded reader: it bounds depth and container counts, which
+  // nlohmann's recursive from_msgpack does not.
   bool Meta(nlohmann::json* out) {
     std::string_view bytes;
     std::string reason;
-    return Bytes(&bytes) && DecodeMetaMsgpack(bytes, out, &reason);
+    return Bytes(&bytes) && msgpack::ReadMeta(bytes, out, &reason);
   }
   bool AtEnd() const { return in_.empty(); }
 
@@ -118,11 +118,8 @@ std::string EncodeLegacyRow(const Identity& identity) {
   std::memcpy(&weight_bits, &identity.weight, sizeof weight_bits);
   coding::PutFixed64(weight_bits, &row);
   if (scar) PutList(identity.related_ids, &row);
-  thread_local std::string meta;
-  meta.clear();
-  try {
-    nlohmann::json::to_msgpack(identity.meta, meta);
-  } catch (const std::exception&) {
+  std::string meta;
+  if (!msgpack::AppendMeta(identity.meta, &meta).ok()) {
     // Validate admits only encodable meta; a row must never throw on the
     // write path.
     meta.assign(1, static_cast<char>(0x80));  // An empty map.

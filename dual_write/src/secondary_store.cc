@@ -68,6 +68,9 @@ class LegacySecondary : public SecondaryStore {
 
   Status AddToBatch(std::string_view id, const Identity* before, const Identity* after,
                     rocksdb::WriteBatch* batch) override {
+    // A second database's tables are not the primary's: its rows in the
+    // primary's batch would land in whatever family has the same number.
+    if (!in_batch_) return SecondaryStore::AddToBatch(id, before, after, batch);
     // The table `before` is in holds the row; the other table has none, so
     // only a record whose type changed must leave its old table. Skipping
     // the blind delete of the other table saves a key in every batch.
@@ -196,12 +199,12 @@ class LegacySecondary : public SecondaryStore {
 };
 
 // A second database in the current record format.
-class CurrentFormatSecondary : public SecondaryStore, private WriteBatchExtension {
+class CurrentFormatSecondary : public SecondaryStore, private WriteParticipant {
  public:
   CurrentFormatSecondary(std::unique_ptr<RocksDbStore> store, rocksdb::ColumnFamilyHandle* marks,
                          bool add_marks)
       : store_(std::move(store)), marks_(&store_->database(), marks, add_marks) {
-    if (marks_.on()) store_->AddWriteExtension(this);
+    if (marks_.on()) store_->AddParticipant(this);
   }
 
   std::string Describe() const override {
@@ -231,10 +234,9 @@ class CurrentFormatSecondary : public SecondaryStore, private WriteBatchExtensio
 
  private:
   // The mark joins the record's own batch.
-  Status Extend(std::string_view id, const Identity*, const Identity*,
-                rocksdb::WriteBatch* batch) override {
-    marks_.Add(id, batch);
-    return Status::OK();
+  Status Participate(RecordWrite& write) override {
+    marks_.Add(write.id(), write.batch());
+    return write.Continue();
   }
 
   std::unique_ptr<RocksDbStore> store_;

@@ -127,13 +127,7 @@ Status DecaySweep::Open(EntropyStore& store, const DecaySweepOptions& options,
   std::unique_ptr<DecaySweep> sweep(new DecaySweep(store, options, std::move(clock)));
   // Only when the index shares the records' database can the sweep read
   // record headers directly (the index's database is then the store's).
-  if (store.index_in_record_database()) {
-    for (IdentityStore* s = store.target(); s != nullptr && sweep->rocks_ == nullptr;) {
-      sweep->rocks_ = dynamic_cast<RocksDbStore*>(s);
-      auto* wrapper = dynamic_cast<StoreWrapper*>(s);
-      s = wrapper ? wrapper->target() : nullptr;
-    }
-  }
+  sweep->rocks_ = store.shared_records();
   DecayVerifierOptions verifier_options;
   verifier_options.sample_size = options.config.verification_sample;
   verifier_options.seed = options.verifier_seed;

@@ -64,6 +64,15 @@ std::vector<double> Intensities(const Identity& identity) {
   return out;
 }
 
+// Counts a failure of `check` and lists it while the report has room.
+void Fail(DecayVerificationReport* report, DecayCheck check, const std::string& id,
+          std::string detail) {
+  ++report->failures_by_check[static_cast<std::size_t>(check)];
+  if (report->failures.size() < DecayVerificationReport::kMaxListedFailures) {
+    report->failures.push_back({check, id, std::move(detail)});
+  }
+}
+
 double Pearson(const std::vector<double>& x, const std::vector<double>& y) {
   const double n = static_cast<double>(x.size());
   double mx = 0, my = 0;
@@ -156,13 +165,7 @@ Status DecayVerifier::Open(EntropyStore& store, const DecayVerifierOptions& opti
   std::unique_ptr<DecayVerifier> verifier(new DecayVerifier(store, options));
   // Only when the index shares the records' database can one snapshot hold
   // records, index and ledger (the index's database is then the store's).
-  if (store.index_in_record_database()) {
-    for (IdentityStore* s = store.target(); s != nullptr && verifier->rocks_ == nullptr;) {
-      verifier->rocks_ = dynamic_cast<RocksDbStore*>(s);
-      auto* wrapper = dynamic_cast<StoreWrapper*>(s);
-      s = wrapper ? wrapper->target() : nullptr;
-    }
-  }
+  verifier->rocks_ = store.shared_records();
   Status s = DecayLedger::Open(&store.index().database(), &verifier->ledger_);
   if (!s.ok()) return s;
   if (store.registry()) verifier->metrics_ = std::make_unique<Metrics>(*store.registry());
@@ -247,12 +250,8 @@ Status DecayVerifier::ReadAtSnapshot(std::vector<Sampled>* rows, DecayVerificati
     if (statuses[i].IsNotFound()) {
       // Record and index entry commit in one batch: at one snapshot, an
       // entry without its record is the index's fault, not a race.
-      ++report->failures_by_check[static_cast<std::size_t>(DecayCheck::kFormula)];
-      if (report->failures.size() < DecayVerificationReport::kMaxListedFailures) {
-        report->failures.push_back(
-            {DecayCheck::kFormula, entries[i].id,
-             "index entry at entropy " + Num(entries[i].entropy) + " has no record"});
-      }
+      Fail(report, DecayCheck::kFormula, entries[i].id,
+           "index entry at entropy " + Num(entries[i].entropy) + " has no record");
       continue;
     }
     if (!statuses[i].ok()) return RocksDbDatabase::FromRocks(statuses[i], "decay verification");
@@ -308,199 +307,256 @@ Status DecayVerifier::ReadAndReconcile(std::vector<Sampled>* rows,
   return Status::OK();
 }
 
-void DecayVerifier::Judge(Micros now, const std::vector<Sampled>& rows,
-                          DecayVerificationReport* report) {
-  const DecayParams& params = store_.config().entropy.decay;
-  const auto fail = [report](DecayCheck check, const std::string& id, std::string detail) {
-    ++report->failures_by_check[static_cast<std::size_t>(check)];
-    if (report->failures.size() < DecayVerificationReport::kMaxListedFailures) {
-      report->failures.push_back({check, id, std::move(detail)});
-    }
-  };
+namespace {
 
-  std::vector<double> ages(rows.size()), factors(rows.size());
-  std::vector<double> xs, ys;
-  std::set<double> taus;
-  std::size_t scenarios = 0;
-  for (std::size_t i = 0; i < rows.size(); ++i) {
-    const IndexEntry& e = rows[i].entry;
-    const Identity& rec = rows[i].record;
-    const double age = Seconds(now - rec.created_at);
-    const double entropy = Entropy(rec);
-    const double tau = EffectiveTau(entropy, params);
-    const double d = DecayFactor(age, e.tau);
-    ages[i] = age;
-    factors[i] = d;
-    taus.insert(e.tau);
+// One sampled row as the checks see it: the index entry, its record, and
+// what follows from them as of `now`.
+struct Observation {
+  const IndexEntry& entry;
+  const Identity& record;
+  Micros now;
+  double age;      // Seconds since created_at.
+  double entropy;  // Recomputed from the record.
+  double tau;      // Recomputed from the record.
+  double factor;   // The decay factor at `age` with the index's tau.
+};
 
-    // formula
-    if (!Close(entropy, e.entropy) || !Close(tau, e.tau)) {
-      fail(DecayCheck::kFormula, e.id,
-           "index holds entropy " + Num(e.entropy) + " tau " + Num(e.tau) +
-               ", the record gives entropy " + Num(entropy) + " tau " + Num(tau) +
-               " (relative error " + Num(RelativeError(tau, e.tau)) + ")");
-    } else {
-      const double expected = tau > 0 ? std::exp(-age / tau) : 0.0;
-      if (!Close(d, expected)) {
-        fail(DecayCheck::kFormula, e.id,
-             "decay factor " + Num(d) + " at age " + Num(age) + " s != exp(-age/tau) " +
-                 Num(expected) + " with tau " + Num(tau));
-      }
-    }
-    // bounds
-    if (age < 0) {
-      fail(DecayCheck::kBounds, e.id,
-           "negative age " + Num(age) + " s: created_at " + std::to_string(rec.created_at) +
-               " us is after now " + std::to_string(now) + " us (clock went backwards?)");
-    } else if (!(d > 0 && d <= 1) && !(d == 0 && e.tau > 0)) {
-      // d == 0 with a positive tau is exp(-age / tau) underflowing (an age
-      // above ~745 tau, e.g. a created_at decades ago): the right value, and
-      // failing it would fail every verification from then on.
-      fail(DecayCheck::kBounds, e.id,
-           "decay factor " + Num(d) + " outside (0, 1] at age " + Num(age) + " s, tau " +
-               Num(e.tau));
-    }
-    // semigroup
-    if (age >= 0 && e.tau > 0) {
-      const double b = e.tau / 3;
-      const double joint = DecayFactor(age + b, e.tau);
-      const double product = DecayFactor(age, e.tau) * DecayFactor(b, e.tau);
-      if (!Close(joint, product)) {
-        fail(DecayCheck::kSemigroup, e.id,
-             "d(" + Num(age) + " + " + Num(b) + ") = " + Num(joint) +
-                 " != d(a)*d(b) = " + Num(product) + " with tau " + Num(e.tau));
-      }
-    }
-    // correlation points
-    if (age >= 0 && d > 0 && tau > 0) {
-      xs.push_back(age / tau);
-      ys.push_back(-std::log(d));
-    }
-    // no_compounding (1): the store's step arithmetic on a scratch copy.
-    const Micros since = DecaySince(rec);
-    if (rec.identity_type == IdentityType::kGeoid && now >= since && scenarios < kMaxScenarios) {
-      ++scenarios;
-      const Clock fixed = [now] { return now; };
-      MemoryStore twice(fixed), once(fixed);
-      const Micros t1 = since + (now - since) / 3;
-      Identity a, b;
-      Status st = twice.Store(rec);
-      if (st.ok()) st = once.Store(rec);
-      if (st.ok()) st = twice.ApplyDecay(rec.id, t1, params);
-      if (st.ok()) st = twice.ApplyDecay(rec.id, now, params);
-      if (st.ok()) st = once.ApplyDecay(rec.id, now, params);
-      if (st.ok()) st = twice.Fetch(rec.id, &a);
-      if (st.ok()) st = once.Fetch(rec.id, &b);
-      if (!st.ok()) {
-        fail(DecayCheck::kNoCompounding, e.id, "scratch decay failed: " + st.ToString());
-      } else {
-        const double closed = rec.weight * DecayFactor(Seconds(now - since), tau);
-        const auto xa = Intensities(a), xb = Intensities(b);
-        bool same = xa.size() == xb.size();
-        for (std::size_t k = 0; same && k < xa.size(); ++k) same = Close(xa[k], xb[k]);
-        if (!Close(a.weight, b.weight) || !Close(b.weight, closed) || !same) {
-          fail(DecayCheck::kNoCompounding, e.id,
-               "decayed at " + std::to_string(t1) + " then " + std::to_string(now) +
-                   " us: weight " + Num(a.weight) + "; once at " + std::to_string(now) +
-                   " us: " + Num(b.weight) + "; w0*exp(-(t-since)/tau) = " + Num(closed) +
-                   (same ? "" : "; term intensities differ"));
-        }
-      }
-    }
-    // no_compounding (2): the stored weight against the ledger's chain.
-    // Judged only when the record's last write was the decay step the
-    // ledger describes: a store at the same microsecond keeps updated_at.
-    if (rows[i].has_ledger && rows[i].ledger.updated_at == rec.updated_at &&
-        rec.decay_applied_at == rec.updated_at) {
-      ++report->ledger_checked;
-      const DecayLedgerEntry& l = rows[i].ledger;
-      if (!Close(rec.weight, l.weight)) {
-        fail(DecayCheck::kNoCompounding, e.id,
-             "stored weight " + Num(rec.weight) + " != " + Num(l.weight) +
-                 " left by the last decay application, with updated_at unchanged (" +
-                 std::to_string(rec.updated_at) +
-                 " us): multiplied again behind the store "
-                 "(ratio " +
-                 Num(l.weight != 0 ? rec.weight / l.weight : 0) + ")");
-      } else if (rec.identity_type == IdentityType::kGeoid) {
-        const double expected =
-            l.origin_weight * DecayFactor(Seconds(rec.decay_applied_at - l.origin_since), tau);
-        if (!Close(rec.weight, expected)) {
-          fail(DecayCheck::kNoCompounding, e.id,
-               "weight " + Num(rec.weight) + " != w0 " + Num(l.origin_weight) + " * exp(-(" +
-                   std::to_string(rec.decay_applied_at) + " - " + std::to_string(l.origin_since) +
-                   ") us / tau " + Num(tau) + ") = " + Num(expected) + ": decay compounded");
-        }
-      }
+void CheckFormula(const Observation& o, DecayVerificationReport* report) {
+  const IndexEntry& e = o.entry;
+  if (!Close(o.entropy, e.entropy) || !Close(o.tau, e.tau)) {
+    Fail(report, DecayCheck::kFormula, e.id,
+         "index holds entropy " + Num(e.entropy) + " tau " + Num(e.tau) +
+             ", the record gives entropy " + Num(o.entropy) + " tau " + Num(o.tau) +
+             " (relative error " + Num(RelativeError(o.tau, e.tau)) + ")");
+    return;
+  }
+  const double expected = o.tau > 0 ? std::exp(-o.age / o.tau) : 0.0;
+  if (!Close(o.factor, expected)) {
+    Fail(report, DecayCheck::kFormula, e.id,
+         "decay factor " + Num(o.factor) + " at age " + Num(o.age) + " s != exp(-age/tau) " +
+             Num(expected) + " with tau " + Num(o.tau));
+  }
+}
+
+void CheckBounds(const Observation& o, DecayVerificationReport* report) {
+  const IndexEntry& e = o.entry;
+  const double d = o.factor;
+  if (o.age < 0) {
+    Fail(report, DecayCheck::kBounds, e.id,
+         "negative age " + Num(o.age) + " s: created_at " + std::to_string(o.record.created_at) +
+             " us is after now " + std::to_string(o.now) + " us (clock went backwards?)");
+  } else if (!(d > 0 && d <= 1) && !(d == 0 && e.tau > 0)) {
+    // d == 0 with a positive tau is exp(-age / tau) underflowing (an age
+    // above ~745 tau, e.g. a created_at decades ago): the right value, and
+    // failing it would fail every verification from then on.
+    Fail(report, DecayCheck::kBounds, e.id,
+         "decay factor " + Num(d) + " outside (0, 1] at age " + Num(o.age) + " s, tau " +
+             Num(e.tau));
+  }
+}
+
+// d(age + tau / 3) = d(age) * d(tau / 3) with the index's tau.
+void CheckSemigroupStep(const Observation& o, DecayVerificationReport* report) {
+  const IndexEntry& e = o.entry;
+  if (!(o.age >= 0 && e.tau > 0)) return;
+  const double b = e.tau / 3;
+  const double joint = DecayFactor(o.age + b, e.tau);
+  const double product = DecayFactor(o.age, e.tau) * DecayFactor(b, e.tau);
+  if (!Close(joint, product)) {
+    Fail(report, DecayCheck::kSemigroup, e.id,
+         "d(" + Num(o.age) + " + " + Num(b) + ") = " + Num(joint) +
+             " != d(a)*d(b) = " + Num(product) + " with tau " + Num(e.tau));
+  }
+}
+
+// No-compounding proof (1): the store's step arithmetic on a scratch copy,
+// decayed twice against once.
+void CheckScenario(const Observation& o, const DecayParams& params,
+                   DecayVerificationReport* report) {
+  const Identity& rec = o.record;
+  const Micros now = o.now;
+  const Micros since = DecaySince(rec);
+  const Clock fixed = [now] { return now; };
+  MemoryStore twice(fixed), once(fixed);
+  const Micros t1 = since + (now - since) / 3;
+  Identity a, b;
+  Status st = twice.Store(rec);
+  if (st.ok()) st = once.Store(rec);
+  if (st.ok()) st = twice.ApplyDecay(rec.id, t1, params);
+  if (st.ok()) st = twice.ApplyDecay(rec.id, now, params);
+  if (st.ok()) st = once.ApplyDecay(rec.id, now, params);
+  if (st.ok()) st = twice.Fetch(rec.id, &a);
+  if (st.ok()) st = once.Fetch(rec.id, &b);
+  if (!st.ok()) {
+    Fail(report, DecayCheck::kNoCompounding, o.entry.id, "scratch decay failed: " + st.ToString());
+    return;
+  }
+  const double closed = rec.weight * DecayFactor(Seconds(now - since), o.tau);
+  const auto xa = Intensities(a), xb = Intensities(b);
+  bool same = xa.size() == xb.size();
+  for (std::size_t k = 0; same && k < xa.size(); ++k) same = Close(xa[k], xb[k]);
+  if (!Close(a.weight, b.weight) || !Close(b.weight, closed) || !same) {
+    Fail(report, DecayCheck::kNoCompounding, o.entry.id,
+         "decayed at " + std::to_string(t1) + " then " + std::to_string(now) + " us: weight " +
+             Num(a.weight) + "; once at " + std::to_string(now) + " us: " + Num(b.weight) +
+             "; w0*exp(-(t-since)/tau) = " + Num(closed) +
+             (same ? "" : "; term intensities differ"));
+  }
+}
+
+// No-compounding proof (2): the stored weight against the ledger's chain.
+void CheckLedger(const Observation& o, const DecayLedgerEntry& l, DecayVerificationReport* report) {
+  const Identity& rec = o.record;
+  if (!Close(rec.weight, l.weight)) {
+    Fail(report, DecayCheck::kNoCompounding, o.entry.id,
+         "stored weight " + Num(rec.weight) + " != " + Num(l.weight) +
+             " left by the last decay application, with updated_at unchanged (" +
+             std::to_string(rec.updated_at) +
+             " us): multiplied again behind the store "
+             "(ratio " +
+             Num(l.weight != 0 ? rec.weight / l.weight : 0) + ")");
+  } else if (rec.identity_type == IdentityType::kGeoid) {
+    const double expected =
+        l.origin_weight * DecayFactor(Seconds(rec.decay_applied_at - l.origin_since), o.tau);
+    if (!Close(rec.weight, expected)) {
+      Fail(report, DecayCheck::kNoCompounding, o.entry.id,
+           "weight " + Num(rec.weight) + " != w0 " + Num(l.origin_weight) + " * exp(-(" +
+               std::to_string(rec.decay_applied_at) + " - " + std::to_string(l.origin_since) +
+               ") us / tau " + Num(o.tau) + ") = " + Num(expected) + ": decay compounded");
     }
   }
-  report->scenarios = scenarios;
+}
 
-  // half_life, once per distinct tau.
+// half_life, once per distinct tau.
+void CheckHalfLives(const std::set<double>& taus, DecayVerificationReport* report) {
   for (double tau : taus) {
     const double half = DecayFactor(tau * std::log(2.0), tau);
     if (!(tau > 0) || !Close(half, 0.5)) {
-      fail(DecayCheck::kHalfLife, {}, "d(tau ln 2) = " + Num(half) + " != 0.5 for tau " + Num(tau));
+      Fail(report, DecayCheck::kHalfLife, {},
+           "d(tau ln 2) = " + Num(half) + " != 0.5 for tau " + Num(tau));
     }
   }
+}
 
-  // order: within each entropy, sorted by age, no identity may have a larger
-  // factor than any strictly younger one.
+// Semigroup over a pair of equal entropy: decay over the sum of their ages
+// is the product of their factors only when both carry one tau.
+void CheckSemigroupPair(const Observation& x, const Observation& y, double entropy,
+                        DecayVerificationReport* report) {
+  const double joint = DecayFactor(x.age + y.age, x.entry.tau);
+  const double product = x.factor * y.factor;
+  if (!Close(joint, product)) {
+    Fail(report, DecayCheck::kSemigroup, y.entry.id,
+         "d(" + Num(x.age) + " + " + Num(y.age) + ") = " + Num(joint) + " with tau " +
+             Num(x.entry.tau) + " != d(a)*d(b) = " + Num(product) + " with the taus " +
+             Num(x.entry.tau) + " of '" + DisplayId(x.entry.id) + "' and " + Num(y.entry.tau) +
+             ", at equal entropy " + Num(entropy));
+  }
+}
+
+void CheckOrderPair(const Observation& older, const Observation& younger, double entropy,
+                    DecayVerificationReport* report) {
+  if (older.factor > younger.factor * (1 + kDecayTolerance)) {
+    Fail(report, DecayCheck::kOrder, older.entry.id,
+         "age " + Num(older.age) + " s has decay factor " + Num(older.factor) + " (tau " +
+             Num(older.entry.tau) + ") above younger id '" + DisplayId(younger.entry.id) +
+             "' of age " + Num(younger.age) + " s with " + Num(younger.factor) + " (tau " +
+             Num(younger.entry.tau) + "), both at entropy " + Num(entropy));
+  }
+}
+
+// One group of equal entropy: `members` index `obs`, sorted here by age.
+void CheckGroup(const std::vector<Observation>& obs, double entropy,
+                std::vector<std::size_t>& members, DecayVerificationReport* report) {
+  std::sort(members.begin(), members.end(),
+            [&](std::size_t a, std::size_t b) { return obs[a].age < obs[b].age; });
+  std::size_t youngest_min = members.size();  // Index (in members) of the running minimum.
+  std::size_t j = 0;
+  for (std::size_t i = 0; i < members.size(); ++i) {
+    // Fold in every strictly younger member before judging this one.
+    for (; j < i && obs[members[j]].age < obs[members[i]].age; ++j) {
+      if (youngest_min == members.size() ||
+          obs[members[j]].factor < obs[members[youngest_min]].factor)
+        youngest_min = j;
+    }
+    if (i > 0) CheckSemigroupPair(obs[members[i - 1]], obs[members[i]], entropy, report);
+    if (youngest_min == members.size()) continue;
+    CheckOrderPair(obs[members[i]], obs[members[youngest_min]], entropy, report);
+  }
+}
+
+// order: within each entropy, sorted by age, no identity may have a larger
+// factor than any strictly younger one.
+void CheckOrder(const std::vector<Observation>& obs, DecayVerificationReport* report) {
   std::map<double, std::vector<std::size_t>> groups;
-  for (std::size_t i = 0; i < rows.size(); ++i) {
-    if (ages[i] >= 0) groups[rows[i].entry.entropy].push_back(i);
+  for (std::size_t i = 0; i < obs.size(); ++i) {
+    if (obs[i].age >= 0) groups[obs[i].entry.entropy].push_back(i);
   }
-  for (auto& [entropy, members] : groups) {
-    std::sort(members.begin(), members.end(),
-              [&](std::size_t a, std::size_t b) { return ages[a] < ages[b]; });
-    std::size_t youngest_min = members.size();  // Index (in members) of the running minimum.
-    std::size_t j = 0;
-    for (std::size_t i = 0; i < members.size(); ++i) {
-      // Fold in every strictly younger member before judging this one.
-      for (; j < i && ages[members[j]] < ages[members[i]]; ++j) {
-        if (youngest_min == members.size() || factors[members[j]] < factors[members[youngest_min]])
-          youngest_min = j;
-      }
-      // Semigroup over a pair of equal entropy: decay over the sum of their
-      // ages is the product of their factors only when both carry one tau.
-      if (i > 0) {
-        const Sampled& x = rows[members[i - 1]];
-        const Sampled& y = rows[members[i]];
-        const double joint = DecayFactor(ages[members[i - 1]] + ages[members[i]], x.entry.tau);
-        const double product = factors[members[i - 1]] * factors[members[i]];
-        if (!Close(joint, product)) {
-          fail(DecayCheck::kSemigroup, y.entry.id,
-               "d(" + Num(ages[members[i - 1]]) + " + " + Num(ages[members[i]]) +
-                   ") = " + Num(joint) + " with tau " + Num(x.entry.tau) +
-                   " != d(a)*d(b) = " + Num(product) + " with the taus " + Num(x.entry.tau) +
-                   " of '" + DisplayId(x.entry.id) + "' and " + Num(y.entry.tau) +
-                   ", at equal entropy " + Num(entropy));
-        }
-      }
-      if (youngest_min == members.size()) continue;
-      const std::size_t older = members[i], younger = members[youngest_min];
-      if (factors[older] > factors[younger] * (1 + kDecayTolerance)) {
-        fail(DecayCheck::kOrder, rows[older].entry.id,
-             "age " + Num(ages[older]) + " s has decay factor " + Num(factors[older]) + " (tau " +
-                 Num(rows[older].entry.tau) + ") above younger id '" +
-                 DisplayId(rows[younger].entry.id) + "' of age " + Num(ages[younger]) + " s with " +
-                 Num(factors[younger]) + " (tau " + Num(rows[younger].entry.tau) +
-                 "), both at entropy " + Num(entropy));
-      }
-    }
-  }
+  for (auto& [entropy, members] : groups) CheckGroup(obs, entropy, members, report);
+}
 
-  // correlation
-  const std::set<double> distinct(xs.begin(), xs.end());
-  if (distinct.size() >= 3) {
-    const double r = Pearson(xs, ys);
-    report->correlation = r;
-    if (!(r >= kMinAgeCorrelation)) {
-      fail(DecayCheck::kCorrelation, {},
-           "Pearson r of age/tau against -ln d is " + Num(r) + " < " + Num(kMinAgeCorrelation) +
-               " over " + std::to_string(xs.size()) + " identities");
+// Points (age / tau, -ln d) whose Pearson r the correlation check judges.
+struct CorrelationPoints {
+  std::vector<double> xs, ys;
+
+  void Add(const Observation& o) {
+    if (o.age >= 0 && o.factor > 0 && o.tau > 0) {
+      xs.push_back(o.age / o.tau);
+      ys.push_back(-std::log(o.factor));
     }
   }
+};
+
+void CheckCorrelation(const CorrelationPoints& points, DecayVerificationReport* report) {
+  const std::set<double> distinct(points.xs.begin(), points.xs.end());
+  if (distinct.size() < 3) return;
+  const double r = Pearson(points.xs, points.ys);
+  report->correlation = r;
+  if (!(r >= kMinAgeCorrelation)) {
+    Fail(report, DecayCheck::kCorrelation, {},
+         "Pearson r of age/tau against -ln d is " + Num(r) + " < " + Num(kMinAgeCorrelation) +
+             " over " + std::to_string(points.xs.size()) + " identities");
+  }
+}
+
+}  // namespace
+
+void DecayVerifier::Judge(Micros now, const std::vector<Sampled>& rows,
+                          DecayVerificationReport* report) {
+  const DecayParams& params = store_.config().entropy.decay;
+  std::vector<Observation> obs;
+  obs.reserve(rows.size());
+  CorrelationPoints points;
+  std::set<double> taus;
+  std::size_t scenarios = 0;
+  for (const Sampled& row : rows) {
+    const IndexEntry& e = row.entry;
+    const Identity& rec = row.record;
+    const double age = Seconds(now - rec.created_at);
+    const double entropy = Entropy(rec);
+    const Observation& o = obs.emplace_back(Observation{
+        e, rec, now, age, entropy, EffectiveTau(entropy, params), DecayFactor(age, e.tau)});
+    taus.insert(e.tau);
+    CheckFormula(o, report);
+    CheckBounds(o, report);
+    CheckSemigroupStep(o, report);
+    points.Add(o);
+    if (rec.identity_type == IdentityType::kGeoid && now >= DecaySince(rec) &&
+        scenarios < kMaxScenarios) {
+      ++scenarios;
+      CheckScenario(o, params, report);
+    }
+    // Judged only when the record's last write was the decay step the
+    // ledger describes: a store at the same microsecond keeps updated_at.
+    if (row.has_ledger && row.ledger.updated_at == rec.updated_at &&
+        rec.decay_applied_at == rec.updated_at) {
+      ++report->ledger_checked;
+      CheckLedger(o, row.ledger, report);
+    }
+  }
+  report->scenarios = scenarios;
+  CheckHalfLives(taus, report);
+  CheckOrder(obs, report);
+  CheckCorrelation(points, report);
 }
 
 void DecayVerifier::UpdateMetrics(const DecayVerificationReport& report) {

@@ -20,24 +20,6 @@ double SecondsSince(SteadyClock::time_point start) {
   return std::chrono::duration<double>(SteadyClock::now() - start).count();
 }
 
-// The change an Extend call computed, handed to the Committed call that
-// follows it on the same thread under the same id lock.
-struct PendingChange {
-  IndexEntry before, after;
-  bool has_before = false, has_after = false;
-  Micros previous_update = 0;
-};
-thread_local PendingChange pending_change;
-
-RocksDbStore* FindRocksDbStore(IdentityStore* store) {
-  while (store != nullptr) {
-    if (auto* rocks = dynamic_cast<RocksDbStore*>(store)) return rocks;
-    auto* wrapper = dynamic_cast<StoreWrapper*>(store);
-    store = wrapper ? wrapper->target() : nullptr;
-  }
-  return nullptr;
-}
-
 prometheus::MetricFamily GaugeFamily(std::string name, std::string help) {
   prometheus::MetricFamily family;
   family.name = std::move(name);
@@ -93,8 +75,20 @@ class EntropyStore::Collector : public prometheus::Collectable {
 
   std::vector<prometheus::MetricFamily> Collect() const override {
     std::vector<prometheus::MetricFamily> out;
-    const EntropyStore& s = *store_;
+    AddPopulation(&out);
+    AddCounts(&out);
+    AddLastCheck(&out);
+    AddRocksDb(&out);
+    auto build = GaugeFamily("kimera_build_info", "Version of the kimera plugin; always 1");
+    AddGauge(&build, 1.0, {{"version", KIMERA_VERSION}});
+    out.push_back(std::move(build));
+    return out;
+  }
 
+ private:
+  // The entropy distribution: percentiles and categories.
+  void AddPopulation(std::vector<prometheus::MetricFamily>* out) const {
+    const EntropyStore& s = *store_;
     // A summary, not gauges: the "quantile" label is reserved for summaries
     // (promtool rejects it on a gauge); the quantile series read the same.
     prometheus::MetricFamily quantiles;
@@ -108,7 +102,7 @@ class EntropyStore::Collector : public prometheus::Collectable {
     population.summary.sample_count = s.population_.size();
     population.summary.sample_sum = s.population_.Sum();
     quantiles.metric.push_back(std::move(population));
-    out.push_back(std::move(quantiles));
+    out->push_back(std::move(quantiles));
 
     const std::uint64_t total = s.population_.size();
     const std::uint64_t low = s.population_.CountBelow(s.config_.entropy.low_entropy_below);
@@ -120,18 +114,22 @@ class EntropyStore::Collector : public prometheus::Collectable {
              {{"category", "medium"}});
     AddGauge(&categories, static_cast<double>(total - std::min(total, below_high)),
              {{"category", "high"}});
-    out.push_back(std::move(categories));
+    out->push_back(std::move(categories));
+  }
 
+  // Identities per type, index entries and the entropy change rate.
+  void AddCounts(std::vector<prometheus::MetricFamily>* out) const {
+    const EntropyStore& s = *store_;
     auto active = GaugeFamily("kimera_active_identities", "Identities stored, per identity type");
     for (std::size_t t = 0; t < kTypeLabelCount; ++t) {
       const double n = t < 2 ? static_cast<double>(s.counts_[t].load()) : 0.0;
       AddGauge(&active, n, {{"identity_type", TypeLabelName(t)}});
     }
-    out.push_back(std::move(active));
+    out->push_back(std::move(active));
 
     auto entries = GaugeFamily("kimera_entropy_index_entries", "Entries in the entropy index");
-    AddGauge(&entries, static_cast<double>(total));
-    out.push_back(std::move(entries));
+    AddGauge(&entries, static_cast<double>(s.population_.size()));
+    out->push_back(std::move(entries));
 
     auto rate = GaugeFamily("kimera_entropy_change_rate",
                             "Entropy change of re-stored identities per second over the "
@@ -144,18 +142,24 @@ class EntropyStore::Collector : public prometheus::Collectable {
       AddGauge(&rate, d.bits_per_second,
                {{"identity_id", d.id}, {"identity_type", IdentityTypeName(d.type)}});
     }
-    out.push_back(std::move(rate));
+    out->push_back(std::move(rate));
+  }
 
+  // What the last index check took and found.
+  void AddLastCheck(std::vector<prometheus::MetricFamily>* out) const {
     auto check_duration = GaugeFamily("kimera_entropy_index_check_duration_seconds",
                                       "Duration of the last index check, in seconds");
-    AddGauge(&check_duration, s.last_check_seconds_.load());
-    out.push_back(std::move(check_duration));
+    AddGauge(&check_duration, store_->last_check_seconds_.load());
+    out->push_back(std::move(check_duration));
     auto inconsistencies = GaugeFamily("kimera_entropy_index_inconsistencies",
                                        "Problems found by the last index check");
-    AddGauge(&inconsistencies, static_cast<double>(s.last_check_problems_.load()));
-    out.push_back(std::move(inconsistencies));
+    AddGauge(&inconsistencies, static_cast<double>(store_->last_check_problems_.load()));
+    out->push_back(std::move(inconsistencies));
+  }
 
-    rocksdb::DB* db = s.index_->database().db();
+  // Properties of the database holding the index.
+  void AddRocksDb(std::vector<prometheus::MetricFamily>* out) const {
+    rocksdb::DB* db = store_->index_->database().db();
     const auto property = [db](const std::string& name) {
       std::uint64_t v = 0;
       return db->GetAggregatedIntProperty(name, &v) ? static_cast<double>(v) : 0.0;
@@ -170,7 +174,7 @@ class EntropyStore::Collector : public prometheus::Collectable {
       auto family = GaugeFamily(
           metric, std::string("RocksDB property ") + prop + " of the database holding the index");
       AddGauge(&family, property(prop));
-      out.push_back(std::move(family));
+      out->push_back(std::move(family));
     }
     auto stalled = GaugeFamily("kimera_rocksdb_write_stalled",
                                "1 when RocksDB stops or delays writes, else 0");
@@ -178,12 +182,7 @@ class EntropyStore::Collector : public prometheus::Collectable {
                                property("rocksdb.actual-delayed-write-rate") > 0
                            ? 1.0
                            : 0.0);
-    out.push_back(std::move(stalled));
-
-    auto build = GaugeFamily("kimera_build_info", "Version of the kimera plugin; always 1");
-    AddGauge(&build, 1.0, {{"version", KIMERA_VERSION}});
-    out.push_back(std::move(build));
-    return out;
+    out->push_back(std::move(stalled));
   }
 
  private:
@@ -198,17 +197,21 @@ EntropyStore::EntropyStore(std::unique_ptr<IdentityStore> inner, const PluginCon
       changes_(config.entropy.change_rate_window_seconds, config.metrics.detailed) {}
 
 EntropyStore::~EntropyStore() {
+  // Writes of the records' store no longer reach this index.
+  if (rocks_ != nullptr && registered_) rocks_->RemoveParticipant(this);
   // Stop scrapes before the state they read goes away.
   endpoint_.reset();
 }
 
 Status EntropyStore::Open(std::unique_ptr<IdentityStore> inner, const PluginConfig& config,
                           std::unique_ptr<EntropyStore>* out,
-                          std::shared_ptr<prometheus::Registry> registry, Clock clock) {
+                          std::shared_ptr<prometheus::Registry> registry, Clock clock,
+                          RocksDbStore* records) {
   if (!inner) return Status::InvalidArgument("EntropyStore needs a store to wrap");
+  if (records == nullptr) records = inner->record_engine();
   std::unique_ptr<EntropyStore> store(new EntropyStore(std::move(inner), config, std::move(clock)));
   store->registry_ = registry ? std::move(registry) : std::make_shared<prometheus::Registry>();
-  if (config.index.separate_path.empty()) store->rocks_ = FindRocksDbStore(store->target());
+  if (config.index.separate_path.empty()) store->rocks_ = records;
   RocksDbDatabase* database = nullptr;
   if (store->rocks_ != nullptr) {
     database = &store->rocks_->database();
@@ -221,7 +224,7 @@ Status EntropyStore::Open(std::unique_ptr<IdentityStore> inner, const PluginConf
     // The index database is opened as the records' one was: read-only,
     // salvaging, or neither.
     RocksDbOptions index_options;
-    if (const RocksDbStore* below = FindRocksDbStore(store->target())) {
+    if (const RocksDbStore* below = records) {
       index_options.read_only = below->database().read_only();
       index_options.salvage = below->database().salvage();
     }
@@ -250,7 +253,10 @@ Status EntropyStore::Open(std::unique_ptr<IdentityStore> inner, const PluginConf
     s = store->LoadState();
   }
   if (!s.ok()) return s;
-  if (store->rocks_ != nullptr) store->rocks_->AddWriteExtension(store.get());
+  if (store->rocks_ != nullptr) {
+    store->rocks_->AddParticipant(store.get());
+    store->registered_ = true;
+  }
 
   if (config.metrics.enabled) {
     store->metrics_ = std::make_unique<PluginMetrics>(*store->registry_, config);
@@ -305,26 +311,17 @@ IndexEntry EntropyStore::EntryOf(const Identity& identity) const {
   return e;
 }
 
-Status EntropyStore::Extend(std::string_view id, const Identity* before, const Identity* after,
-                            rocksdb::WriteBatch* batch) {
-  PendingChange& p = pending_change;
-  p.has_before = before != nullptr;
-  p.has_after = after != nullptr;
-  if (before) {
-    p.before = EntryOf(*before);
-    p.previous_update = before->updated_at;
-  }
-  if (after) p.after = EntryOf(*after);
-  index_->AddChanges(id, p.has_before ? &p.before : nullptr, p.has_after ? &p.after : nullptr,
-                     batch);
+Status EntropyStore::Participate(RecordWrite& write) {
+  IndexEntry before, after;
+  if (write.before()) before = EntryOf(*write.before());
+  if (write.after()) after = EntryOf(*write.after());
+  const IndexEntry* was = write.before() ? &before : nullptr;
+  const IndexEntry* is = write.after() ? &after : nullptr;
+  index_->AddChanges(write.id(), was, is, write.batch());
+  Status s = write.Continue();
+  if (!s.ok()) return s;
+  Apply(write.id(), was, is, write.before() && write.after() ? write.before()->updated_at : 0);
   return Status::OK();
-}
-
-void EntropyStore::Committed(std::string_view id, const Identity* before, const Identity* after) {
-  (void)before;
-  const PendingChange& p = pending_change;
-  Apply(id, p.has_before ? &p.before : nullptr, p.has_after ? &p.after : nullptr,
-        after ? p.previous_update : 0);
 }
 
 void EntropyStore::Apply(std::string_view id, const IndexEntry* before, const IndexEntry* after,
@@ -573,6 +570,13 @@ Status EntropyStore::ApplyDecay(std::string_view id, Micros now, const DecayPara
   if (metrics_) {
     metrics_->ObserveOperation(Operation::kApplyDecay, std::nullopt, SecondsSince(start), s);
   }
+  return s;
+}
+
+Status EntropyStore::Timed(Operation op, const std::function<Status()>& call) {
+  const auto start = SteadyClock::now();
+  Status s = call();
+  if (metrics_) metrics_->ObserveOperation(op, std::nullopt, SecondsSince(start), s);
   return s;
 }
 

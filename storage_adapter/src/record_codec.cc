@@ -9,11 +9,10 @@
 #include <vector>
 
 #include "kimera/coding.h"
+#include "kimera/msgpack_guard.h"
 
 namespace kimera {
 namespace {
-
-using Json = nlohmann::json;
 
 // version, identity_type, weight, created_at, updated_at, decay_applied_at.
 constexpr std::size_t kHeaderBytes = 1 + 1 + 8 + 3 * 8;
@@ -69,228 +68,6 @@ class Reader {
   std::string_view in_;
 };
 
-std::uint64_t LoadBigEndian(const unsigned char* p, int n) {
-  std::uint64_t v = 0;
-  for (int i = 0; i < n; ++i) v = (v << 8) | p[i];
-  return v;
-}
-
-// Walks the MessagePack structure without building it. nlohmann's reader
-// recurses once per nesting level and trusts container counts, so hostile
-// bytes could exhaust the stack or memory; this pass bounds both first.
-// Returns nullptr when the bytes are one well-formed map no deeper than
-// kMaxMetaDepth, else the reason.
-const char* CheckMsgpackShape(std::string_view bytes) {
-  const auto* p = reinterpret_cast<const unsigned char*>(bytes.data());
-  const auto* end = p + bytes.size();
-  if (p == end) return "meta is empty";
-  if (!((*p >= 0x80 && *p <= 0x8F) || *p == 0xDE || *p == 0xDF)) return "meta is not a map";
-
-  std::uint64_t outer[kMaxMetaDepth];
-  int depth = 0;
-  std::uint64_t left = 1;  // Values still expected in the innermost container.
-  while (true) {
-    while (left == 0) {
-      if (depth == 0) return p == end ? nullptr : "meta has trailing bytes";
-      left = outer[--depth];
-    }
-    --left;
-    if (p == end) return "meta is truncated";
-    const unsigned char tag = *p++;
-    std::uint64_t skip = 0;
-    std::uint64_t children = 0;
-    bool container = false;
-    auto length = [&](int n, std::uint64_t* v) {
-      if (end - p < n) return false;
-      *v = LoadBigEndian(p, n);
-      p += n;
-      return true;
-    };
-    if (tag <= 0x7F || tag >= 0xE0 || tag == 0xC0 || tag == 0xC2 || tag == 0xC3) {
-      // fixint, nil, false, true: the tag is the whole value.
-    } else if (tag <= 0x8F) {
-      container = true;
-      children = 2u * (tag & 0x0Fu);
-    } else if (tag <= 0x9F) {
-      container = true;
-      children = tag & 0x0Fu;
-    } else if (tag <= 0xBF) {
-      skip = tag & 0x1Fu;
-    } else {
-      bool ok = true;
-      switch (tag) {
-        case 0xC4:  // bin 8/16/32
-        case 0xD9:  // str 8/16/32
-          ok = length(1, &skip);
-          break;
-        case 0xC5:
-        case 0xDA:
-          ok = length(2, &skip);
-          break;
-        case 0xC6:
-        case 0xDB:
-          ok = length(4, &skip);
-          break;
-        case 0xC7:  // ext 8/16/32: length, then a type byte.
-          ok = length(1, &skip);
-          ++skip;
-          break;
-        case 0xC8:
-          ok = length(2, &skip);
-          ++skip;
-          break;
-        case 0xC9:
-          ok = length(4, &skip);
-          ++skip;
-          break;
-        case 0xCA:
-          skip = 4;
-          break;
-        case 0xCB:
-          skip = 8;
-          break;
-        case 0xCC:
-        case 0xD0:
-          skip = 1;
-          break;
-        case 0xCD:
-        case 0xD1:
-          skip = 2;
-          break;
-        case 0xCE:
-        case 0xD2:
-          skip = 4;
-          break;
-        case 0xCF:
-        case 0xD3:
-          skip = 8;
-          break;
-        case 0xD4:  // fixext 1/2/4/8/16, plus the type byte.
-          skip = 2;
-          break;
-        case 0xD5:
-          skip = 3;
-          break;
-        case 0xD6:
-          skip = 5;
-          break;
-        case 0xD7:
-          skip = 9;
-          break;
-        case 0xD8:
-          skip = 17;
-          break;
-        case 0xDC:
-          container = true;
-          ok = length(2, &children);
-          break;
-        case 0xDD:
-          container = true;
-          ok = length(4, &children);
-          break;
-        case 0xDE:
-          container = true;
-          ok = length(2, &children);
-          children *= 2;
-          break;
-        case 0xDF:
-          container = true;
-          ok = length(4, &children);
-          children *= 2;
-          break;
-        default:  // 0xC1 is never used.
-          return "meta has an invalid MessagePack tag";
-      }
-      if (!ok) return "meta is truncated";
-    }
-    if (container) {
-      if (depth == kMaxMetaDepth) return "meta is nested too deep";
-      // Each child takes at least one byte.
-      if (children > static_cast<std::uint64_t>(end - p)) return "meta is truncated";
-      outer[depth++] = left;
-      left = children;
-    } else {
-      if (skip > static_cast<std::uint64_t>(end - p)) return "meta is truncated";
-      p += skip;
-    }
-  }
-}
-
-// Builds meta from nlohmann's SAX events. Json::from_msgpack copies the whole
-// document once more before returning it (a conditional expression in its
-// body), which doubled decode time; building through SAX avoids that copy.
-class MetaBuilder {
- public:
-  bool null() { return Put(Json(nullptr)); }
-  bool boolean(bool v) { return Put(Json(v)); }
-  bool number_integer(Json::number_integer_t v) { return Put(Json(v)); }
-  bool number_unsigned(Json::number_unsigned_t v) { return Put(Json(v)); }
-  bool number_float(Json::number_float_t v, const Json::string_t& /*text*/) { return Put(Json(v)); }
-  bool string(Json::string_t& v) { return Put(Json(std::move(v))); }
-  bool binary(Json::binary_t& v) {
-    auto& bytes = static_cast<Json::binary_t::container_type&>(v);
-    return Put(v.has_subtype() ? Json::binary(std::move(bytes), v.subtype())
-                               : Json::binary(std::move(bytes)));
-  }
-  bool start_object(std::size_t /*count*/) {
-    open_.push_back(Place(Json(Json::value_t::object)));
-    return true;
-  }
-  bool key(Json::string_t& k) {
-    slot_ = &(*open_.back())[std::move(k)];
-    return true;
-  }
-  bool end_object() {
-    open_.pop_back();
-    return true;
-  }
-  // The shape check has bounded `count` by the bytes present, so reserving
-  // cannot be made to allocate more than the record's size suggests.
-  bool start_array(std::size_t count) {
-    Json* array = Place(Json(Json::value_t::array));
-    if (count != static_cast<std::size_t>(-1)) array->get_ref<Json::array_t&>().reserve(count);
-    open_.push_back(array);
-    return true;
-  }
-  bool end_array() {
-    open_.pop_back();
-    return true;
-  }
-  bool parse_error(std::size_t /*position*/, const std::string& /*token*/,
-                   const Json::exception& e) {
-    error_ = e.what();
-    return false;
-  }
-
-  Json& root() { return root_; }
-  const std::string& error() const { return error_; }
-
- private:
-  bool Put(Json&& value) {
-    Place(std::move(value));
-    return true;
-  }
-  Json* Place(Json&& value) {
-    if (open_.empty()) {
-      root_ = std::move(value);
-      return &root_;
-    }
-    Json& top = *open_.back();
-    if (top.is_array()) {
-      auto& array = top.get_ref<Json::array_t&>();
-      array.push_back(std::move(value));
-      return &array.back();
-    }
-    *slot_ = std::move(value);
-    return slot_;
-  }
-
-  Json root_;
-  std::vector<Json*> open_;
-  Json* slot_ = nullptr;
-  std::string error_;
-};
-
 Status Corrupt(std::string_view id, std::string_view reason) {
   std::string msg = "record of id '";
   msg += DisplayId(id);
@@ -340,12 +117,10 @@ Status EncodeRecord(const Identity& identity, std::string* out) {
   // MessagePack is written straight into the record and its length prefix
   // slid in front afterwards: cheaper than a scratch buffer and a copy.
   const std::size_t meta_pos = out->size();
-  try {
-    Json::to_msgpack(identity.meta, *out);
-  } catch (const Json::exception& e) {
+  if (Status s = msgpack::AppendMeta(identity.meta, out); !s.ok()) {
     out->resize(start);
     return Status::InvalidArgument("identity '" + DisplayId(identity.id) +
-                                   "': field 'meta' cannot be encoded: " + e.what());
+                                   "': field 'meta' cannot be encoded: " + s.message());
   }
   const std::size_t meta_len = out->size() - meta_pos;
   char prefix[coding::kMaxVarintBytes];
@@ -361,27 +136,7 @@ Status EncodeRecord(const Identity& identity, std::string* out) {
 }
 
 bool DecodeMetaMsgpack(std::string_view bytes, nlohmann::json* out, std::string* error) {
-  if (const char* reason = CheckMsgpackShape(bytes)) {
-    *error = reason;
-    return false;
-  }
-  try {
-    MetaBuilder builder;
-    if (!Json::sax_parse(bytes.begin(), bytes.end(), &builder, Json::input_format_t::msgpack,
-                         /*strict=*/true)) {
-      *error = "meta: " + builder.error();
-      return false;
-    }
-    if (!builder.root().is_object()) {
-      *error = "meta is not an object";
-      return false;
-    }
-    *out = std::move(builder.root());
-    return true;
-  } catch (const Json::exception& e) {
-    *error = std::string("meta: ") + e.what();
-    return false;
-  }
+  return msgpack::ReadMeta(bytes, out, error);
 }
 
 namespace {

@@ -88,11 +88,22 @@ Status RocksDbStore::ReadLocked(std::string_view id, Identity* out) {
   return DecodeRecord(id, ToView(value), out);
 }
 
+Status RecordWrite::Continue() {
+  if (next_ < store_->participants_.size()) {
+    return store_->participants_[next_++]->Participate(*this);
+  }
+  return store_->Commit(*this);
+}
+
+Status RocksDbStore::Commit(const RecordWrite& write) {
+  return database_->Write(write.batch(), About("writing", write.id()));
+}
+
 Status RocksDbStore::CommitLocked(std::string_view id, const Identity* before,
-                                  const Identity* after) {
+                                  const Identity* after, WriteContext* context) {
   rocksdb::WriteBatch batch;
   if (after != nullptr) {
-    // Encoded before the extensions run, so a record too large to store
+    // Encoded before the participants run, so a record too large to store
     // never reaches them.
     std::string value;
     Status s = EncodeRecord(*after, &value);
@@ -101,17 +112,13 @@ Status RocksDbStore::CommitLocked(std::string_view id, const Identity* before,
   } else {
     batch.Delete(identities_, ToSlice(id));
   }
-  for (WriteBatchExtension* extension : extensions_) {
-    Status s = extension->Extend(id, before, after, &batch);
-    if (!s.ok()) return s;
-  }
-  Status s = database_->Write(&batch, About("writing", id));
-  if (!s.ok()) return s;
-  for (WriteBatchExtension* extension : extensions_) extension->Committed(id, before, after);
-  return Status::OK();
+  RecordWrite write(this, id, before, after, &batch, context);
+  return write.Continue();
 }
 
-Status RocksDbStore::Store(const Identity& identity) {
+Status RocksDbStore::Store(const Identity& identity) { return Store(identity, nullptr); }
+
+Status RocksDbStore::Store(const Identity& identity, WriteContext* context) {
   Status s = Validate(identity);
   if (!s.ok()) return s;
   Identity after = identity;
@@ -119,37 +126,44 @@ Status RocksDbStore::Store(const Identity& identity) {
   Identity before;
   s = ReadLocked(identity.id, &before);
   // A stored record that cannot be decoded is not overwritten: its first
-  // created_at and the extensions' view of it would be lost. Restore is the
+  // created_at and the participants' view of it would be lost. Restore is the
   // repair path.
   if (!s.ok() && !s.IsNotFound()) return s;
   const Identity* old = s.ok() ? &before : nullptr;
   store_rules::StampForStore(old, clock_(), &after);
-  return CommitLocked(identity.id, old, &after);
+  return CommitLocked(identity.id, old, &after, context);
 }
 
 Status RocksDbStore::Fetch(std::string_view id, Identity* out) { return ReadLocked(id, out); }
 
-Status RocksDbStore::Remove(std::string_view id) {
+Status RocksDbStore::Remove(std::string_view id) { return Remove(id, nullptr); }
+
+Status RocksDbStore::Remove(std::string_view id, WriteContext* context) {
   std::lock_guard lock(locks_.For(id));
   Identity before;
   Status s = ReadLocked(id, &before);
   if (!s.ok()) return s;
-  return CommitLocked(id, &before, nullptr);
+  return CommitLocked(id, &before, nullptr, context);
 }
 
-Status RocksDbStore::Restore(const Identity& identity) {
+Status RocksDbStore::Restore(const Identity& identity, WriteContext* context) {
   Status s = Validate(identity);
   if (!s.ok()) return s;
   std::lock_guard lock(locks_.For(identity.id));
   Identity before;
   s = ReadLocked(identity.id, &before);
   // Restore must be able to replace a corrupt record (that is what repair
-  // is for); the extensions then see it as new.
+  // is for); the participants then see it as new.
   if (!s.ok() && !s.IsNotFound() && !s.IsCorruption()) return s;
-  return CommitLocked(identity.id, s.ok() ? &before : nullptr, &identity);
+  return CommitLocked(identity.id, s.ok() ? &before : nullptr, &identity, context);
 }
 
 Status RocksDbStore::ApplyDecay(std::string_view id, Micros now, const DecayParams& params) {
+  return ApplyDecay(id, now, params, nullptr);
+}
+
+Status RocksDbStore::ApplyDecay(std::string_view id, Micros now, const DecayParams& params,
+                                WriteContext* context) {
   std::lock_guard lock(locks_.For(id));
   Identity before;
   Status s = ReadLocked(id, &before);
@@ -157,7 +171,7 @@ Status RocksDbStore::ApplyDecay(std::string_view id, Micros now, const DecayPara
   Identity after = before;
   s = store_rules::ApplyDecayStep(&after, now, params);
   if (!s.ok()) return s;
-  return CommitLocked(id, &before, &after);
+  return CommitLocked(id, &before, &after, context);
 }
 
 Status RocksDbStore::FetchMany(const std::vector<std::string>& ids, std::vector<Identity>* out) {
@@ -235,8 +249,12 @@ Status RocksDbStore::FindByEntropy(double min_entropy, double max_entropy, std::
 
 Status RocksDbStore::Sync() { return database_->SyncWal(); }
 
-void RocksDbStore::AddWriteExtension(WriteBatchExtension* extension) {
-  extensions_.push_back(extension);
+void RocksDbStore::AddParticipant(WriteParticipant* participant) {
+  participants_.push_back(participant);
+}
+
+void RocksDbStore::RemoveParticipant(WriteParticipant* participant) {
+  std::erase(participants_, participant);
 }
 
 }  // namespace kimera

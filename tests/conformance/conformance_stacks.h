@@ -126,17 +126,18 @@ class ConfiguredStack : public RocksDbBackedStack {
     return config;
   }
 
-  // Opens the stack and checks it has the shape `config` asks for.
-  EntropyStore& Open(const KimeraConfig& config) {
-    std::unique_ptr<EntropyStore> store;
-    const Status s = OpenConfiguredStore(config, /*serve_metrics=*/false, &store);
+  // Opens the stack and checks it has the shape `config` asks for. Returns
+  // its dual-write layer (nullptr when off), owned by the stack.
+  DualWriteStore* Open(const KimeraConfig& config) {
+    ConfiguredStore stack;
+    const Status s = OpenConfiguredStore(config, /*serve_metrics=*/false, &stack);
     BOOST_REQUIRE_MESSAGE(s.ok(), s.ToString());
-    BOOST_REQUIRE(store->endpoint() == nullptr);
-    BOOST_REQUIRE(store->index_in_record_database());
-    BOOST_REQUIRE_EQUAL(store->dual_write() != nullptr, config.dual_write.enabled);
-    EntropyStore& opened = *store;
-    store_ = std::move(store);
-    return opened;
+    BOOST_REQUIRE(stack.store->endpoint() == nullptr);
+    BOOST_REQUIRE(stack.store->index_in_record_database());
+    BOOST_REQUIRE_EQUAL(stack.dual_write->enabled(), config.dual_write.enabled);
+    DualWriteStore* dual = stack.dual_write->store();
+    store_ = std::move(stack.store);
+    return dual;
   }
 
   // Dual-write on, strict (the default), to `secondary` in `format`.
@@ -145,7 +146,7 @@ class ConfiguredStack : public RocksDbBackedStack {
     config.dual_write.enabled = true;
     config.dual_write.secondary = secondary;
     config.dual_write.secondary_format = format;
-    const DualWriteStore& dual = *Open(config).dual_write();
+    const DualWriteStore& dual = *Open(config);
     BOOST_REQUIRE_EQUAL(dual.secondary().in_primary_batch(), secondary == "legacy");
     BOOST_REQUIRE_MESSAGE(
         dual.secondary().Describe().find(secondary == "legacy"

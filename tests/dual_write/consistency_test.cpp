@@ -31,6 +31,7 @@ std::unique_ptr<DualWriteStore> OpenLegacy(const TempDir& dir, DualWriteConfig c
   std::unique_ptr<DualWriteStore> store;
   BOOST_REQUIRE(
       DualWriteStore::Open(std::move(primary), std::move(secondary), config, nullptr, &store).ok());
+  store->Start();
   return store;
 }
 

@@ -33,6 +33,7 @@ std::unique_ptr<DualWriteStore> Open(const TempDir& dir, DualWriteConfig config,
   if (!DualWriteStore::Open(std::move(primary), std::move(faulty), config, nullptr, &store).ok()) {
     return nullptr;
   }
+  store->Start();
   return store;
 }
 

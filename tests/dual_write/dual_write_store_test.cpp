@@ -49,6 +49,7 @@ struct Harness {
     Status s =
         DualWriteStore::Open(std::move(primary), std::move(faulty), config, &registry, &store);
     BOOST_REQUIRE_MESSAGE(s.ok(), s.ToString());
+    store->Start();
   }
 
   bool SecondaryHas(const std::string& id, Identity* out = nullptr) {

@@ -1,10 +1,12 @@
 // Test doubles and helpers of the dual-write suites: a real secondary wrapped
 // to fail every Nth write, to fail scripted writes (before or after applying
-// them) or to stall, temporary folders, sample identities.
+// them) or to stall, temporary folders, sample identities and a comparison
+// of identities that prints both.
 #ifndef KIMERA_TESTS_DUAL_WRITE_TEST_SUPPORT_H_
 #define KIMERA_TESTS_DUAL_WRITE_TEST_SUPPORT_H_
 
 #include <atomic>
+#include <boost/test/unit_test.hpp>
 #include <condition_variable>
 #include <deque>
 #include <filesystem>
@@ -18,6 +20,7 @@
 #include <thread>
 
 #include "kimera/dual_write_store.h"
+#include "kimera/identity_json.h"
 #include "kimera/secondary_store.h"
 
 namespace kimera_test {
@@ -182,6 +185,17 @@ inline kimera::Identity Scar(const std::string& id, double weight = 0.5) {
   s.related_ids = {"g1", "g2", "g3"};
   s.meta = {{"kind", "link"}};
   return s;
+}
+
+// Every field of `identity`, decay_applied_at included, for failure messages.
+inline std::string Show(const kimera::Identity& identity) {
+  return kimera::IdentityToJsonLine(identity) +
+         " decay_applied_at=" + std::to_string(identity.decay_applied_at);
+}
+
+// Checks that `got` equals `want` field for field, printing both when not.
+inline void CheckSameIdentity(const kimera::Identity& got, const kimera::Identity& want) {
+  BOOST_TEST((got == want), "got  " << Show(got) << "\nwant " << Show(want));
 }
 
 }  // namespace kimera_test

@@ -80,11 +80,11 @@ struct FullDiskCase {
 // With dual-write on, one sweep of both sides must be clean and visit exactly
 // the acknowledged ids: the secondary kept up through the full disk, and
 // neither side holds a write that was refused.
-void RequireCleanSweep(EntropyStore& store, const FullDiskCase& c,
+void RequireCleanSweep(DualWriteAdmin& dual_write, const FullDiskCase& c,
                        const std::map<std::string, Identity>& acknowledged, const char* when) {
   if (!c.dual_write) return;
   SweepReport sweep;
-  const Status s = store.DualWriteVerify({}, &sweep);
+  const Status s = dual_write.Verify({}, &sweep);
   BOOST_TEST_REQUIRE(s.ok(), when << ": dual-write sweep: " << s.ToString());
   BOOST_TEST(sweep.clean(), when << ": " << sweep.differences << " ids differ between the sides");
   BOOST_TEST(sweep.visited == acknowledged.size(), when << ": the sweep visited " << sweep.visited
@@ -107,8 +107,9 @@ void RunFullDisk(const FullDiskCase& c) {
   config.storage.reserved_disk_bytes = 256 * 1024;  // The default 8 MiB: more than is left.
   config.plugin.metrics.enabled = false;
   config.dual_write.enabled = c.dual_write;
-  std::unique_ptr<EntropyStore> store;
-  Status s = OpenConfiguredStore(config, false, &store);
+  ConfiguredStore stack;
+  Status s = OpenConfiguredStore(config, false, &stack);
+  EntropyStore* store = stack.store.get();
   BOOST_TEST_REQUIRE(s.ok(), s.ToString());
 
   // Leaves about 2 MiB free, so the stores below run out soon.
@@ -201,11 +202,12 @@ void RunFullDisk(const FullDiskCase& c) {
   s = store->Check(false, &report);
   BOOST_TEST_REQUIRE(s.ok(), s.ToString());
   BOOST_TEST(report.ok(), "index problems after recovery: " << report.problem_count);
-  RequireCleanSweep(*store, c, acknowledged, "after space was freed");
+  RequireCleanSweep(*stack.dual_write, c, acknowledged, "after space was freed");
 
   // And a reopen finds exactly what was acknowledged.
-  store.reset();
-  s = OpenConfiguredStore(config, false, &store);
+  stack.Close();
+  s = OpenConfiguredStore(config, false, &stack);
+  store = stack.store.get();
   BOOST_TEST_REQUIRE(s.ok(), "reopen: " << s.ToString());
   std::uint64_t count = 0;
   BOOST_TEST(store->Count(std::nullopt, &count).ok());
@@ -219,8 +221,8 @@ void RunFullDisk(const FullDiskCase& c) {
   s = store->Check(false, &report);
   BOOST_TEST_REQUIRE(s.ok(), s.ToString());
   BOOST_TEST(report.ok());
-  RequireCleanSweep(*store, c, acknowledged, "after reopen");
-  store.reset();
+  RequireCleanSweep(*stack.dual_write, c, acknowledged, "after reopen");
+  stack.Close();
   fs::remove_all(dir);
 }
 

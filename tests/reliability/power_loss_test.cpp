@@ -222,8 +222,9 @@ void ResetSignalHandlers() {
 [[noreturn]] void RunVerifier(const CycleSpec& spec) {
   ResetSignalHandlers();
   std::ofstream out(spec.results);
-  std::unique_ptr<EntropyStore> store;
-  Status s = OpenConfiguredStore(spec.config, false, &store);
+  ConfiguredStore stack;
+  Status s = OpenConfiguredStore(spec.config, false, &stack);
+  EntropyStore* store = stack.store.get();
   if (!s.ok()) {
     out << "E\treopen: " << s.ToString() << "\n";
     out.close();
@@ -239,9 +240,9 @@ void ResetSignalHandlers() {
   if (!s.ok()) out << "E\tindex check: " << s.ToString() << "\n";
   out << "K\t" << check.problem_count << "\n";
   for (const std::string& problem : check.problems) out << "P\t" << problem << "\n";
-  if (store->dual_write() != nullptr) {
+  if (stack.dual_write->enabled()) {
     SweepReport sweep;
-    s = store->DualWriteVerify(SweepOptions{}, &sweep);
+    s = stack.dual_write->Verify(SweepOptions{}, &sweep);
     if (!s.ok()) out << "E\tdual-write verify: " << s.ToString() << "\n";
     out << "D\t" << sweep.differences << "\n";
     for (const IdCheck& diff : sweep.listed) {
@@ -256,15 +257,15 @@ void ResetSignalHandlers() {
       // What a repair sweep leaves must be clean, whether or not the
       // differences were allowed.
       SweepReport repair;
-      s = store->DualWriteRepair(SweepOptions{}, &repair);
-      if (s.ok()) s = store->DualWriteVerify(SweepOptions{}, &sweep);
+      s = stack.dual_write->Repair(SweepOptions{}, &repair);
+      if (s.ok()) s = stack.dual_write->Verify(SweepOptions{}, &sweep);
       if (!s.ok()) out << "E\tdual-write repair: " << s.ToString() << "\n";
       if (s.ok() && !sweep.clean()) {
         out << "E\tdual-write verify after repair: " << sweep.differences << " differences\n";
       }
     }
   }
-  store.reset();  // A clean close: the next writer starts from a durable state.
+  stack.Close();  // A clean close: the next writer starts from a durable state.
   out.close();
   ::_exit(0);
 }

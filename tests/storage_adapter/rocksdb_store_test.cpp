@@ -97,7 +97,7 @@ std::uint64_t CountAll(RocksDbStore& store) {
 
 // Writes the record's raw text under the id in column family "extra" through
 // the record's batch, and remembers what it was shown.
-class MirrorExtension : public WriteBatchExtension {
+class MirrorExtension : public WriteParticipant {
  public:
   struct Call {
     std::string id;
@@ -110,8 +110,11 @@ class MirrorExtension : public WriteBatchExtension {
     BOOST_REQUIRE_MESSAGE(s.ok(), s.ToString());
   }
 
-  Status Extend(std::string_view id, const Identity* before, const Identity* after,
-                rocksdb::WriteBatch* batch) override {
+  Status Participate(RecordWrite& write) override {
+    const std::string_view id = write.id();
+    const Identity* before = write.before();
+    const Identity* after = write.after();
+    rocksdb::WriteBatch* batch = write.batch();
     calls.push_back({std::string(id), before ? std::optional(*before) : std::nullopt,
                      after ? std::optional(*after) : std::nullopt});
     if (after != nullptr) {
@@ -120,10 +123,10 @@ class MirrorExtension : public WriteBatchExtension {
       batch->Delete(cf_, rocksdb::Slice(id.data(), id.size()));
     }
     if (fail) return Status::Aborted("mirror refused '" + std::string(id) + "'");
-    return Status::OK();
+    Status s = write.Continue();
+    if (s.ok()) ++committed;
+    return s;
   }
-
-  void Committed(std::string_view, const Identity*, const Identity*) override { ++committed; }
 
   rocksdb::ColumnFamilyHandle* cf() const { return cf_; }
 
@@ -185,7 +188,7 @@ BOOST_AUTO_TEST_CASE(extension_writes_commit_with_the_record) {
   ManualClock clock;
   auto store = OpenStore(dir, clock);
   MirrorExtension mirror(store->database());
-  store->AddWriteExtension(&mirror);
+  store->AddParticipant(&mirror);
 
   *clock.now = 10;
   BOOST_REQUIRE(store->Store(Geoid("a", {1})).ok());
@@ -220,7 +223,7 @@ BOOST_AUTO_TEST_CASE(extension_error_aborts_the_whole_write) {
   TempDir dir;
   auto store = OpenStore(dir);
   MirrorExtension mirror(store->database());
-  store->AddWriteExtension(&mirror);
+  store->AddParticipant(&mirror);
   BOOST_REQUIRE(store->Store(Geoid("kept", {1})).ok());
   mirror.fail = true;
 
@@ -240,6 +243,68 @@ BOOST_AUTO_TEST_CASE(extension_error_aborts_the_whole_write) {
   BOOST_TEST((ReadExtra(*store, mirror.cf(), "kept") == std::optional<std::string>("raw kept")));
   BOOST_TEST(mirror.committed == 1);
   BOOST_TEST(CountAll(*store) == 1u);
+}
+
+// Notes, for each write, the context handed down for it (if any), and
+// whether it ran after another participant's part of the same write.
+class ContextReader : public WriteParticipant {
+ public:
+  struct Tag : WriteContext {
+    explicit Tag(const WriteParticipant* owner, std::string value)
+        : WriteContext(owner), text(std::move(value)) {}
+    std::string text;
+    int seen = 0;
+  };
+
+  Status Participate(RecordWrite& write) override {
+    Tag* tag = write.ContextFor<Tag>(this);
+    seen.push_back(tag != nullptr ? tag->text : "");
+    if (tag != nullptr) ++tag->seen;
+    return write.Continue();
+  }
+
+  std::vector<std::string> seen;
+};
+
+BOOST_AUTO_TEST_CASE(a_write_context_reaches_only_its_own_participant) {
+  TempDir dir;
+  auto store = OpenStore(dir);
+  ContextReader first, second;
+  store->AddParticipant(&first);
+  store->AddParticipant(&second);
+
+  ContextReader::Tag for_second(&second, "store");
+  BOOST_REQUIRE(store->Store(Geoid("a", {1}), &for_second).ok());
+  ContextReader::Tag for_first(&first, "decay");
+  BOOST_REQUIRE(store->ApplyDecay("a", SystemNow(), {}, &for_first).ok());
+  BOOST_REQUIRE(store->Store(Geoid("b", {1})).ok());  // No context.
+  ContextReader::Tag remove(&second, "remove");
+  BOOST_REQUIRE(store->Remove("a", &remove).ok());
+
+  BOOST_TEST((first.seen == std::vector<std::string>{"", "decay", "", ""}));
+  BOOST_TEST((second.seen == std::vector<std::string>{"store", "", "", "remove"}));
+  BOOST_TEST(for_second.seen == 1);
+  BOOST_TEST(for_first.seen == 1);
+  BOOST_TEST(remove.seen == 1);
+}
+
+BOOST_AUTO_TEST_CASE(a_removed_participant_joins_no_further_write) {
+  TempDir dir;
+  auto store = OpenStore(dir);
+  MirrorExtension mirror(store->database());
+  ContextReader reader;
+  store->AddParticipant(&mirror);
+  store->AddParticipant(&reader);
+  BOOST_REQUIRE(store->Store(Geoid("a", {1})).ok());
+  store->RemoveParticipant(&mirror);
+  BOOST_REQUIRE(store->Store(Geoid("b", {1})).ok());
+
+  BOOST_TEST(mirror.calls.size() == 1u);
+  BOOST_TEST(reader.seen.size() == 2u);  // The one after it still joins.
+  BOOST_TEST(ReadExtra(*store, mirror.cf(), "a").has_value());
+  BOOST_TEST(!ReadExtra(*store, mirror.cf(), "b").has_value());
+  Identity out;
+  BOOST_TEST(store->Fetch("b", &out).ok());
 }
 
 BOOST_AUTO_TEST_CASE(second_open_in_this_process_is_busy) {

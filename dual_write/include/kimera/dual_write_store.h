@@ -99,16 +99,27 @@ struct DualWriteStats {
   std::vector<AuditEntry> recent;  // Newest first.
 };
 
-class DualWriteStore : public StoreWrapper, private WriteBatchExtension {
+class DualWriteStore : public StoreWrapper, private WriteParticipant {
  public:
   // Wraps `primary` and `secondary` (both owned). Metrics go to `registry`
   // (borrowed; must outlive the store) or, when null, to a registry of the
-  // store's own. Replays the intent journal and starts the repair thread
-  // (and the sweep and shadow-read threads when configured).
+  // store's own. Replays the intent journal and joins the primary's writes
+  // as a participant; starts no thread (see Start).
   static Status Open(std::unique_ptr<RocksDbStore> primary,
                      std::unique_ptr<SecondaryStore> secondary, const DualWriteConfig& config,
                      prometheus::Registry* registry, std::unique_ptr<DualWriteStore>* out);
+  // Stops the background threads, leaves the primary's participants, then
+  // closes both sides (syncing the journal's waiting clears first).
   ~DualWriteStore() override;
+
+  // Starts the repair thread (and the sweep and shadow-read threads when
+  // configured). Call it once every other participant of the primary is
+  // registered: the threads write while they run. A second call, or one
+  // after Stop, does nothing.
+  void Start();
+  // Stops the background threads and waits for them; writes still work.
+  // Idempotent; the destructor calls it.
+  void Stop();
 
   Status Store(const Identity& identity) override;
   Status Remove(std::string_view id) override;
@@ -157,23 +168,25 @@ class DualWriteStore : public StoreWrapper, private WriteBatchExtension {
   static Status Cleanup(RocksDbDatabase* database, const DualWriteConfig& config);
 
  private:
-  struct WriteContext;
+  struct PendingWrite;
   class ShadowReader;
 
   DualWriteStore(std::unique_ptr<RocksDbStore> primary, std::unique_ptr<SecondaryStore> secondary,
                  const DualWriteConfig& config);
 
-  Status Extend(std::string_view id, const Identity* before, const Identity* after,
-                rocksdb::WriteBatch* batch) override;
+  // Adds the journal entry (second database) or the legacy rows (legacy
+  // column families) to the record's batch.
+  Status Participate(RecordWrite& write) override;
 
   // Runs one primary write under the id's lock and completes it on the secondary.
-  Status Write(DualWriteOp op, std::string_view id, const std::function<Status()>& primary_write);
+  Status Write(DualWriteOp op, std::string_view id,
+               const std::function<Status(WriteContext*)>& primary_write);
   // Writes the secondary after the primary committed. Sets *clear_journal
   // when ClearSyncedJournal is due.
-  Status CompleteOnSecondary(WriteContext& ctx, std::string_view id, bool* clear_journal);
+  Status CompleteOnSecondary(PendingWrite& ctx, std::string_view id, bool* clear_journal);
   // Strict mode, second database: puts the primary and then the secondary
   // back as they were before the write that failed with `why`.
-  Status RollBackLocked(WriteContext& ctx, std::string_view id, const Status& why,
+  Status RollBackLocked(PendingWrite& ctx, std::string_view id, const Status& why,
                         bool* clear_journal);
   // Reads both sides of `id` (its lock held) and compares them; no metrics.
   Status CompareLocked(std::string_view id, IdCheck* out);
@@ -223,6 +236,7 @@ class DualWriteStore : public StoreWrapper, private WriteBatchExtension {
   std::unique_ptr<DualWriteMetrics> metrics_;
   std::string crash_at_;
   std::atomic<std::uint64_t> backlog_{0};
+  std::atomic<std::uint64_t> sample_draws_;  // Sample's sequence; seeded at construction.
 
   std::mutex changed_mu_;  // Guards tracking_changes_ and changed_.
   bool tracking_changes_ = false;
@@ -232,6 +246,7 @@ class DualWriteStore : public StoreWrapper, private WriteBatchExtension {
   std::condition_variable repair_cv_;
   std::condition_variable sweep_cv_;
   bool stopping_ = false;
+  bool started_ = false;
   std::thread repair_thread_;
   std::thread sweep_thread_;
   std::unique_ptr<ShadowReader> shadow_;

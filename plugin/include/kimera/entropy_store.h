@@ -6,12 +6,12 @@
 //
 //   auto store = kimera::wrap(std::move(inner), config);
 //
-// and nothing else changes. When the wrapped store is (or wraps) a
-// RocksDbStore, the index lives in that database and every index write goes
-// into the record's own WriteBatch, so data and index commit together. Any
-// other store gets an index database of its own at config.index.separate_path;
-// an intent entry written before each inner write and cleared with the index
-// update is replayed at open, so a crash leaves both in agreement.
+// and nothing else changes. When the wrapped store's records are in a
+// RocksDbStore (IdentityStore::record_engine), the index lives in that database and every index
+// write goes into the record's own WriteBatch, so data and index commit together. Any other store
+// gets an index database of its own at config.index.separate_path; an intent entry written before
+// each inner write and cleared with the index update is replayed at open, so a crash leaves both in
+// agreement.
 //
 // Thread-safety: safe for concurrent use by many threads.
 #ifndef KIMERA_ENTROPY_STORE_H_
@@ -20,6 +20,7 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -41,13 +42,6 @@ class Registry;
 }  // namespace prometheus
 
 namespace kimera {
-
-class DualWriteStore;
-struct DualWriteConfig;
-struct DualWriteStats;
-struct IdCheck;
-struct SweepOptions;
-struct SweepReport;
 
 // What `Check` found; `problems` lists at most kMaxListedProblems of them.
 struct IndexCheckReport {
@@ -71,17 +65,25 @@ struct RegistryHolder {
 
 class EntropyStore : private internal::RegistryHolder,
                      public StoreWrapper,
-                     private WriteBatchExtension {
+                     private WriteParticipant {
  public:
   // Wraps `inner` (owned). Registers the metrics in `registry` when given,
   // else in a registry of its own (kept alive as long as the store, even with
   // metrics disabled, for the layers below that register in it), and serves /metrics when
   // config.metrics.enabled and config.metrics.serve. Builds the index from
   // the records when it is new, and replays pending intents.
+  //
+  // `records` (borrowed) is the RocksDbStore that holds the records below
+  // `inner`, as the stack's factory knows it; when nullptr, the one `inner`
+  // names (IdentityStore::record_engine), if any. Unless index.separate_path
+  // is set, the index then shares its database and joins its writes as a
+  // participant (and leaves when this store closes); otherwise, or without
+  // one, the index lives at index.separate_path. A caller with background
+  // writers below starts them only after Open (DualWriteStore::Start).
   static Status Open(std::unique_ptr<IdentityStore> inner, const PluginConfig& config,
                      std::unique_ptr<EntropyStore>* out,
                      std::shared_ptr<prometheus::Registry> registry = nullptr,
-                     Clock clock = SystemNow);
+                     Clock clock = SystemNow, RocksDbStore* records = nullptr);
   ~EntropyStore() override;
 
   Status Store(const Identity& identity) override;
@@ -145,47 +147,20 @@ class EntropyStore : private internal::RegistryHolder,
   // Adds a scrape-time collectable to /metrics (decay, dual-write gauges).
   void AddCollectable(std::shared_ptr<prometheus::Collectable> collectable);
 
-  // Dual-write (entropy_store_dual_write.cc). Each call goes to the
-  // DualWriteStore below this plugin and is timed into
-  // kimera_storage_operations_duration_seconds (operation dual_write_verify,
-  // dual_write_repair or dual_write_stats); InvalidArgument "dual-write is
-  // not enabled" when the stack has no DualWriteStore. Repairs only write the
-  // secondary: the primary's records, and so the entropy index, are unchanged.
-  //
-  // The DualWriteStore below, or nullptr when dual-write is off.
-  DualWriteStore* dual_write() const;
-  // One sweep of every id of both sides (DualWriteStore::Sweep).
-  Status DualWriteVerify(const SweepOptions& options, SweepReport* report);
-  // Sweeps until clean or `max_passes` (DualWriteStore::VerifyUntilClean).
-  Status DualWriteVerifyUntilClean(int max_passes, const SweepOptions& options,
-                                   SweepReport* report);
-  // Makes the secondary equal the primary everywhere: retries every entry of
-  // the repair queue now (their count in `*queue_repaired` when given), then
-  // a repair sweep (`options.repair` is forced on). A second call on a quiet
-  // store finds and repairs nothing.
-  Status DualWriteRepair(const SweepOptions& options, SweepReport* report,
-                         std::uint64_t* queue_repaired = nullptr);
-  // Makes the secondary equal the primary for `id` (DualWriteStore::RepairId).
-  Status DualWriteRepairId(std::string_view id);
-  // Compares both sides of `id` (DualWriteStore::CheckId); timed as a verify.
-  Status DualWriteCheckId(std::string_view id, IdCheck* out);
-  // Totals, counts of each side, repair backlog and the `recent` newest
-  // audit entries (DualWriteStore::Stats).
-  Status DualWriteStats(std::size_t recent, ::kimera::DualWriteStats* out);
-  // Drops the legacy column families and the audit log of the records'
-  // database when `config` allows it (DualWriteStore::Cleanup); otherwise
-  // InvalidArgument saying why, and nothing is dropped.
-  Status DualWriteCleanup(const DualWriteConfig& config);
+  // Runs `call` and records its time as `op` in
+  // kimera_storage_operations_duration_seconds (with its outcome), like the
+  // store's own calls: for administration done beside the store (dual-write
+  // verify, repair and stats).
+  Status Timed(Operation op, const std::function<Status()>& call);
 
  private:
   class Collector;
 
   EntropyStore(std::unique_ptr<IdentityStore> inner, const PluginConfig& config, Clock clock);
 
-  // WriteBatchExtension, for the shared-database path.
-  Status Extend(std::string_view id, const Identity* before, const Identity* after,
-                rocksdb::WriteBatch* batch) override;
-  void Committed(std::string_view id, const Identity* before, const Identity* after) override;
+  // Shared-database path: adds the index change to the record's batch and,
+  // once it committed, to the in-memory views and metrics.
+  Status Participate(RecordWrite& write) override;
 
   IndexEntry EntryOf(const Identity& identity) const;
   // Applies a committed index change to the in-memory views and metrics.
@@ -201,6 +176,7 @@ class EntropyStore : private internal::RegistryHolder,
   const PluginConfig config_;
   const Clock clock_;
   RocksDbStore* rocks_ = nullptr;                  // Below us, when the index shares its DB.
+  bool registered_ = false;                        // A participant of rocks_.
   std::unique_ptr<RocksDbDatabase> own_index_db_;  // Otherwise, the index's own database.
   std::unique_ptr<EntropyIndex> index_;
 

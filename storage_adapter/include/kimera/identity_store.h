@@ -19,6 +19,8 @@
 
 namespace kimera {
 
+class RocksDbStore;
+
 // Wall-clock time source, in UTC micros. Injectable so tests can move time.
 using Clock = std::function<Micros()>;
 // The system clock.
@@ -98,6 +100,13 @@ class IdentityStore {
 
   // Makes every acknowledged write durable (flushes the WAL).
   [[nodiscard]] virtual Status Sync() = 0;
+
+  // Capability: the RocksDbStore that holds this store's records and takes
+  // write participants (RocksDbStore::AddParticipant), so that a layer above
+  // can commit data of its own atomically with every record write, or
+  // nullptr (the default) when there is none. RocksDbStore returns itself;
+  // StoreWrapper forwards to its target. Borrowed: owned by the stack.
+  virtual RocksDbStore* record_engine() { return nullptr; }
 };
 
 // Forwards every call to a target store it owns. Decorators derive from it
@@ -131,6 +140,7 @@ class StoreWrapper : public IdentityStore {
     return target_->ApplyDecay(id, now, params);
   }
   Status Sync() override { return target_->Sync(); }
+  RocksDbStore* record_engine() override { return target_->record_engine(); }
 
  private:
   std::unique_ptr<IdentityStore> target_;

@@ -52,9 +52,10 @@ struct RecordHeader {
 Status DecodeRecordHeader(std::string_view id, std::string_view bytes, RecordHeader* out);
 
 // Decodes MessagePack holding an identity's meta (the encoding EncodeRecord
-// and the legacy row format use). The structure is checked before anything is
-// built: one map, no deeper than kMaxMetaDepth, container counts bounded by
-// the bytes present, so hostile bytes can exhaust neither stack nor memory.
+// and the legacy row format use). The structure is checked as it is built
+// (msgpack_guard.h): one map, no deeper than kMaxMetaDepth, container counts
+// bounded by the bytes present, so hostile bytes can exhaust neither stack nor
+// memory.
 // On failure returns false with the reason in `*error`; `*out` is unchanged.
 bool DecodeMetaMsgpack(std::string_view bytes, nlohmann::json* out, std::string* error);
 

@@ -2,7 +2,7 @@
 //
 // Records live in column family "identities", keyed by id, in the binary
 // format of record_codec.h. Components that keep data of their own in the
-// same database register a WriteBatchExtension: their writes then go into the
+// same database register a WriteParticipant: their writes then go into the
 // same WriteBatch as the record, so they commit atomically with it.
 //
 // Without an index, Count, List and FindByEntropy scan every record; wrap the
@@ -27,22 +27,77 @@ namespace kimera {
 
 inline constexpr const char* kIdentitiesColumnFamily = "identities";
 
-// Adds a component's writes to the batch of every record write.
-class WriteBatchExtension {
+class RocksDbStore;
+class WriteParticipant;
+
+// Per-write state that a layer above the engine hands down with one write
+// (RocksDbStore::Store and friends), for its own participant to read and
+// fill: the participant named `owner` finds it with RecordWrite::ContextFor.
+// Lives on the caller's stack for the duration of the call.
+class WriteContext {
  public:
-  virtual ~WriteBatchExtension() = default;
+  explicit WriteContext(const WriteParticipant* owner) : owner_(owner) {}
+  const WriteParticipant* owner() const { return owner_; }
 
-  // Called with the id's lock held, once per record write, before the batch
-  // commits. `before` is the stored record (nullptr when new); `after` the
-  // record being written (nullptr when it is removed). A non-OK status
-  // aborts the write: nothing of the batch is committed.
-  virtual Status Extend(std::string_view id, const Identity* before, const Identity* after,
-                        rocksdb::WriteBatch* batch) = 0;
+ protected:
+  ~WriteContext() = default;
 
-  // Called after the batch committed, still under the id's lock.
-  virtual void Committed(std::string_view id, const Identity* before, const Identity* after) {
-    (void)id, (void)before, (void)after;
+ private:
+  const WriteParticipant* owner_;
+};
+
+// One record write on its way through the participants to its commit.
+class RecordWrite {
+ public:
+  std::string_view id() const { return id_; }
+  // The stored record; nullptr when the id is new.
+  const Identity* before() const { return before_; }
+  // The record being written; nullptr when it is removed.
+  const Identity* after() const { return after_; }
+  // The batch the record's own write is in; what a participant adds to it
+  // commits atomically with the record.
+  rocksdb::WriteBatch* batch() const { return batch_; }
+
+  // The context `participant`'s layer handed down with this write, or
+  // nullptr when the write came without one of its.
+  template <typename Context>
+  Context* ContextFor(const WriteParticipant* participant) const {
+    return context_ != nullptr && context_->owner() == participant ? static_cast<Context*>(context_)
+                                                                   : nullptr;
   }
+
+  // Hands the write to the next participant; after the last one, commits
+  // the batch. Returns the commit's status (or the error of a participant
+  // further on that aborted the write).
+  Status Continue();
+
+ private:
+  friend class RocksDbStore;
+  RecordWrite(RocksDbStore* store, std::string_view id, const Identity* before,
+              const Identity* after, rocksdb::WriteBatch* batch, WriteContext* context)
+      : store_(store), id_(id), before_(before), after_(after), batch_(batch), context_(context) {}
+
+  RocksDbStore* store_;
+  std::string_view id_;
+  const Identity* before_;
+  const Identity* after_;
+  rocksdb::WriteBatch* batch_;
+  WriteContext* context_;
+  std::size_t next_ = 0;
+};
+
+// A component that keeps data of its own in the records' database and
+// updates it in the same batch as every record write.
+class WriteParticipant {
+ public:
+  virtual ~WriteParticipant() = default;
+
+  // Called with the id's lock held, once per record write, in registration
+  // order. Adds the participant's writes to write.batch(), calls
+  // write.Continue() exactly once, then does its after-commit work (which
+  // cannot fail) and returns Continue's status. Returning an error without
+  // calling Continue aborts the write: nothing of the batch is committed.
+  virtual Status Participate(RecordWrite& write) = 0;
 };
 
 class RocksDbStore : public IdentityStore {
@@ -67,14 +122,26 @@ class RocksDbStore : public IdentityStore {
   // Fetches many ids with one MultiGet. `out` gets one entry per id found,
   // in the order of `ids`; absent ids are skipped.
   Status FetchMany(const std::vector<std::string>& ids, std::vector<Identity>* out) override;
+  RocksDbStore* record_engine() override { return this; }
 
-  // Registers `extension` (borrowed: it must outlive the store). Call before
-  // the store is shared between threads.
-  void AddWriteExtension(WriteBatchExtension* extension);
+  // The same writes, carrying `context` (borrowed, may be nullptr) down to
+  // the participants (see WriteContext).
+  Status Store(const Identity& identity, WriteContext* context);
+  Status Remove(std::string_view id, WriteContext* context);
+  Status ApplyDecay(std::string_view id, Micros now, const DecayParams& params,
+                    WriteContext* context);
+
+  // Registers `participant` (borrowed: it must stay until removed) to join
+  // every record write, after those registered before it. Adding and
+  // removing are not synchronized with writes: call them only while no
+  // write runs (before the store is shared and before any background
+  // thread of a layer above starts; after those threads stopped).
+  void AddParticipant(WriteParticipant* participant);
+  void RemoveParticipant(WriteParticipant* participant);
 
   // Writes `identity` exactly as given (no timestamp rules), through the
-  // extensions. For repair and rollback paths that must restore a record.
-  Status Restore(const Identity& identity);
+  // participants. For repair and rollback paths that must restore a record.
+  Status Restore(const Identity& identity, WriteContext* context = nullptr);
 
   RocksDbDatabase& database() const { return *database_; }
   rocksdb::ColumnFamilyHandle* identities() const { return identities_; }
@@ -86,13 +153,18 @@ class RocksDbStore : public IdentityStore {
 
   // Reads the record of `id`; NotFound when absent.
   Status ReadLocked(std::string_view id, Identity* out);
-  // Writes `after` (or deletes when nullptr) with the extensions, under the lock.
-  Status CommitLocked(std::string_view id, const Identity* before, const Identity* after);
+  // Writes `after` (or deletes when nullptr) through the participants,
+  // under the lock.
+  Status CommitLocked(std::string_view id, const Identity* before, const Identity* after,
+                      WriteContext* context);
+  // The end of a RecordWrite: the batch itself.
+  Status Commit(const RecordWrite& write);
+  friend class RecordWrite;
 
   std::unique_ptr<RocksDbDatabase> database_;
   rocksdb::ColumnFamilyHandle* identities_;
   Clock clock_;
-  std::vector<WriteBatchExtension*> extensions_;
+  std::vector<WriteParticipant*> participants_;
   StripedLocks locks_;  // Per id: a read-modify-write of its record.
 };
 

@@ -126,24 +126,19 @@ bool EnvFlag(const char* name, bool* out, Status* status) {
   return true;
 }
 
-}  // namespace
-
-Status ParseConfig(const std::string& text, const std::string& source, KimeraConfig* out) {
-  toml::table root;
+// Parses `text` and checks its top level holds only known sections.
+Status ParseRoot(const std::string& text, const std::string& source, toml::table* root) {
   try {
-    root = toml::parse(text, source);
+    *root = toml::parse(text, source);
   } catch (const toml::parse_error& e) {
     std::ostringstream msg;
     msg << source << ":" << e.source().begin.line << ":" << e.source().begin.column << ": "
         << e.description();
     return Status::InvalidArgument(msg.str());
   }
-  KimeraConfig config;
-  config.source = source;
-  Status status;
   static const std::set<std::string> kSections = {"storage", "metrics", "entropy",
                                                   "index",   "decay",   "dual_write"};
-  for (const auto& [key, node] : root) {
+  for (const auto& [key, node] : *root) {
     const std::string name(key.str());
     if (kSections.count(name) == 0) {
       return Status::InvalidArgument(source + ": section or key '" + name +
@@ -153,20 +148,29 @@ Status ParseConfig(const std::string& text, const std::string& source, KimeraCon
       return Status::InvalidArgument(source + ": '" + name + "' must be a table ([" + name + "])");
     }
   }
+  return Status::OK();
+}
 
-  SectionReader storage(Section(root, "storage"), "storage", source, &status);
-  storage.String("path", &config.db_path);
-  storage.Size("block_cache_mb", 1u << 20, &config.storage.block_cache_bytes);
-  storage.Int("bloom_bits_per_key", 0, 64, &config.storage.bloom_bits_per_key);
-  storage.Bool("sync_writes", &config.storage.sync_writes);
-  storage.Bool("disable_wal", &config.storage.disable_wal);
-  storage.Size("write_buffer_mb", 1u << 20, &config.storage.write_buffer_bytes);
-  storage.Int("max_background_jobs", 1, 64, &config.storage.max_background_jobs);
-  storage.Size("reserved_disk_mb", 1u << 20, &config.storage.reserved_disk_bytes);
+// Each Read* reads one section into `config`; the first error goes to
+// `*status` (and later ones are dropped), as SectionReader does.
+void ReadStorage(const toml::table& root, const std::string& source, KimeraConfig* config,
+                 Status* status) {
+  SectionReader storage(Section(root, "storage"), "storage", source, status);
+  storage.String("path", &config->db_path);
+  storage.Size("block_cache_mb", 1u << 20, &config->storage.block_cache_bytes);
+  storage.Int("bloom_bits_per_key", 0, 64, &config->storage.bloom_bits_per_key);
+  storage.Bool("sync_writes", &config->storage.sync_writes);
+  storage.Bool("disable_wal", &config->storage.disable_wal);
+  storage.Size("write_buffer_mb", 1u << 20, &config->storage.write_buffer_bytes);
+  storage.Int("max_background_jobs", 1, 64, &config->storage.max_background_jobs);
+  storage.Size("reserved_disk_mb", 1u << 20, &config->storage.reserved_disk_bytes);
   storage.RejectUnknown();
+}
 
-  MetricsConfig& m = config.plugin.metrics;
-  SectionReader metrics(Section(root, "metrics"), "metrics", source, &status);
+void ReadMetrics(const toml::table& root, const std::string& source, KimeraConfig* config,
+                 Status* status) {
+  MetricsConfig& m = config->plugin.metrics;
+  SectionReader metrics(Section(root, "metrics"), "metrics", source, status);
   metrics.Bool("enabled", &m.enabled);
   metrics.String("bind_address", &m.bind_address);
   metrics.Int("port", 0, 65535, &m.port);
@@ -174,14 +178,17 @@ Status ParseConfig(const std::string& text, const std::string& source, KimeraCon
   metrics.String("basic_auth_user", &m.basic_auth_user);
   metrics.String("basic_auth_password", &m.basic_auth_password);
   metrics.RejectUnknown();
-  if (status.ok()) {
+  if (status->ok()) {
     if (Status s = MetricsEndpoint::CheckConfig(m); !s.ok()) {
-      status = Status::InvalidArgument(source + ": " + s.message());
+      *status = Status::InvalidArgument(source + ": " + s.message());
     }
   }
+}
 
-  EntropyConfig& e = config.plugin.entropy;
-  SectionReader entropy(Section(root, "entropy"), "entropy", source, &status);
+void ReadEntropy(const toml::table& root, const std::string& source, KimeraConfig* config,
+                 Status* status) {
+  EntropyConfig& e = config->plugin.entropy;
+  SectionReader entropy(Section(root, "entropy"), "entropy", source, status);
   entropy.Double("base_tau_seconds", 1e-9, 1e12, &e.decay.base_tau_seconds);
   entropy.Double("k", 0, 1e6, &e.decay.k);
   entropy.Double("low_entropy_below", 0, 1e6, &e.low_entropy_below);
@@ -193,18 +200,21 @@ Status ParseConfig(const std::string& text, const std::string& source, KimeraCon
   e.earliest_timestamp_seconds = earliest;
   e.max_future_seconds = future;
   entropy.RejectUnknown();
-  if (status.ok() && e.low_entropy_below > e.high_entropy_from) {
-    status = Status::InvalidArgument(source +
-                                     ": key 'entropy.low_entropy_below' must not exceed "
-                                     "'entropy.high_entropy_from'");
+  if (status->ok() && e.low_entropy_below > e.high_entropy_from) {
+    *status = Status::InvalidArgument(source +
+                                      ": key 'entropy.low_entropy_below' must not exceed "
+                                      "'entropy.high_entropy_from'");
   }
+}
 
-  SectionReader index(Section(root, "index"), "index", source, &status);
-  index.String("separate_path", &config.plugin.index.separate_path);
+void ReadIndexAndDecay(const toml::table& root, const std::string& source, KimeraConfig* config,
+                       Status* status) {
+  SectionReader index(Section(root, "index"), "index", source, status);
+  index.String("separate_path", &config->plugin.index.separate_path);
   index.RejectUnknown();
 
-  DecayConfig& d = config.decay;
-  SectionReader decay(Section(root, "decay"), "decay", source, &status);
+  DecayConfig& d = config->decay;
+  SectionReader decay(Section(root, "decay"), "decay", source, status);
   decay.Int64("sweep_interval_seconds", 0, 1LL << 32, &d.sweep_interval_seconds);
   long long sample = static_cast<long long>(d.verification_sample);
   decay.Int64("verification_sample", 0, 1LL << 32, &sample);
@@ -215,9 +225,50 @@ Status ParseConfig(const std::string& text, const std::string& source, KimeraCon
   decay.Int64("apply_interval_seconds", 0, 1LL << 32, &d.apply_interval_seconds);
   decay.Double("sweep_duty_cycle", 0.01, 1, &d.sweep_duty_cycle);
   decay.RejectUnknown();
+}
 
-  DualWriteConfig& w = config.dual_write;
-  SectionReader dual(Section(root, "dual_write"), "dual_write", source, &status);
+// The dual-write section's words: mode, read_from, secondary_format and a
+// secondary that is not empty.
+Status CheckDualWriteWords(const std::string& source, const std::string& mode,
+                           const std::string& read_from, DualWriteConfig* w) {
+  if (mode == "strict") {
+    w->mode = DualWriteMode::kStrict;
+  } else if (mode == "best_effort") {
+    w->mode = DualWriteMode::kBestEffort;
+  } else {
+    return Status::InvalidArgument(source +
+                                   ": key 'dual_write.mode' must be \"strict\" or "
+                                   "\"best_effort\" (got \"" +
+                                   mode + "\")");
+  }
+  if (read_from == "primary") {
+    w->read_from = ReadSource::kPrimary;
+  } else if (read_from == "secondary") {
+    w->read_from = ReadSource::kSecondary;
+  } else {
+    return Status::InvalidArgument(source +
+                                   ": key 'dual_write.read_from' must be \"primary\" or "
+                                   "\"secondary\" (got \"" +
+                                   read_from + "\")");
+  }
+  if (w->secondary_format != "legacy" && w->secondary_format != "current") {
+    return Status::InvalidArgument(source +
+                                   ": key 'dual_write.secondary_format' must be \"legacy\" "
+                                   "or \"current\" (got \"" +
+                                   w->secondary_format + "\")");
+  }
+  if (w->secondary.empty()) {
+    return Status::InvalidArgument(source +
+                                   ": key 'dual_write.secondary' must be \"legacy\" or a "
+                                   "folder, not empty");
+  }
+  return Status::OK();
+}
+
+void ReadDualWrite(const toml::table& root, const std::string& source, KimeraConfig* config,
+                   Status* status) {
+  DualWriteConfig& w = config->dual_write;
+  SectionReader dual(Section(root, "dual_write"), "dual_write", source, status);
   dual.Bool("enabled", &w.enabled);
   dual.String("secondary", &w.secondary);
   dual.String("secondary_format", &w.secondary_format);
@@ -235,42 +286,22 @@ Status ParseConfig(const std::string& text, const std::string& source, KimeraCon
   dual.Double("repair_retry_initial_ms", 1, 1e9, &w.repair_retry_initial_ms);
   dual.Double("repair_retry_max_ms", 1, 1e9, &w.repair_retry_max_ms);
   dual.RejectUnknown();
-  if (status.ok()) {
-    if (mode == "strict") {
-      w.mode = DualWriteMode::kStrict;
-    } else if (mode == "best_effort") {
-      w.mode = DualWriteMode::kBestEffort;
-    } else {
-      status = Status::InvalidArgument(source +
-                                       ": key 'dual_write.mode' must be \"strict\" or "
-                                       "\"best_effort\" (got \"" +
-                                       mode + "\")");
-    }
-  }
-  if (status.ok()) {
-    if (read_from == "primary") {
-      w.read_from = ReadSource::kPrimary;
-    } else if (read_from == "secondary") {
-      w.read_from = ReadSource::kSecondary;
-    } else {
-      status = Status::InvalidArgument(source +
-                                       ": key 'dual_write.read_from' must be \"primary\" or "
-                                       "\"secondary\" (got \"" +
-                                       read_from + "\")");
-    }
-  }
-  if (status.ok() && w.secondary_format != "legacy" && w.secondary_format != "current") {
-    status = Status::InvalidArgument(source +
-                                     ": key 'dual_write.secondary_format' must be \"legacy\" "
-                                     "or \"current\" (got \"" +
-                                     w.secondary_format + "\")");
-  }
-  if (status.ok() && w.secondary.empty()) {
-    status = Status::InvalidArgument(source +
-                                     ": key 'dual_write.secondary' must be \"legacy\" or a "
-                                     "folder, not empty");
-  }
+  if (status->ok()) *status = CheckDualWriteWords(source, mode, read_from, &w);
+}
 
+}  // namespace
+
+Status ParseConfig(const std::string& text, const std::string& source, KimeraConfig* out) {
+  toml::table root;
+  Status status = ParseRoot(text, source, &root);
+  if (!status.ok()) return status;
+  KimeraConfig config;
+  config.source = source;
+  ReadStorage(root, source, &config, &status);
+  ReadMetrics(root, source, &config, &status);
+  ReadEntropy(root, source, &config, &status);
+  ReadIndexAndDecay(root, source, &config, &status);
+  ReadDualWrite(root, source, &config, &status);
   if (!status.ok()) return status;
   *out = std::move(config);
   return Status::OK();
