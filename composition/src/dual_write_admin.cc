@@ -1,5 +1,7 @@
 #include "kimera/dual_write_admin.h"
 
+#include "kimera/dual_write_store.h"
+
 namespace kimera {
 
 template <typename Call>
@@ -51,6 +53,10 @@ Status DualWriteAdmin::Cleanup(const DualWriteConfig& config) {
     return Status::InvalidArgument("cleanup refused: the store below is not a RocksDbStore");
   }
   return DualWriteStore::Cleanup(&records_->database(), config);
+}
+
+std::uint64_t DualWriteAdmin::repair_backlog() const {
+  return dual_ != nullptr ? dual_->repair_backlog() : 0;
 }
 
 void DualWriteAdmin::Stop() {

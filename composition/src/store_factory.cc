@@ -4,6 +4,7 @@
 
 #include "kimera/distinct_folders.h"
 #include "kimera/dual_write_store.h"
+#include "kimera/entropy_index.h"
 #include "kimera/rocksdb_store.h"
 #include "kimera/secondary_store.h"
 

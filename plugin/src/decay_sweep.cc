@@ -9,6 +9,7 @@
 #include <array>
 #include <cstring>
 
+#include "kimera/entropy_index.h"
 #include "kimera/plugin_metrics.h"
 #include "kimera/record_codec.h"
 #include "kimera/rocksdb_store.h"

@@ -15,6 +15,7 @@
 #include <map>
 #include <set>
 
+#include "kimera/entropy_index.h"
 #include "kimera/memory_store.h"
 #include "kimera/record_codec.h"
 

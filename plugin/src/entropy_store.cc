@@ -8,8 +8,14 @@
 #include <chrono>
 #include <stdexcept>
 
+#include "kimera/entropy_change_tracker.h"
+#include "kimera/entropy_index.h"
+#include "kimera/entropy_population.h"
 #include "kimera/identity_json.h"
+#include "kimera/metrics_endpoint.h"
+#include "kimera/plugin_metrics.h"
 #include "kimera/record_codec.h"
+#include "kimera/rocksdb_database.h"
 
 namespace kimera {
 namespace {
@@ -97,16 +103,16 @@ class EntropyStore::Collector : public prometheus::Collectable {
     quantiles.type = prometheus::MetricType::Summary;
     prometheus::ClientMetric population;
     for (double q : {0.5, 0.9, 0.99}) {
-      population.summary.quantile.push_back({q, s.population_.Quantile(q)});
+      population.summary.quantile.push_back({q, s.population_->Quantile(q)});
     }
-    population.summary.sample_count = s.population_.size();
-    population.summary.sample_sum = s.population_.Sum();
+    population.summary.sample_count = s.population_->size();
+    population.summary.sample_sum = s.population_->Sum();
     quantiles.metric.push_back(std::move(population));
     out->push_back(std::move(quantiles));
 
-    const std::uint64_t total = s.population_.size();
-    const std::uint64_t low = s.population_.CountBelow(s.config_.entropy.low_entropy_below);
-    const std::uint64_t below_high = s.population_.CountBelow(s.config_.entropy.high_entropy_from);
+    const std::uint64_t total = s.population_->size();
+    const std::uint64_t low = s.population_->CountBelow(s.config_.entropy.low_entropy_below);
+    const std::uint64_t below_high = s.population_->CountBelow(s.config_.entropy.high_entropy_from);
     auto categories = GaugeFamily("kimera_entropy_category_identities",
                                   "Identities stored per entropy category (thresholds configured)");
     AddGauge(&categories, static_cast<double>(low), {{"category", "low"}});
@@ -128,17 +134,17 @@ class EntropyStore::Collector : public prometheus::Collectable {
     out->push_back(std::move(active));
 
     auto entries = GaugeFamily("kimera_entropy_index_entries", "Entries in the entropy index");
-    AddGauge(&entries, static_cast<double>(s.population_.size()));
+    AddGauge(&entries, static_cast<double>(s.population_->size()));
     out->push_back(std::move(entries));
 
     auto rate = GaugeFamily("kimera_entropy_change_rate",
                             "Entropy change of re-stored identities per second over the "
                             "configured window, in bits per second");
-    const auto rates = s.changes_.Rates(s.clock_());
+    const auto rates = s.changes_->Rates(s.clock_());
     for (std::size_t t = 0; t < kTypeLabelCount; ++t) {
       AddGauge(&rate, t < 2 ? rates[t] : 0.0, {{"identity_type", TypeLabelName(t)}});
     }
-    for (const auto& d : s.changes_.Detailed()) {
+    for (const auto& d : s.changes_->Detailed()) {
       AddGauge(&rate, d.bits_per_second,
                {{"identity_id", d.id}, {"identity_type", IdentityTypeName(d.type)}});
     }
@@ -194,7 +200,11 @@ EntropyStore::EntropyStore(std::unique_ptr<IdentityStore> inner, const PluginCon
     : StoreWrapper(std::move(inner)),
       config_(config),
       clock_(std::move(clock)),
-      changes_(config.entropy.change_rate_window_seconds, config.metrics.detailed) {}
+      population_(std::make_unique<EntropyPopulation>()),
+      changes_(std::make_unique<EntropyChangeTracker>(config.entropy.change_rate_window_seconds,
+                                                      config.metrics.detailed)) {}
+
+double EntropyStore::EntropyQuantile(double q) const { return population_->Quantile(q); }
 
 EntropyStore::~EntropyStore() {
   // Writes of the records' store no longer reach this index.
@@ -327,16 +337,16 @@ Status EntropyStore::Participate(RecordWrite& write) {
 void EntropyStore::Apply(std::string_view id, const IndexEntry* before, const IndexEntry* after,
                          Micros previous_update) {
   if (before) {
-    population_.Remove(before->entropy);
+    population_->Remove(before->entropy);
     counts_[static_cast<std::size_t>(before->identity_type)].fetch_sub(1);
   }
   if (after) {
-    population_.Add(after->entropy);
+    population_->Add(after->entropy);
     counts_[static_cast<std::size_t>(after->identity_type)].fetch_add(1);
   }
   if (before && after) {
-    changes_.Record(id, after->identity_type, before->entropy, after->entropy, clock_(),
-                    previous_update);
+    changes_->Record(id, after->identity_type, before->entropy, after->entropy, clock_(),
+                     previous_update);
   }
   if (!metrics_) return;
   metrics_->ObserveIndexUpdate(before != nullptr, after != nullptr);
@@ -380,9 +390,9 @@ Status EntropyStore::Reconcile(std::string_view id) {
 
 Status EntropyStore::LoadState() {
   std::array<std::int64_t, 2> counts{};
-  population_.Clear();
+  population_->Clear();
   Status s = index_->ForEachOrdered({}, [&](std::string_view, const IndexEntry& e) {
-    population_.Add(e.entropy);
+    population_->Add(e.entropy);
     ++counts[static_cast<std::size_t>(e.identity_type)];
     return true;
   });

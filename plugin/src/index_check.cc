@@ -6,7 +6,10 @@
 #include <functional>
 #include <utility>
 
+#include "kimera/entropy_index.h"
 #include "kimera/entropy_store.h"
+#include "kimera/plugin_metrics.h"
+#include "kimera/rocksdb_database.h"
 
 namespace kimera {
 namespace {

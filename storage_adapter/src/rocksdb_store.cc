@@ -4,6 +4,7 @@
 
 #include "kimera/iterator_entry.h"
 #include "kimera/record_codec.h"
+#include "kimera/rocksdb_database.h"
 #include "store_rules.h"
 
 namespace kimera {

@@ -21,6 +21,7 @@
 
 #include "kimera/decay_sweep.h"
 #include "kimera/decay_verifier.h"
+#include "kimera/entropy_index.h"
 #include "kimera/entropy_store.h"
 #include "kimera/rocksdb_store.h"
 

@@ -1,6 +1,7 @@
 #include <cmath>
 
 #include "decay_test_support.h"
+#include "kimera/entropy_index.h"
 
 namespace kimera::decay_test {
 namespace {

@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "kimera/entropy_index.h"
+#include "kimera/rocksdb_database.h"
 #include "plugin_test_support.h"
 
 namespace kimera {

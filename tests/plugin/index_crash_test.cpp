@@ -15,6 +15,8 @@
 #include <string>
 #include <thread>
 
+#include "kimera/entropy_index.h"
+#include "kimera/rocksdb_database.h"
 #include "plugin_test_support.h"
 
 namespace kimera {

@@ -26,9 +26,12 @@
 #include <string>
 #include <vector>
 
+#include "kimera/entropy_index.h"
 #include "kimera/entropy_store.h"
 #include "kimera/identity.h"
 #include "kimera/memory_store.h"
+#include "kimera/plugin_metrics.h"
+#include "kimera/rocksdb_database.h"
 #include "kimera/rocksdb_store.h"
 
 namespace kimera::test {

@@ -17,6 +17,8 @@
 #include <thread>
 #include <vector>
 
+#include "kimera/rocksdb_database.h"
+
 namespace kimera {
 namespace {
 

@@ -23,7 +23,7 @@
 #include "kimera/decay_config.h"
 #include "kimera/dual_write_config.h"
 #include "kimera/plugin_config.h"
-#include "kimera/rocksdb_database.h"
+#include "kimera/rocksdb_options.h"
 #include "kimera/status.h"
 
 namespace kimera {

@@ -18,10 +18,14 @@
 #include <cstdint>
 #include <string_view>
 
-#include "kimera/dual_write_store.h"
+#include "kimera/dual_write_config.h"
+#include "kimera/dual_write_types.h"
 #include "kimera/entropy_store.h"
+#include "kimera/operation.h"
 
 namespace kimera {
+
+class DualWriteStore;
 
 class DualWriteAdmin {
  public:
@@ -54,7 +58,7 @@ class DualWriteAdmin {
   // audit entries (DualWriteStore::Stats).
   Status Stats(std::size_t recent, DualWriteStats* out);
   // Entries waiting in the repair queue; 0 when dual-write is off.
-  std::uint64_t repair_backlog() const { return dual_ ? dual_->repair_backlog() : 0; }
+  std::uint64_t repair_backlog() const;
   // Drops the legacy column families and the audit log of the records'
   // database when `config` allows it (DualWriteStore::Cleanup); otherwise
   // InvalidArgument saying why, and nothing is dropped.

@@ -21,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "kimera/dual_write_types.h"
 #include "kimera/identity.h"
 #include "kimera/rocksdb_database.h"
 #include "kimera/status.h"
@@ -28,15 +29,6 @@
 namespace kimera {
 
 inline constexpr const char* kAuditColumnFamily = "dual_write_audit";
-
-struct AuditEntry {
-  std::uint64_t sequence = 0;  // Set by Append.
-  Micros time = 0;
-  std::string id;
-  std::string operation;  // "store", "remove", "decay", "repair", "rollback".
-  std::string status;     // "ok" or the error code name.
-  std::string details;    // The error message, empty when ok.
-};
 
 class AuditLog {
  public:

@@ -54,6 +54,7 @@
 #include "kimera/consistency.h"
 #include "kimera/dual_write_config.h"
 #include "kimera/dual_write_metrics.h"
+#include "kimera/dual_write_types.h"
 #include "kimera/rocksdb_store.h"
 #include "kimera/secondary_store.h"
 #include "kimera/striped_locks.h"
@@ -67,37 +68,6 @@ namespace kimera {
 inline constexpr const char* kJournalColumnFamily = "dual_write_journal";
 inline constexpr const char* kRepairQueueColumnFamily = "dual_write_repair_queue";
 inline constexpr const char* kStateColumnFamily = "dual_write_state";
-
-struct SweepOptions {
-  bool repair = false;             // Default false: report only.
-  bool resume = false;             // Default false: from the first id; true: from the saved cursor.
-  double rate_per_second = 0;      // Default 0: as fast as possible.
-  std::size_t max_listed = 10000;  // Default 10,000 differences kept in the report.
-  // Called after each chunk with the ids visited so far.
-  std::function<void(std::uint64_t visited)> progress;
-};
-
-struct SweepReport {
-  std::uint64_t visited = 0;      // Distinct ids seen on either side.
-  std::uint64_t differences = 0;  // Ids that differ (after a re-check under the id's lock).
-  std::uint64_t repaired = 0;     // Ids made equal (repair only).
-  std::uint64_t passes = 0;       // VerifyUntilClean: passes run.
-  std::vector<IdCheck> listed;    // At most max_listed of the differences.
-  double seconds = 0;
-  bool clean() const { return differences == 0; }
-};
-
-struct DualWriteStats {
-  std::uint64_t total = 0;
-  std::uint64_t successes = 0;
-  std::uint64_t failures = 0;
-  double success_rate = 1.0;
-  std::uint64_t primary_count = 0;
-  std::uint64_t secondary_count = 0;
-  std::uint64_t repair_backlog = 0;
-  std::string secondary;
-  std::vector<AuditEntry> recent;  // Newest first.
-};
 
 class DualWriteStore : public StoreWrapper, private WriteParticipant {
  public:

@@ -33,19 +33,13 @@
 #include <vector>
 
 #include "kimera/identity.h"
+#include "kimera/index_entry.h"
 #include "kimera/rocksdb_database.h"
 #include "kimera/status.h"
 
 namespace kimera {
 
 inline constexpr const char* kEntropyIndexColumnFamily = "entropy_index";
-
-struct IndexEntry {
-  std::string id;
-  double entropy = 0;
-  IdentityType identity_type = IdentityType::kGeoid;
-  double tau = 0;
-};
 
 // Index key codec, exposed for tests and fuzzing.
 std::string EncodeIndexKey(double entropy, std::string_view id);

@@ -26,13 +26,11 @@
 #include <string>
 #include <vector>
 
-#include "kimera/entropy_change_tracker.h"
-#include "kimera/entropy_index.h"
-#include "kimera/entropy_population.h"
 #include "kimera/identity_store.h"
+#include "kimera/index_entry.h"
 #include "kimera/metrics_endpoint.h"
+#include "kimera/operation.h"
 #include "kimera/plugin_config.h"
-#include "kimera/plugin_metrics.h"
 #include "kimera/rocksdb_store.h"
 #include "kimera/striped_locks.h"
 
@@ -42,6 +40,12 @@ class Registry;
 }  // namespace prometheus
 
 namespace kimera {
+
+class EntropyChangeTracker;
+class EntropyIndex;
+class EntropyPopulation;
+class PluginMetrics;
+class RocksDbDatabase;
 
 // What `Check` found; `problems` lists at most kMaxListedProblems of them.
 struct IndexCheckReport {
@@ -126,7 +130,7 @@ class EntropyStore : private internal::RegistryHolder,
 
   // The q-quantile of the entropy of every identity stored now (exact to
   // within 0.0005 bits).
-  double EntropyQuantile(double q) const { return population_.Quantile(q); }
+  double EntropyQuantile(double q) const;
   const EntropyIndex& index() const { return *index_; }
   // True when the index shares the records' database and batches.
   bool index_in_record_database() const { return rocks_ != nullptr; }
@@ -180,8 +184,8 @@ class EntropyStore : private internal::RegistryHolder,
   std::unique_ptr<RocksDbDatabase> own_index_db_;  // Otherwise, the index's own database.
   std::unique_ptr<EntropyIndex> index_;
 
-  EntropyPopulation population_;
-  EntropyChangeTracker changes_;
+  std::unique_ptr<EntropyPopulation> population_;
+  std::unique_ptr<EntropyChangeTracker> changes_;
   std::array<std::atomic<std::int64_t>, 2> counts_{};
   std::atomic<double> last_check_seconds_{0};
   std::atomic<std::uint64_t> last_check_problems_{0};

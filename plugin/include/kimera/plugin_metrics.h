@@ -24,28 +24,11 @@
 #include <string>
 
 #include "kimera/identity.h"
+#include "kimera/operation.h"
 #include "kimera/plugin_config.h"
 #include "kimera/status.h"
 
 namespace kimera {
-
-enum class Operation : std::uint8_t {
-  kStore,
-  kFetch,
-  kRemove,
-  kList,
-  kCount,
-  kFindByEntropy,
-  kScan,
-  kApplyDecay,
-  kSync,
-  kCheck,
-  kDualWriteVerify,
-  kDualWriteRepair,
-  kDualWriteStats,
-};
-inline constexpr std::size_t kOperationCount = 13;
-const char* OperationName(Operation op);
 
 // identity_type label values: geoid, scar, other.
 inline constexpr std::size_t kTypeLabelCount = 3;

@@ -20,10 +20,17 @@
 #include <vector>
 
 #include "kimera/identity_store.h"
-#include "kimera/rocksdb_database.h"
+#include "kimera/rocksdb_options.h"
 #include "kimera/striped_locks.h"
 
+namespace rocksdb {
+class ColumnFamilyHandle;
+class WriteBatch;
+}  // namespace rocksdb
+
 namespace kimera {
+
+class RocksDbDatabase;
 
 inline constexpr const char* kIdentitiesColumnFamily = "identities";
 
