@@ -26,6 +26,26 @@ double SecondsSince(SteadyClock::time_point start) {
   return std::chrono::duration<double>(SteadyClock::now() - start).count();
 }
 
+// Times one call from construction to Done, as RocksDB's StopWatch times an
+// operation, and records it with its outcome: the one timing of every call.
+class OperationTimer {
+ public:
+  OperationTimer(PluginMetrics* metrics, Operation op)
+      : metrics_(metrics), op_(op), start_(SteadyClock::now()) {}
+
+  // Records the call's time and outcome (`type` labels the counter when the
+  // call was about one identity) and returns `s`.
+  Status Done(Status s, std::optional<IdentityType> type = std::nullopt) const {
+    if (metrics_ != nullptr) metrics_->ObserveOperation(op_, type, SecondsSince(start_), s);
+    return s;
+  }
+
+ private:
+  PluginMetrics* metrics_;  // Null when metrics are disabled.
+  const Operation op_;
+  const SteadyClock::time_point start_;
+};
+
 prometheus::MetricFamily GaugeFamily(std::string name, std::string help) {
   prometheus::MetricFamily family;
   family.name = std::move(name);
@@ -455,71 +475,45 @@ Status EntropyStore::Rebuild() {
   return LoadState();
 }
 
+template <typename Write>
+Status EntropyStore::WriteBelow(std::string_view id, Write&& write) {
+  if (rocks_ != nullptr) return write();  // The index joins the record's batch.
+  std::lock_guard lock(locks_.For(id));
+  Status s = WriteIntent(id);
+  if (!s.ok()) return s;
+  s = write();
+  // Reconciled whether or not the write went through: the record decides.
+  Status r = Reconcile(id);
+  return s.ok() ? r : s;
+}
+
 Status EntropyStore::Store(const Identity& identity) {
-  const auto start = SteadyClock::now();
+  OperationTimer timer(metrics_.get(), Operation::kStore);
   // Refused like any other invalid input: observed, nothing written.
   Status s = CheckTimestamps(identity, clock_(), config_.entropy);
-  if (s.ok() && rocks_ != nullptr) {
-    s = target()->Store(identity);
-  } else if (s.ok()) {
-    std::lock_guard lock(locks_.For(identity.id));
-    s = WriteIntent(identity.id);
-    if (s.ok()) {
-      s = target()->Store(identity);
-      Status r = Reconcile(identity.id);
-      if (s.ok()) s = r;
-    }
-  }
-  if (metrics_) {
-    metrics_->ObserveOperation(Operation::kStore, identity.identity_type, SecondsSince(start), s);
-  }
-  return s;
+  if (s.ok()) s = WriteBelow(identity.id, [&] { return target()->Store(identity); });
+  return timer.Done(s, identity.identity_type);
 }
 
 Status EntropyStore::Fetch(std::string_view id, Identity* out) {
-  const auto start = SteadyClock::now();
+  OperationTimer timer(metrics_.get(), Operation::kFetch);
   Status s = target()->Fetch(id, out);
-  if (metrics_) {
-    metrics_->ObserveOperation(Operation::kFetch,
-                               s.ok() ? std::optional(out->identity_type) : std::nullopt,
-                               SecondsSince(start), s);
-  }
-  return s;
+  return timer.Done(s, s.ok() ? std::optional(out->identity_type) : std::nullopt);
 }
 
 Status EntropyStore::FetchMany(const std::vector<std::string>& ids, std::vector<Identity>* out) {
-  const auto start = SteadyClock::now();
-  Status s = target()->FetchMany(ids, out);
-  if (metrics_) metrics_->ObserveOperation(Operation::kFetch, std::nullopt, SecondsSince(start), s);
-  return s;
+  OperationTimer timer(metrics_.get(), Operation::kFetch);
+  return timer.Done(target()->FetchMany(ids, out));
 }
 
 Status EntropyStore::Remove(std::string_view id) {
-  const auto start = SteadyClock::now();
-  Status s;
-  if (rocks_ != nullptr) {
-    s = target()->Remove(id);
-  } else {
-    std::lock_guard lock(locks_.For(id));
-    s = WriteIntent(id);
-    if (s.ok()) {
-      s = target()->Remove(id);
-      Status r = Reconcile(id);
-      if (s.ok()) s = r;
-    }
-  }
-  if (metrics_)
-    metrics_->ObserveOperation(Operation::kRemove, std::nullopt, SecondsSince(start), s);
-  return s;
+  OperationTimer timer(metrics_.get(), Operation::kRemove);
+  return timer.Done(WriteBelow(id, [&] { return target()->Remove(id); }));
 }
 
 Status EntropyStore::List(const ListQuery& query, std::vector<Identity>* out) {
-  const auto start = SteadyClock::now();
-  Status s = target()->List(query, out);
-  if (metrics_) {
-    metrics_->ObserveOperation(Operation::kList, query.identity_type, SecondsSince(start), s);
-  }
-  return s;
+  OperationTimer timer(metrics_.get(), Operation::kList);
+  return timer.Done(target()->List(query, out), query.identity_type);
 }
 
 std::uint64_t EntropyStore::StoredCount(std::optional<IdentityType> type) const {
@@ -529,17 +523,14 @@ std::uint64_t EntropyStore::StoredCount(std::optional<IdentityType> type) const 
 }
 
 Status EntropyStore::Count(std::optional<IdentityType> type, std::uint64_t* out) {
-  const auto start = SteadyClock::now();
+  OperationTimer timer(metrics_.get(), Operation::kCount);
   *out = StoredCount(type);
-  if (metrics_) {
-    metrics_->ObserveOperation(Operation::kCount, type, SecondsSince(start), Status::OK());
-  }
-  return Status::OK();
+  return timer.Done(Status::OK(), type);
 }
 
 Status EntropyStore::FindByEntropy(double min_entropy, double max_entropy, std::size_t limit,
                                    std::vector<Identity>* out) {
-  const auto start = SteadyClock::now();
+  OperationTimer timer(metrics_.get(), Operation::kFindByEntropy);
   std::vector<IndexEntry> entries;
   std::size_t scanned = 0;
   Status s = index_->Range(min_entropy, max_entropy, limit, &entries, &scanned);
@@ -549,53 +540,30 @@ Status EntropyStore::FindByEntropy(double min_entropy, double max_entropy, std::
     for (auto& e : entries) ids.push_back(std::move(e.id));
     s = target()->FetchMany(ids, out);
   }
-  if (metrics_) {
-    metrics_->ObserveOperation(Operation::kFindByEntropy, std::nullopt, SecondsSince(start), s);
-    if (s.ok()) metrics_->ObserveQuery(out->size(), scanned);
-  }
-  return s;
+  if (metrics_ && s.ok()) metrics_->ObserveQuery(out->size(), scanned);
+  return timer.Done(s);
 }
 
 Status EntropyStore::Scan(std::string_view start_after, const ScanVisitor& visit) {
-  const auto start = SteadyClock::now();
-  Status s = target()->Scan(start_after, visit);
-  if (metrics_) metrics_->ObserveOperation(Operation::kScan, std::nullopt, SecondsSince(start), s);
-  return s;
+  OperationTimer timer(metrics_.get(), Operation::kScan);
+  return timer.Done(target()->Scan(start_after, visit));
 }
 
 Status EntropyStore::ApplyDecay(std::string_view id, Micros now, const DecayParams& params) {
-  const auto start = SteadyClock::now();
-  Status s;
-  if (rocks_ != nullptr) {
-    s = target()->ApplyDecay(id, now, params);
-  } else {
-    std::lock_guard lock(locks_.For(id));
-    s = WriteIntent(id);
-    if (s.ok()) {
-      s = target()->ApplyDecay(id, now, params);
-      Status r = Reconcile(id);
-      if (s.ok()) s = r;
-    }
-  }
-  if (metrics_) {
-    metrics_->ObserveOperation(Operation::kApplyDecay, std::nullopt, SecondsSince(start), s);
-  }
-  return s;
+  OperationTimer timer(metrics_.get(), Operation::kApplyDecay);
+  return timer.Done(WriteBelow(id, [&] { return target()->ApplyDecay(id, now, params); }));
 }
 
 Status EntropyStore::Timed(Operation op, const std::function<Status()>& call) {
-  const auto start = SteadyClock::now();
-  Status s = call();
-  if (metrics_) metrics_->ObserveOperation(op, std::nullopt, SecondsSince(start), s);
-  return s;
+  OperationTimer timer(metrics_.get(), op);
+  return timer.Done(call());
 }
 
 Status EntropyStore::Sync() {
-  const auto start = SteadyClock::now();
+  OperationTimer timer(metrics_.get(), Operation::kSync);
   Status s = target()->Sync();
   if (s.ok() && own_index_db_) s = own_index_db_->SyncWal();
-  if (metrics_) metrics_->ObserveOperation(Operation::kSync, std::nullopt, SecondsSince(start), s);
-  return s;
+  return timer.Done(s);
 }
 
 std::unique_ptr<EntropyStore> wrap(std::unique_ptr<IdentityStore> inner,

@@ -174,6 +174,11 @@ class EntropyStore : private internal::RegistryHolder,
   // inner store's record and clears its intent.
   Status Reconcile(std::string_view id);
   Status WriteIntent(std::string_view id);
+  // Runs `write` (a write of `id` to the store below): at once when the
+  // index joins the records' batch; otherwise under the id's lock, between
+  // an intent and a reconcile of the index's own database.
+  template <typename Write>
+  Status WriteBelow(std::string_view id, Write&& write);
   Status LoadState();
   Status Rebuild();
 
