@@ -13,6 +13,7 @@
 #include "kimera/entropy_population.h"
 #include "kimera/identity_json.h"
 #include "kimera/metrics_endpoint.h"
+#include "kimera/metrics_exposition.h"
 #include "kimera/plugin_metrics.h"
 #include "kimera/record_codec.h"
 #include "kimera/rocksdb_database.h"
@@ -230,7 +231,7 @@ EntropyStore::~EntropyStore() {
   // Writes of the records' store no longer reach this index.
   if (rocks_ != nullptr && registered_) rocks_->RemoveParticipant(this);
   // Stop scrapes before the state they read goes away.
-  endpoint_.reset();
+  exposition_.reset();
 }
 
 Status EntropyStore::Open(std::unique_ptr<IdentityStore> inner, const PluginConfig& config,
@@ -290,7 +291,8 @@ Status EntropyStore::Open(std::unique_ptr<IdentityStore> inner, const PluginConf
 
   if (config.metrics.enabled) {
     store->metrics_ = std::make_unique<PluginMetrics>(*store->registry_, config);
-    store->collector_ = std::make_shared<Collector>(store.get());
+    store->exposition_ = std::make_unique<MetricsExposition>(
+        config.metrics, store->registry_, std::make_shared<Collector>(store.get()));
     if (config.metrics.serve) {
       s = store->StartEndpoint();
       if (!s.ok()) return s;
@@ -300,36 +302,16 @@ Status EntropyStore::Open(std::unique_ptr<IdentityStore> inner, const PluginConf
   return Status::OK();
 }
 
-Status EntropyStore::StartEndpoint() {
-  if (!config_.metrics.enabled || endpoint_) return Status::OK();
-  std::vector<std::weak_ptr<prometheus::Collectable>> collectables = {registry_, collector_};
-  {
-    std::lock_guard lock(collectables_mu_);
-    for (const auto& c : collectables_) collectables.push_back(c);
-  }
-  return MetricsEndpoint::Start(config_.metrics, collectables, &endpoint_);
-}
+Status EntropyStore::StartEndpoint() { return exposition_ ? exposition_->Start() : Status::OK(); }
 
 void EntropyStore::AddCollectable(std::shared_ptr<prometheus::Collectable> collectable) {
-  if (!metrics_) return;
-  std::lock_guard lock(collectables_mu_);
-  collectables_.push_back(collectable);
-  if (endpoint_) endpoint_->Register(collectable);
+  if (exposition_) exposition_->Add(std::move(collectable));
 }
 
-std::string EntropyStore::MetricsText() const {
-  if (!metrics_) return {};
-  std::vector<prometheus::MetricFamily> families = registry_->Collect();
-  auto own = collector_->Collect();
-  families.insert(families.end(), own.begin(), own.end());
-  {
-    std::lock_guard lock(collectables_mu_);
-    for (const auto& c : collectables_) {
-      auto more = c->Collect();
-      families.insert(families.end(), more.begin(), more.end());
-    }
-  }
-  return prometheus::TextSerializer().Serialize(families);
+std::string EntropyStore::MetricsText() const { return exposition_ ? exposition_->Text() : ""; }
+
+const MetricsEndpoint* EntropyStore::endpoint() const {
+  return exposition_ ? exposition_->endpoint() : nullptr;
 }
 
 IndexEntry EntropyStore::EntryOf(const Identity& identity) const {

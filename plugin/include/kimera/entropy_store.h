@@ -44,6 +44,7 @@ namespace kimera {
 class EntropyChangeTracker;
 class EntropyIndex;
 class EntropyPopulation;
+class MetricsExposition;
 class PluginMetrics;
 class RocksDbDatabase;
 
@@ -144,7 +145,7 @@ class EntropyStore : private internal::RegistryHolder,
   // The text /metrics serves (whether or not the endpoint runs).
   std::string MetricsText() const;
   // The endpoint, or nullptr when metrics are not served.
-  const MetricsEndpoint* endpoint() const { return endpoint_.get(); }
+  const MetricsEndpoint* endpoint() const;
   // Starts serving /metrics (when not already) with every collectable
   // registered so far.
   Status StartEndpoint();
@@ -196,13 +197,11 @@ class EntropyStore : private internal::RegistryHolder,
   std::atomic<std::uint64_t> last_check_problems_{0};
 
   std::unique_ptr<PluginMetrics> metrics_;  // Null when metrics are disabled.
-  std::shared_ptr<Collector> collector_;
-  mutable std::mutex collectables_mu_;  // Guards collectables_.
-  std::vector<std::shared_ptr<prometheus::Collectable>> collectables_;
+  StripedLocks locks_;                      // Separate-database path only.
 
-  StripedLocks locks_;  // Separate-database path only.
-
-  std::unique_ptr<MetricsEndpoint> endpoint_;  // Last: stops before the rest goes.
+  // Registry, collector, layers' collectables and the endpoint. Null when
+  // metrics are disabled. Last: scrapes stop before the rest goes.
+  std::unique_ptr<MetricsExposition> exposition_;
 };
 
 // The one-line swap: wraps `inner` with the plugin. Throws
