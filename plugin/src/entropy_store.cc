@@ -12,6 +12,7 @@
 #include "kimera/entropy_index.h"
 #include "kimera/entropy_population.h"
 #include "kimera/identity_json.h"
+#include "kimera/index_participant.h"
 #include "kimera/metrics_endpoint.h"
 #include "kimera/metrics_exposition.h"
 #include "kimera/plugin_metrics.h"
@@ -62,8 +63,6 @@ void AddGauge(prometheus::MetricFamily* family, double value,
   metric.gauge.value = value;
   family->metric.push_back(std::move(metric));
 }
-
-constexpr std::size_t kRebuildBatch = 1000;
 
 // InvalidArgument naming the id and the field when `at` (not 0, which means
 // "now") lies outside the configured window around `now`.
@@ -124,16 +123,18 @@ class EntropyStore::Collector : public prometheus::Collectable {
     quantiles.type = prometheus::MetricType::Summary;
     prometheus::ClientMetric population;
     for (double q : {0.5, 0.9, 0.99}) {
-      population.summary.quantile.push_back({q, s.population_->Quantile(q)});
+      population.summary.quantile.push_back({q, s.indexer_->population().Quantile(q)});
     }
-    population.summary.sample_count = s.population_->size();
-    population.summary.sample_sum = s.population_->Sum();
+    population.summary.sample_count = s.indexer_->population().size();
+    population.summary.sample_sum = s.indexer_->population().Sum();
     quantiles.metric.push_back(std::move(population));
     out->push_back(std::move(quantiles));
 
-    const std::uint64_t total = s.population_->size();
-    const std::uint64_t low = s.population_->CountBelow(s.config_.entropy.low_entropy_below);
-    const std::uint64_t below_high = s.population_->CountBelow(s.config_.entropy.high_entropy_from);
+    const std::uint64_t total = s.indexer_->population().size();
+    const std::uint64_t low =
+        s.indexer_->population().CountBelow(s.config_.entropy.low_entropy_below);
+    const std::uint64_t below_high =
+        s.indexer_->population().CountBelow(s.config_.entropy.high_entropy_from);
     auto categories = GaugeFamily("kimera_entropy_category_identities",
                                   "Identities stored per entropy category (thresholds configured)");
     AddGauge(&categories, static_cast<double>(low), {{"category", "low"}});
@@ -149,23 +150,23 @@ class EntropyStore::Collector : public prometheus::Collectable {
     const EntropyStore& s = *store_;
     auto active = GaugeFamily("kimera_active_identities", "Identities stored, per identity type");
     for (std::size_t t = 0; t < kTypeLabelCount; ++t) {
-      const double n = t < 2 ? static_cast<double>(s.counts_[t].load()) : 0.0;
+      const double n = t < 2 ? static_cast<double>(s.indexer_->counts()[t].load()) : 0.0;
       AddGauge(&active, n, {{"identity_type", TypeLabelName(t)}});
     }
     out->push_back(std::move(active));
 
     auto entries = GaugeFamily("kimera_entropy_index_entries", "Entries in the entropy index");
-    AddGauge(&entries, static_cast<double>(s.population_->size()));
+    AddGauge(&entries, static_cast<double>(s.indexer_->population().size()));
     out->push_back(std::move(entries));
 
     auto rate = GaugeFamily("kimera_entropy_change_rate",
                             "Entropy change of re-stored identities per second over the "
                             "configured window, in bits per second");
-    const auto rates = s.changes_->Rates(s.clock_());
+    const auto rates = s.indexer_->changes().Rates(s.clock_());
     for (std::size_t t = 0; t < kTypeLabelCount; ++t) {
       AddGauge(&rate, t < 2 ? rates[t] : 0.0, {{"identity_type", TypeLabelName(t)}});
     }
-    for (const auto& d : s.changes_->Detailed()) {
+    for (const auto& d : s.indexer_->changes().Detailed()) {
       AddGauge(&rate, d.bits_per_second,
                {{"identity_id", d.id}, {"identity_type", IdentityTypeName(d.type)}});
     }
@@ -186,7 +187,7 @@ class EntropyStore::Collector : public prometheus::Collectable {
 
   // Properties of the database holding the index.
   void AddRocksDb(std::vector<prometheus::MetricFamily>* out) const {
-    rocksdb::DB* db = store_->index_->database().db();
+    rocksdb::DB* db = store_->indexer_->index().database().db();
     const auto property = [db](const std::string& name) {
       std::uint64_t v = 0;
       return db->GetAggregatedIntProperty(name, &v) ? static_cast<double>(v) : 0.0;
@@ -218,19 +219,12 @@ class EntropyStore::Collector : public prometheus::Collectable {
 
 EntropyStore::EntropyStore(std::unique_ptr<IdentityStore> inner, const PluginConfig& config,
                            Clock clock)
-    : StoreWrapper(std::move(inner)),
-      config_(config),
-      clock_(std::move(clock)),
-      population_(std::make_unique<EntropyPopulation>()),
-      changes_(std::make_unique<EntropyChangeTracker>(config.entropy.change_rate_window_seconds,
-                                                      config.metrics.detailed)) {}
-
-double EntropyStore::EntropyQuantile(double q) const { return population_->Quantile(q); }
+    : StoreWrapper(std::move(inner)), config_(config), clock_(std::move(clock)) {}
 
 EntropyStore::~EntropyStore() {
-  // Writes of the records' store no longer reach this index.
-  if (rocks_ != nullptr && registered_) rocks_->RemoveParticipant(this);
-  // Stop scrapes before the state they read goes away.
+  // Writes below no longer reach the index; then scrapes stop, before the
+  // state they read goes away.
+  indexer_.reset();
   exposition_.reset();
 }
 
@@ -242,55 +236,16 @@ Status EntropyStore::Open(std::unique_ptr<IdentityStore> inner, const PluginConf
   if (records == nullptr) records = inner->record_engine();
   std::unique_ptr<EntropyStore> store(new EntropyStore(std::move(inner), config, std::move(clock)));
   store->registry_ = registry ? std::move(registry) : std::make_shared<prometheus::Registry>();
-  if (config.index.separate_path.empty()) store->rocks_ = records;
-  RocksDbDatabase* database = nullptr;
-  if (store->rocks_ != nullptr) {
-    database = &store->rocks_->database();
-  } else {
-    if (config.index.separate_path.empty()) {
-      return Status::InvalidArgument(
-          "the wrapped store is not a RocksDbStore: set index.separate_path to a folder for "
-          "the entropy index");
-    }
-    // The index database is opened as the records' one was: read-only,
-    // salvaging, or neither.
-    RocksDbOptions index_options;
-    if (const RocksDbStore* below = records) {
-      index_options.read_only = below->database().read_only();
-      index_options.salvage = below->database().salvage();
-    }
-    Status s =
-        RocksDbDatabase::Open(config.index.separate_path, index_options, &store->own_index_db_);
-    if (!s.ok()) return s;
-    database = store->own_index_db_.get();
-  }
-  if (database->read_only() && !database->HasColumnFamily(kEntropyIndexColumnFamily)) {
-    return Status::NotFound("the database " + database->path() +
-                            " has no entropy index yet, and a read-only open cannot build it; "
-                            "open it once with a command that writes (kimera check --repair)");
-  }
-  bool created = false;
-  Status s = EntropyIndex::Open(database, /*keeps_by_id=*/store->rocks_ == nullptr, &store->index_,
-                                &created);
+  Status s =
+      IndexParticipant::Open(store->target(), records, config, store->clock_, &store->indexer_);
   if (!s.ok()) return s;
-  if (created) {
-    s = store->Rebuild();
-  } else if (store->rocks_ == nullptr && !database->read_only()) {
-    std::vector<std::string> intents;
-    s = store->index_->PendingIntents(&intents);
-    for (std::size_t i = 0; s.ok() && i < intents.size(); ++i) s = store->Reconcile(intents[i]);
-    if (s.ok()) s = store->LoadState();
-  } else {
-    s = store->LoadState();
-  }
-  if (!s.ok()) return s;
-  if (store->rocks_ != nullptr) {
-    store->rocks_->AddParticipant(store.get());
-    store->registered_ = true;
-  }
-
   if (config.metrics.enabled) {
     store->metrics_ = std::make_unique<PluginMetrics>(*store->registry_, config);
+    store->indexer_->AttachMetrics(store->metrics_.get());
+  }
+  store->indexer_->Join();
+
+  if (config.metrics.enabled) {
     store->exposition_ = std::make_unique<MetricsExposition>(
         config.metrics, store->registry_, std::make_shared<Collector>(store.get()));
     if (config.metrics.serve) {
@@ -314,166 +269,30 @@ const MetricsEndpoint* EntropyStore::endpoint() const {
   return exposition_ ? exposition_->endpoint() : nullptr;
 }
 
-IndexEntry EntropyStore::EntryOf(const Identity& identity) const {
-  IndexEntry e;
-  e.id = identity.id;
-  e.entropy = Entropy(identity);
-  e.identity_type = identity.identity_type;
-  e.tau = EffectiveTau(e.entropy, config_.entropy.decay);
-  return e;
-}
+double EntropyStore::EntropyQuantile(double q) const { return indexer_->population().Quantile(q); }
 
-Status EntropyStore::Participate(RecordWrite& write) {
-  IndexEntry before, after;
-  if (write.before()) before = EntryOf(*write.before());
-  if (write.after()) after = EntryOf(*write.after());
-  const IndexEntry* was = write.before() ? &before : nullptr;
-  const IndexEntry* is = write.after() ? &after : nullptr;
-  index_->AddChanges(write.id(), was, is, write.batch());
-  Status s = write.Continue();
-  if (!s.ok()) return s;
-  Apply(write.id(), was, is, write.before() && write.after() ? write.before()->updated_at : 0);
-  return Status::OK();
-}
+const EntropyIndex& EntropyStore::index() const { return indexer_->index(); }
 
-void EntropyStore::Apply(std::string_view id, const IndexEntry* before, const IndexEntry* after,
-                         Micros previous_update) {
-  if (before) {
-    population_->Remove(before->entropy);
-    counts_[static_cast<std::size_t>(before->identity_type)].fetch_sub(1);
-  }
-  if (after) {
-    population_->Add(after->entropy);
-    counts_[static_cast<std::size_t>(after->identity_type)].fetch_add(1);
-  }
-  if (before && after) {
-    changes_->Record(id, after->identity_type, before->entropy, after->entropy, clock_(),
-                     previous_update);
-  }
-  if (!metrics_) return;
-  metrics_->ObserveIndexUpdate(before != nullptr, after != nullptr);
-  if (after) {
-    metrics_->ObserveStore(after->identity_type, after->entropy, after->tau,
-                           before ? std::optional<double>(before->entropy) : std::nullopt);
-  } else if (before) {
-    metrics_->ObserveRemove(before->identity_type, before->entropy);
-  }
-}
+RocksDbStore* EntropyStore::shared_records() const { return indexer_->shared_records(); }
 
-Status EntropyStore::WriteIntent(std::string_view id) {
-  rocksdb::WriteBatch batch;
-  index_->AddIntent(id, &batch);
-  return index_->database().Write(&batch);
-}
-
-Status EntropyStore::Reconcile(std::string_view id) {
-  Identity record;
-  Status s = target()->Fetch(id, &record);
-  if (!s.ok() && !s.IsNotFound()) return s;
-  const bool has_after = s.ok();
-  IndexEntry after = has_after ? EntryOf(record) : IndexEntry{};
-  IndexEntry before;
-  s = index_->Lookup(id, &before);
-  if (!s.ok() && !s.IsNotFound()) return s;
-  const bool has_before = s.ok();
-  rocksdb::WriteBatch batch;
-  index_->AddChanges(id, has_before ? &before : nullptr, has_after ? &after : nullptr, &batch);
-  index_->ClearIntent(id, &batch);
-  s = index_->database().Write(&batch);
-  if (!s.ok()) return s;
-  if (has_before && has_after && before.entropy == after.entropy &&
-      before.identity_type == after.identity_type && before.tau == after.tau) {
-    return Status::OK();
-  }
-  Apply(id, has_before ? &before : nullptr, has_after ? &after : nullptr,
-        has_after ? record.updated_at : 0);
-  return Status::OK();
-}
-
-Status EntropyStore::LoadState() {
-  std::array<std::int64_t, 2> counts{};
-  population_->Clear();
-  Status s = index_->ForEachOrdered({}, [&](std::string_view, const IndexEntry& e) {
-    population_->Add(e.entropy);
-    ++counts[static_cast<std::size_t>(e.identity_type)];
-    return true;
-  });
-  for (std::size_t t = 0; t < 2; ++t) counts_[t].store(counts[t]);
-  return s;
+std::uint64_t EntropyStore::StoredCount(std::optional<IdentityType> type) const {
+  return indexer_->StoredCount(type);
 }
 
 Status EntropyStore::IndexEntryOf(std::string_view id, IndexEntry* out) {
-  if (index_->keeps_by_id()) return index_->Lookup(id, out);
-  Identity record;
-  Status s = target()->Fetch(id, &record);
-  if (!s.ok()) return s;
-  return index_->LookupOrdered(Entropy(record), id, out);
+  return indexer_->IndexEntryOf(id, out);
 }
 
 Status EntropyStore::ReadIndexed(std::string_view id, Identity* record, IndexEntry* entry,
                                  bool* indexed) {
-  *indexed = false;
-  Status s;
-  if (rocks_ != nullptr) {
-    rocksdb::DB* db = rocks_->database().db();
-    rocksdb::ManagedSnapshot snapshot(db);
-    rocksdb::ReadOptions ro;
-    ro.snapshot = snapshot.snapshot();
-    rocksdb::PinnableSlice value;
-    const rocksdb::Status rs = db->Get(ro, rocks_->identities(), id, &value);
-    if (rs.IsNotFound()) return Status::NotFound("identity '" + DisplayId(id) + "' not found");
-    if (!rs.ok()) return RocksDbDatabase::FromRocks(rs, "reading '" + DisplayId(id) + "'");
-    s = DecodeRecord(id, value.ToStringView(), record);
-    if (s.ok()) s = index_->LookupOrdered(Entropy(*record), id, entry, snapshot.snapshot());
-  } else {
-    std::lock_guard lock(locks_.For(id));
-    s = target()->Fetch(id, record);
-    if (!s.ok()) return s;
-    s = index_->Lookup(id, entry);
-  }
-  if (s.IsNotFound()) return Status::OK();
-  *indexed = s.ok();
-  return s;
-}
-
-Status EntropyStore::Rebuild() {
-  Status s = index_->Clear();
-  if (!s.ok()) return s;
-  rocksdb::WriteBatch batch;
-  Status write_status;
-  s = target()->Scan({}, [&](const Identity& identity) {
-    IndexEntry e = EntryOf(identity);
-    index_->AddChanges(identity.id, nullptr, &e, &batch);
-    if (batch.Count() >= kRebuildBatch) {
-      write_status = index_->database().Write(&batch);
-      batch.Clear();
-    }
-    return write_status.ok();
-  });
-  if (!write_status.ok()) return write_status;
-  if (!s.ok()) return s;
-  s = index_->database().Write(&batch);
-  if (!s.ok()) return s;
-  return LoadState();
-}
-
-template <typename Write>
-Status EntropyStore::WriteBelow(std::string_view id, Write&& write) {
-  if (rocks_ != nullptr) return write();  // The index joins the record's batch.
-  std::lock_guard lock(locks_.For(id));
-  Status s = WriteIntent(id);
-  if (!s.ok()) return s;
-  s = write();
-  // Reconciled whether or not the write went through: the record decides.
-  Status r = Reconcile(id);
-  return s.ok() ? r : s;
+  return indexer_->ReadIndexed(id, record, entry, indexed);
 }
 
 Status EntropyStore::Store(const Identity& identity) {
   OperationTimer timer(metrics_.get(), Operation::kStore);
   // Refused like any other invalid input: observed, nothing written.
   Status s = CheckTimestamps(identity, clock_(), config_.entropy);
-  if (s.ok()) s = WriteBelow(identity.id, [&] { return target()->Store(identity); });
+  if (s.ok()) s = indexer_->WriteBelow(identity.id, [&] { return target()->Store(identity); });
   return timer.Done(s, identity.identity_type);
 }
 
@@ -490,18 +309,12 @@ Status EntropyStore::FetchMany(const std::vector<std::string>& ids, std::vector<
 
 Status EntropyStore::Remove(std::string_view id) {
   OperationTimer timer(metrics_.get(), Operation::kRemove);
-  return timer.Done(WriteBelow(id, [&] { return target()->Remove(id); }));
+  return timer.Done(indexer_->WriteBelow(id, [&] { return target()->Remove(id); }));
 }
 
 Status EntropyStore::List(const ListQuery& query, std::vector<Identity>* out) {
   OperationTimer timer(metrics_.get(), Operation::kList);
   return timer.Done(target()->List(query, out), query.identity_type);
-}
-
-std::uint64_t EntropyStore::StoredCount(std::optional<IdentityType> type) const {
-  const std::int64_t n = type ? counts_[static_cast<std::size_t>(*type)].load()
-                              : counts_[0].load() + counts_[1].load();
-  return n > 0 ? static_cast<std::uint64_t>(n) : 0;
 }
 
 Status EntropyStore::Count(std::optional<IdentityType> type, std::uint64_t* out) {
@@ -515,7 +328,7 @@ Status EntropyStore::FindByEntropy(double min_entropy, double max_entropy, std::
   OperationTimer timer(metrics_.get(), Operation::kFindByEntropy);
   std::vector<IndexEntry> entries;
   std::size_t scanned = 0;
-  Status s = index_->Range(min_entropy, max_entropy, limit, &entries, &scanned);
+  Status s = indexer_->index().Range(min_entropy, max_entropy, limit, &entries, &scanned);
   if (s.ok()) {
     std::vector<std::string> ids;
     ids.reserve(entries.size());
@@ -533,7 +346,8 @@ Status EntropyStore::Scan(std::string_view start_after, const ScanVisitor& visit
 
 Status EntropyStore::ApplyDecay(std::string_view id, Micros now, const DecayParams& params) {
   OperationTimer timer(metrics_.get(), Operation::kApplyDecay);
-  return timer.Done(WriteBelow(id, [&] { return target()->ApplyDecay(id, now, params); }));
+  return timer.Done(
+      indexer_->WriteBelow(id, [&] { return target()->ApplyDecay(id, now, params); }));
 }
 
 Status EntropyStore::Timed(Operation op, const std::function<Status()>& call) {
@@ -544,7 +358,7 @@ Status EntropyStore::Timed(Operation op, const std::function<Status()>& call) {
 Status EntropyStore::Sync() {
   OperationTimer timer(metrics_.get(), Operation::kSync);
   Status s = target()->Sync();
-  if (s.ok() && own_index_db_) s = own_index_db_->SyncWal();
+  if (s.ok()) s = indexer_->SyncOwnDatabase();
   return timer.Done(s);
 }
 

@@ -8,6 +8,7 @@
 
 #include "kimera/entropy_index.h"
 #include "kimera/entropy_store.h"
+#include "kimera/index_participant.h"
 #include "kimera/plugin_metrics.h"
 #include "kimera/rocksdb_database.h"
 
@@ -164,20 +165,20 @@ Status EntropyStore::Check(bool repair, IndexCheckReport* report) {
   const auto start = std::chrono::steady_clock::now();
   *report = IndexCheckReport{};
   IndexChecker checker(
-      *index_, *target(), [this](const Identity& record) { return EntryOf(record); }, repair,
-      report);
+      indexer_->index(), *target(),
+      [this](const Identity& record) { return indexer_->EntryOf(record); }, repair, report);
   Status s = checker.CheckRecords();
   if (s.ok()) s = checker.CheckByIdEntries();
   if (s.ok()) s = checker.CheckOrderedEntries();
   if (!s.ok()) return s;
-  checker.CheckCounts(counts_);
+  checker.CheckCounts(indexer_->counts());
 
   if (repair && report->problem_count > 0) {
-    s = index_->database().Write(checker.fixes());
+    s = indexer_->index().database().Write(checker.fixes());
     if (!s.ok()) return s;
     report->repaired = report->problem_count;
     // Counts and percentiles are rebuilt from the repaired index.
-    s = LoadState();
+    s = indexer_->LoadState();
     if (!s.ok()) return s;
   }
   const double seconds =

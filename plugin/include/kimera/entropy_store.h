@@ -32,7 +32,6 @@
 #include "kimera/operation.h"
 #include "kimera/plugin_config.h"
 #include "kimera/rocksdb_store.h"
-#include "kimera/striped_locks.h"
 
 namespace prometheus {
 class Collectable;
@@ -41,12 +40,10 @@ class Registry;
 
 namespace kimera {
 
-class EntropyChangeTracker;
 class EntropyIndex;
-class EntropyPopulation;
+class IndexParticipant;
 class MetricsExposition;
 class PluginMetrics;
-class RocksDbDatabase;
 
 // What `Check` found; `problems` lists at most kMaxListedProblems of them.
 struct IndexCheckReport {
@@ -68,9 +65,7 @@ struct RegistryHolder {
 };
 }  // namespace internal
 
-class EntropyStore : private internal::RegistryHolder,
-                     public StoreWrapper,
-                     private WriteParticipant {
+class EntropyStore : private internal::RegistryHolder, public StoreWrapper {
  public:
   // Wraps `inner` (owned). Registers the metrics in `registry` when given,
   // else in a registry of its own (kept alive as long as the store, even with
@@ -132,13 +127,13 @@ class EntropyStore : private internal::RegistryHolder,
   // The q-quantile of the entropy of every identity stored now (exact to
   // within 0.0005 bits).
   double EntropyQuantile(double q) const;
-  const EntropyIndex& index() const { return *index_; }
+  const EntropyIndex& index() const;
   // True when the index shares the records' database and batches.
-  bool index_in_record_database() const { return rocks_ != nullptr; }
+  bool index_in_record_database() const { return shared_records() != nullptr; }
   // The records' store whose database and batches the index shares, or
   // nullptr when the index has a database of its own. For readers that need
   // records and index entries at one snapshot (decay sweep and verifier).
-  RocksDbStore* shared_records() const { return rocks_; }
+  RocksDbStore* shared_records() const;
   const PluginConfig& config() const { return config_; }
   // Where the decay and dual-write components register their metrics.
   const std::shared_ptr<prometheus::Registry>& registry() const { return registry_; }
@@ -163,41 +158,13 @@ class EntropyStore : private internal::RegistryHolder,
 
   EntropyStore(std::unique_ptr<IdentityStore> inner, const PluginConfig& config, Clock clock);
 
-  // Shared-database path: adds the index change to the record's batch and,
-  // once it committed, to the in-memory views and metrics.
-  Status Participate(RecordWrite& write) override;
-
-  IndexEntry EntryOf(const Identity& identity) const;
-  // Applies a committed index change to the in-memory views and metrics.
-  void Apply(std::string_view id, const IndexEntry* before, const IndexEntry* after,
-             Micros previous_update);
-  // Separate-database path: brings the index entry of `id` in line with the
-  // inner store's record and clears its intent.
-  Status Reconcile(std::string_view id);
-  Status WriteIntent(std::string_view id);
-  // Runs `write` (a write of `id` to the store below): at once when the
-  // index joins the records' batch; otherwise under the id's lock, between
-  // an intent and a reconcile of the index's own database.
-  template <typename Write>
-  Status WriteBelow(std::string_view id, Write&& write);
-  Status LoadState();
-  Status Rebuild();
-
   const PluginConfig config_;
   const Clock clock_;
-  RocksDbStore* rocks_ = nullptr;                  // Below us, when the index shares its DB.
-  bool registered_ = false;                        // A participant of rocks_.
-  std::unique_ptr<RocksDbDatabase> own_index_db_;  // Otherwise, the index's own database.
-  std::unique_ptr<EntropyIndex> index_;
-
-  std::unique_ptr<EntropyPopulation> population_;
-  std::unique_ptr<EntropyChangeTracker> changes_;
-  std::array<std::atomic<std::int64_t>, 2> counts_{};
+  std::unique_ptr<IndexParticipant> indexer_;  // The index of the records below.
   std::atomic<double> last_check_seconds_{0};
   std::atomic<std::uint64_t> last_check_problems_{0};
 
   std::unique_ptr<PluginMetrics> metrics_;  // Null when metrics are disabled.
-  StripedLocks locks_;                      // Separate-database path only.
 
   // Registry, collector, layers' collectables and the endpoint. Null when
   // metrics are disabled. Last: scrapes stop before the rest goes.
