@@ -153,23 +153,16 @@ Status DecaySweep::ReadCreatedAt(const std::vector<std::string>& ids,
   // The sweep needs created_at alone: the record codec's header decode checks
   // version and checksum but leaves the terms and meta, whose decoding was
   // nine tenths of a sweep's time. Verification decodes whole records.
+  std::vector<std::optional<RecordHeader>> headers;
+  Status s = rocks_->ReadHeaders(ids, &headers);  // Errors name the id.
+  if (!s.ok()) return s;
   out->clear();
-  std::vector<rocksdb::Slice> keys(ids.begin(), ids.end());
-  std::vector<rocksdb::PinnableSlice> values(ids.size());
-  std::vector<rocksdb::Status> statuses(ids.size());
-  rocksdb::ReadOptions ro;
-  rocks_->database().db()->MultiGet(ro, rocks_->identities(), keys.size(), keys.data(),
-                                    values.data(), statuses.data());
   for (std::size_t i = 0; i < ids.size(); ++i) {
-    if (statuses[i].IsNotFound()) continue;
-    if (!statuses[i].ok()) return RocksDbDatabase::FromRocks(statuses[i], "decay sweep read");
-    RecordHeader header;
-    Status s = DecodeRecordHeader(ids[i], values[i].ToStringView(), &header);
-    if (!s.ok()) return s;  // Names the id.
+    if (!headers[i]) continue;
     Identity identity;
     identity.id = ids[i];
-    identity.identity_type = header.identity_type;
-    identity.created_at = header.created_at;
+    identity.identity_type = headers[i]->identity_type;
+    identity.created_at = headers[i]->created_at;
     out->push_back(std::move(identity));
   }
   return Status::OK();

@@ -226,10 +226,9 @@ Status DecayVerifier::Run(const Clock& clock, DecayVerificationReport* report) {
 }
 
 Status DecayVerifier::ReadAtSnapshot(std::vector<Sampled>* rows, DecayVerificationReport* report) {
-  rocksdb::DB* db = rocks_->database().db();
-  rocksdb::ManagedSnapshot snapshot(db);
+  const auto snapshot = rocks_->TakeSnapshot();
   std::vector<IndexEntry> entries;
-  Status s = Sample(&entries, snapshot.snapshot());
+  Status s = Sample(&entries, snapshot->get());
   if (!s.ok()) return s;
   report->sampled = entries.size();
   std::vector<std::string> ids;
@@ -237,29 +236,22 @@ Status DecayVerifier::ReadAtSnapshot(std::vector<Sampled>* rows, DecayVerificati
   for (const auto& e : entries) ids.push_back(e.id);
   std::vector<DecayLedgerEntry> ledger;
   std::vector<bool> found;
-  s = ledger_->LookupMany(ids, &ledger, &found, snapshot.snapshot());
+  s = ledger_->LookupMany(ids, &ledger, &found, snapshot->get());
   if (!s.ok()) return s;
-  std::vector<rocksdb::Slice> keys(ids.begin(), ids.end());
-  std::vector<rocksdb::PinnableSlice> values(ids.size());
-  std::vector<rocksdb::Status> statuses(ids.size());
-  rocksdb::ReadOptions ro;
-  ro.snapshot = snapshot.snapshot();
-  db->MultiGet(ro, rocks_->identities(), keys.size(), keys.data(), values.data(), statuses.data());
+  std::vector<std::optional<Identity>> records;
+  s = rocks_->ReadMany(ids, snapshot.get(), &records);
+  if (!s.ok()) return s;
   rows->clear();
   rows->reserve(entries.size());
   for (std::size_t i = 0; i < entries.size(); ++i) {
-    if (statuses[i].IsNotFound()) {
+    if (!records[i]) {
       // Record and index entry commit in one batch: at one snapshot, an
       // entry without its record is the index's fault, not a race.
       Fail(report, DecayCheck::kFormula, entries[i].id,
            "index entry at entropy " + Num(entries[i].entropy) + " has no record");
       continue;
     }
-    if (!statuses[i].ok()) return RocksDbDatabase::FromRocks(statuses[i], "decay verification");
-    Sampled row{std::move(entries[i]), Identity{}, found[i], ledger[i]};
-    s = DecodeRecord(ids[i], values[i].ToStringView(), &row.record);
-    if (!s.ok()) return s;
-    rows->push_back(std::move(row));
+    rows->push_back(Sampled{std::move(entries[i]), std::move(*records[i]), found[i], ledger[i]});
   }
   return Status::OK();
 }

@@ -1,7 +1,5 @@
 #include "kimera/index_participant.h"
 
-#include <rocksdb/db.h>
-
 #include "kimera/identity_json.h"
 #include "kimera/record_codec.h"
 #include "kimera/rocksdb_database.h"
@@ -182,16 +180,13 @@ Status IndexParticipant::ReadIndexed(std::string_view id, Identity* record, Inde
   *indexed = false;
   Status s;
   if (rocks_ != nullptr) {
-    rocksdb::DB* db = rocks_->database().db();
-    rocksdb::ManagedSnapshot snapshot(db);
-    rocksdb::ReadOptions ro;
-    ro.snapshot = snapshot.snapshot();
-    rocksdb::PinnableSlice value;
-    const rocksdb::Status rs = db->Get(ro, rocks_->identities(), id, &value);
-    if (rs.IsNotFound()) return Status::NotFound("identity '" + DisplayId(id) + "' not found");
-    if (!rs.ok()) return RocksDbDatabase::FromRocks(rs, "reading '" + DisplayId(id) + "'");
-    s = DecodeRecord(id, value.ToStringView(), record);
-    if (s.ok()) s = index_->LookupOrdered(Entropy(*record), id, entry, snapshot.snapshot());
+    const auto snapshot = rocks_->TakeSnapshot();
+    std::vector<std::optional<Identity>> found;
+    s = rocks_->ReadMany({std::string(id)}, snapshot.get(), &found);
+    if (!s.ok()) return s;
+    if (!found[0]) return Status::NotFound("identity '" + DisplayId(id) + "' not found");
+    *record = std::move(*found[0]);
+    s = index_->LookupOrdered(Entropy(*record), id, entry, snapshot->get());
   } else {
     std::lock_guard lock(locks_.For(id));
     s = below_->Fetch(id, record);

@@ -175,27 +175,74 @@ Status RocksDbStore::ApplyDecay(std::string_view id, Micros now, const DecayPara
   return CommitLocked(id, &before, &after, context);
 }
 
+namespace {
+
+// Reads `ids` in one MultiGet at `snapshot` and hands each value found to
+// `decode(i, bytes)`; absent ids are skipped.
+template <typename Decode>
+Status MultiRead(RocksDbDatabase& database, rocksdb::ColumnFamilyHandle* cf,
+                 const std::vector<std::string>& ids, const rocksdb::Snapshot* snapshot,
+                 Decode&& decode) {
+  if (ids.empty()) return Status::OK();
+  std::vector<rocksdb::Slice> keys;
+  keys.reserve(ids.size());
+  for (const std::string& id : ids) keys.push_back(ToSlice(id));
+  std::vector<rocksdb::PinnableSlice> values(ids.size());
+  std::vector<rocksdb::Status> statuses(ids.size());
+  rocksdb::ReadOptions ro;
+  ro.snapshot = snapshot;
+  database.db()->MultiGet(ro, cf, keys.size(), keys.data(), values.data(), statuses.data());
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    if (statuses[i].IsNotFound()) continue;
+    if (!statuses[i].ok()) {
+      return RocksDbDatabase::FromRocks(statuses[i], About("reading", ids[i]));
+    }
+    Status s = decode(i, ToView(values[i]));
+    if (!s.ok()) return s;
+  }
+  return Status::OK();
+}
+
+}  // namespace
+
 Status RocksDbStore::FetchMany(const std::vector<std::string>& ids, std::vector<Identity>* out) {
   std::vector<Identity> found;
-  if (!ids.empty()) {
-    std::vector<rocksdb::Slice> keys;
-    keys.reserve(ids.size());
-    for (const std::string& id : ids) keys.push_back(ToSlice(id));
-    std::vector<rocksdb::PinnableSlice> values(ids.size());
-    std::vector<rocksdb::Status> statuses(ids.size());
-    database_->db()->MultiGet(rocksdb::ReadOptions(), identities_, keys.size(), keys.data(),
-                              values.data(), statuses.data());
-    found.reserve(ids.size());
-    for (std::size_t i = 0; i < ids.size(); ++i) {
-      if (statuses[i].IsNotFound()) continue;
-      if (!statuses[i].ok())
-        return RocksDbDatabase::FromRocks(statuses[i], About("reading", ids[i]));
-      Identity identity;
-      Status s = DecodeRecord(ids[i], ToView(values[i]), &identity);
-      if (!s.ok()) return s;
-      found.push_back(std::move(identity));
-    }
-  }
+  found.reserve(ids.size());
+  Status s =
+      MultiRead(*database_, identities_, ids, nullptr, [&](std::size_t i, std::string_view bytes) {
+        return DecodeRecord(ids[i], bytes, &found.emplace_back());
+      });
+  if (!s.ok()) return s;
+  *out = std::move(found);
+  return Status::OK();
+}
+
+RocksDbStore::Snapshot::~Snapshot() { database_->db()->ReleaseSnapshot(snapshot_); }
+
+std::unique_ptr<RocksDbStore::Snapshot> RocksDbStore::TakeSnapshot() const {
+  return std::unique_ptr<Snapshot>(new Snapshot(database_.get(), database_->db()->GetSnapshot()));
+}
+
+Status RocksDbStore::ReadMany(const std::vector<std::string>& ids, const Snapshot* snapshot,
+                              std::vector<std::optional<Identity>>* out) {
+  std::vector<std::optional<Identity>> found(ids.size());
+  Status s = MultiRead(*database_, identities_, ids, snapshot ? snapshot->get() : nullptr,
+                       [&](std::size_t i, std::string_view bytes) {
+                         return DecodeRecord(ids[i], bytes, &found[i].emplace());
+                       });
+  if (!s.ok()) return s;
+  *out = std::move(found);
+  return Status::OK();
+}
+
+Status RocksDbStore::ReadHeaders(const std::vector<std::string>& ids,
+                                 std::vector<std::optional<RecordHeader>>* out) {
+  std::vector<std::optional<RecordHeader>> found(ids.size());
+  Status s =
+      MultiRead(*database_, identities_, ids, nullptr, [&](std::size_t i, std::string_view bytes) {
+        return DecodeRecordHeader(ids[i], bytes, &found[i].emplace());
+      });
+  if (!s.ok()) return s;
   *out = std::move(found);
   return Status::OK();
 }

@@ -97,8 +97,10 @@ class RocksDbBackedStack : public Stack {
       layer = wrapper != nullptr ? wrapper->target() : nullptr;
     }
     BOOST_REQUIRE(rocks != nullptr);
-    const rocksdb::Status s = rocks->database().db()->Put(rocksdb::WriteOptions(),
-                                                          rocks->identities(), id, "not a record");
+    rocksdb::ColumnFamilyHandle* records = nullptr;
+    BOOST_REQUIRE(rocks->database().ColumnFamily(kIdentitiesColumnFamily, &records).ok());
+    const rocksdb::Status s =
+        rocks->database().db()->Put(rocksdb::WriteOptions(), records, id, "not a record");
     BOOST_REQUIRE_MESSAGE(s.ok(), s.ToString());
   }
 };

@@ -90,12 +90,13 @@ BOOST_AUTO_TEST_CASE(a_sweep_refuses_a_record_whose_checksum_fails) {
   // One byte of id7's record, past its header, changed behind the store's back:
   // the header (and its created_at) still reads fine, only the checksum knows.
   RocksDbStore& rocks = RocksOf(*store);
+  rocksdb::ColumnFamilyHandle* records = nullptr;
+  BOOST_REQUIRE(rocks.database().ColumnFamily(kIdentitiesColumnFamily, &records).ok());
   std::string value;
-  BOOST_REQUIRE(
-      rocks.database().db()->Get(rocksdb::ReadOptions(), rocks.identities(), "id7", &value).ok());
+  BOOST_REQUIRE(rocks.database().db()->Get(rocksdb::ReadOptions(), records, "id7", &value).ok());
   value[value.size() - 12] ^= 0x20;
   rocksdb::WriteBatch batch;
-  BOOST_REQUIRE(batch.Put(rocks.identities(), "id7", value).ok());
+  BOOST_REQUIRE(batch.Put(records, "id7", value).ok());
   BOOST_REQUIRE(rocks.database().Write(&batch).ok());
   // No verification: the sweep's own read must see the damage, not a full decode after it.
   DecaySweepOptions options = Options();

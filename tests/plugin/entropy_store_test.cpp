@@ -69,8 +69,9 @@ std::string OrderedValue(double entropy, IdentityType type) {
 void RemoveBehindIndex(EntropyStore& store, const std::string& id) {
   if (store.index_in_record_database()) {
     auto& rocks = dynamic_cast<RocksDbStore&>(*store.target());
-    BOOST_REQUIRE(
-        rocks.database().db()->Delete(rocksdb::WriteOptions(), rocks.identities(), id).ok());
+    rocksdb::ColumnFamilyHandle* records = nullptr;
+    BOOST_REQUIRE(rocks.database().ColumnFamily(kIdentitiesColumnFamily, &records).ok());
+    BOOST_REQUIRE(rocks.database().db()->Delete(rocksdb::WriteOptions(), records, id).ok());
   } else {
     BOOST_REQUIRE(store.target()->Remove(id).ok());
   }

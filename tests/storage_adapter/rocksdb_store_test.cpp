@@ -17,6 +17,7 @@
 #include <thread>
 #include <vector>
 
+#include "kimera/record_codec.h"
 #include "kimera/rocksdb_database.h"
 
 namespace kimera {
@@ -307,6 +308,64 @@ BOOST_AUTO_TEST_CASE(a_removed_participant_joins_no_further_write) {
   BOOST_TEST(!ReadExtra(*store, mirror.cf(), "b").has_value());
   Identity out;
   BOOST_TEST(store->Fetch("b", &out).ok());
+}
+
+BOOST_AUTO_TEST_CASE(reads_at_a_snapshot_see_one_state_while_writes_go_on) {
+  TempDir dir;
+  ManualClock clock;
+  auto store = OpenStore(dir, clock);
+  *clock.now = 10;
+  BOOST_REQUIRE(store->Store(Geoid("a", {1})).ok());
+  BOOST_REQUIRE(store->Store(Geoid("b", {1, 2})).ok());
+  const auto snapshot = store->TakeSnapshot();
+  *clock.now = 20;
+  BOOST_REQUIRE(store->Store(Geoid("a", {5, 5, 5})).ok());
+  BOOST_REQUIRE(store->Remove("b").ok());
+  BOOST_REQUIRE(store->Store(Geoid("c", {1})).ok());
+
+  const std::vector<std::string> ids = {"a", "b", "c", "absent"};
+  std::vector<std::optional<Identity>> then, now;
+  BOOST_REQUIRE(store->ReadMany(ids, snapshot.get(), &then).ok());
+  BOOST_REQUIRE(store->ReadMany(ids, nullptr, &now).ok());
+  BOOST_REQUIRE(then.size() == 4u);
+  BOOST_REQUIRE(then[0].has_value());
+  BOOST_TEST(then[0]->updated_at == 10);
+  BOOST_TEST(then[0]->meta["terms"].size() == 1u);
+  BOOST_TEST(then[1].has_value());   // Removed after the snapshot.
+  BOOST_TEST(!then[2].has_value());  // Stored after it.
+  BOOST_TEST(!then[3].has_value());
+  BOOST_REQUIRE(now[0].has_value());
+  BOOST_TEST(now[0]->updated_at == 20);
+  BOOST_TEST(now[0]->created_at == 10);
+  BOOST_TEST(!now[1].has_value());
+  BOOST_TEST(now[2].has_value());
+
+  std::vector<std::optional<RecordHeader>> headers;
+  BOOST_REQUIRE(store->ReadHeaders(ids, &headers).ok());
+  BOOST_REQUIRE(headers.size() == 4u);
+  BOOST_REQUIRE(headers[0].has_value());
+  BOOST_TEST(headers[0]->created_at == 10);
+  BOOST_TEST(headers[0]->updated_at == 20);
+  BOOST_TEST(!headers[1].has_value());
+  BOOST_TEST(!headers[3].has_value());
+}
+
+BOOST_AUTO_TEST_CASE(batched_reads_name_the_id_of_an_undecodable_record) {
+  TempDir dir;
+  auto store = OpenStore(dir);
+  BOOST_REQUIRE(store->Store(Geoid("good", {1})).ok());
+  rocksdb::ColumnFamilyHandle* records = nullptr;
+  BOOST_REQUIRE(store->database().ColumnFamily(kIdentitiesColumnFamily, &records).ok());
+  BOOST_REQUIRE(
+      store->database().db()->Put(rocksdb::WriteOptions(), records, "bad", "not a record").ok());
+  std::vector<std::optional<Identity>> found;
+  Status s = store->ReadMany({"good", "bad"}, nullptr, &found);
+  BOOST_TEST(s.IsCorruption(), s.ToString());
+  BOOST_TEST(s.message().find("'bad'") != std::string::npos, s.message());
+  std::vector<std::optional<RecordHeader>> headers;
+  s = store->ReadHeaders({"bad"}, &headers);
+  BOOST_TEST(s.IsCorruption(), s.ToString());
+  BOOST_TEST(s.message().find("'bad'") != std::string::npos, s.message());
 }
 
 BOOST_AUTO_TEST_CASE(second_open_in_this_process_is_busy) {

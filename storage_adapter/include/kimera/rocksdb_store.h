@@ -16,6 +16,7 @@
 #include <array>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -25,12 +26,14 @@
 
 namespace rocksdb {
 class ColumnFamilyHandle;
+class Snapshot;
 class WriteBatch;
 }  // namespace rocksdb
 
 namespace kimera {
 
 class RocksDbDatabase;
+struct RecordHeader;
 
 inline constexpr const char* kIdentitiesColumnFamily = "identities";
 
@@ -138,6 +141,38 @@ class RocksDbStore : public IdentityStore {
   Status ApplyDecay(std::string_view id, Micros now, const DecayParams& params,
                     WriteContext* context);
 
+  // One consistent state of the database: the records and every column
+  // family the participants keep. Reads given it see that state however
+  // writes go on. Must not outlive the store.
+  class Snapshot {
+   public:
+    ~Snapshot();
+    Snapshot(const Snapshot&) = delete;
+    Snapshot& operator=(const Snapshot&) = delete;
+    // For a participant's reads of its own column families at this state.
+    const rocksdb::Snapshot* get() const { return snapshot_; }
+
+   private:
+    friend class RocksDbStore;
+    Snapshot(RocksDbDatabase* database, const rocksdb::Snapshot* snapshot)
+        : database_(database), snapshot_(snapshot) {}
+    RocksDbDatabase* database_;
+    const rocksdb::Snapshot* snapshot_;
+  };
+  std::unique_ptr<Snapshot> TakeSnapshot() const;
+
+  // Reads the record of each id at `snapshot` (nullptr: the latest state),
+  // in one batched read: (*out)[i] is empty when ids[i] is absent.
+  // Corruption naming the id when a record cannot be decoded.
+  Status ReadMany(const std::vector<std::string>& ids, const Snapshot* snapshot,
+                  std::vector<std::optional<Identity>>* out);
+  // The header of each id's record (type, weight, timestamps; version and
+  // checksum checked) without decoding terms or meta, in one batched read:
+  // (*out)[i] is empty when ids[i] is absent. For scans that need no more
+  // (the decay sweep), at a fraction of a full decode's cost.
+  Status ReadHeaders(const std::vector<std::string>& ids,
+                     std::vector<std::optional<RecordHeader>>* out);
+
   // Registers `participant` (borrowed: it must stay until removed) to join
   // every record write, after those registered before it. Adding and
   // removing are not synchronized with writes: call them only while no
@@ -150,8 +185,11 @@ class RocksDbStore : public IdentityStore {
   // participants. For repair and rollback paths that must restore a record.
   Status Restore(const Identity& identity, WriteContext* context = nullptr);
 
+  // The database itself (kimera/rocksdb_database.h, not installed), for the
+  // stack's components that keep column families of their own next to the
+  // records (index, dual-write journal, legacy tables). Records are read
+  // through this class's calls, never from the database directly.
   RocksDbDatabase& database() const { return *database_; }
-  rocksdb::ColumnFamilyHandle* identities() const { return identities_; }
   const Clock& clock() const { return clock_; }
 
  private:
