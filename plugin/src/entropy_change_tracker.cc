@@ -1,4 +1,4 @@
-#include "kimera/entropy_change_tracker.h"
+#include "entropy_change_tracker.h"
 
 #include <algorithm>
 #include <cmath>

@@ -1,4 +1,4 @@
-#include "kimera/entropy_population.h"
+#include "entropy_population.h"
 
 #include <cmath>
 

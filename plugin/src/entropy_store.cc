@@ -8,16 +8,16 @@
 #include <chrono>
 #include <stdexcept>
 
-#include "kimera/entropy_change_tracker.h"
+#include "entropy_change_tracker.h"
+#include "entropy_population.h"
+#include "index_participant.h"
 #include "kimera/entropy_index.h"
-#include "kimera/entropy_population.h"
 #include "kimera/identity_json.h"
-#include "kimera/index_participant.h"
 #include "kimera/metrics_endpoint.h"
-#include "kimera/metrics_exposition.h"
 #include "kimera/plugin_metrics.h"
 #include "kimera/record_codec.h"
 #include "kimera/rocksdb_database.h"
+#include "metrics_exposition.h"
 
 namespace kimera {
 namespace {

@@ -6,9 +6,9 @@
 #include <functional>
 #include <utility>
 
+#include "index_participant.h"
 #include "kimera/entropy_index.h"
 #include "kimera/entropy_store.h"
-#include "kimera/index_participant.h"
 #include "kimera/plugin_metrics.h"
 #include "kimera/rocksdb_database.h"
 

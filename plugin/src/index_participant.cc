@@ -1,4 +1,4 @@
-#include "kimera/index_participant.h"
+#include "index_participant.h"
 
 #include "kimera/identity_json.h"
 #include "kimera/record_codec.h"

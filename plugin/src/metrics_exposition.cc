@@ -1,4 +1,4 @@
-#include "kimera/metrics_exposition.h"
+#include "metrics_exposition.h"
 
 #include <prometheus/collectable.h>
 #include <prometheus/registry.h>

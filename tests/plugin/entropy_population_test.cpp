@@ -1,5 +1,5 @@
 // EntropyPopulation: exact nearest-rank percentiles of the stored set.
-#include "kimera/entropy_population.h"
+#include "entropy_population.h"
 
 #include <algorithm>
 #include <boost/test/unit_test.hpp>

@@ -24,9 +24,9 @@
 #include <optional>
 #include <string_view>
 
-#include "kimera/entropy_change_tracker.h"
+#include "entropy_change_tracker.h"
+#include "entropy_population.h"
 #include "kimera/entropy_index.h"
-#include "kimera/entropy_population.h"
 #include "kimera/identity_store.h"
 #include "kimera/plugin_config.h"
 #include "kimera/plugin_metrics.h"
