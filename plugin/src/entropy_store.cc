@@ -222,10 +222,10 @@ EntropyStore::EntropyStore(std::unique_ptr<IdentityStore> inner, const PluginCon
     : StoreWrapper(std::move(inner)), config_(config), clock_(std::move(clock)) {}
 
 EntropyStore::~EntropyStore() {
-  // Writes below no longer reach the index; then scrapes stop, before the
-  // state they read goes away.
-  indexer_.reset();
+  // Scrapes stop first: the collector reads the index's state. Then writes
+  // below no longer reach the index.
   exposition_.reset();
+  indexer_.reset();
 }
 
 Status EntropyStore::Open(std::unique_ptr<IdentityStore> inner, const PluginConfig& config,
