@@ -41,6 +41,9 @@ problems. Success requires all four to be 0, every command to pass, and
 acknowledged writes in more than half of the cycles (a machine so slow that
 the kills come before any write is acknowledged proves nothing). Kill delays
 grow with KIMERA_TEST_TIME_SCALE (set by scripts/sanitize.sh).
+KIMERA_CRASH_LOOP_CYCLES, when set, replaces --cycles: scripts/sanitize.sh runs
+8 per secondary under ASan, where each cycle costs four times as long, and the
+release build's 30 carry the count that the reliability table reports.
 
 Usage: crash_loop.py KIMERA [--cycles N] [--seed N] [--mode legacy|second|both]
                      [--summary FILE] [--workdir DIR] [--keep]
@@ -323,6 +326,8 @@ def main():
     parser.add_argument("--keep", action="store_true", help="keep the databases")
     parser.add_argument("-v", "--verbose", action="store_true")
     args = parser.parse_args()
+    if os.environ.get("KIMERA_CRASH_LOOP_CYCLES"):
+        args.cycles = int(os.environ["KIMERA_CRASH_LOOP_CYCLES"])
 
     root = tempfile.mkdtemp(prefix="kimera-crash-", dir=args.workdir)
     rng = random.Random(args.seed)
