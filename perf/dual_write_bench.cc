@@ -35,11 +35,11 @@
 #include "kimera/dual_write_store.h"
 #include "kimera/entropy_store.h"
 #include "kimera/identity.h"
-#include "kimera/legacy_format.h"
-#include "kimera/record_codec.h"
 #include "kimera/rocksdb_store.h"
 #include "kimera/secondary_store.h"
 #include "kimera/store_factory.h"
+#include "legacy_format.h"
+#include "record_codec.h"
 
 namespace {
 

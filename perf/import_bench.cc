@@ -23,8 +23,8 @@
 #include "bench_support.h"
 #include "kimera/identity.h"
 #include "kimera/identity_json.h"
-#include "kimera/record_codec.h"
 #include "kimera/rocksdb_store.h"
+#include "record_codec.h"
 
 namespace {
 

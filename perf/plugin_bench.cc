@@ -32,8 +32,8 @@
 #include "bench_support.h"
 #include "kimera/entropy_store.h"
 #include "kimera/identity.h"
-#include "kimera/record_codec.h"
 #include "kimera/rocksdb_store.h"
+#include "record_codec.h"
 #include "sqlite_peer.h"
 
 namespace {

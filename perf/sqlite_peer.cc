@@ -5,7 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "kimera/identity_json.h"
-#include "kimera/record_codec.h"
+#include "record_codec.h"
 
 namespace kimera {
 namespace {

@@ -117,7 +117,7 @@ if [[ " $RUNS " == *" tsan "* ]]; then
   # invisible ordering, and when the writer's stack is too old to restore
   # (history_size is raised to its maximum so it rarely is) only the reader's
   # frame names the race. Project code reads such entries only through
-  # kimera::CopyIteratorEntry (storage_adapter/include/kimera/iterator_entry.h),
+  # kimera::CopyIteratorEntry (storage_adapter/src/iterator_entry.h),
   # a copy and nothing else, so that one function is suppressed: the decoders
   # and every other project function stay checked.
   cat >build-tsan/tsan.supp <<'SUPP'

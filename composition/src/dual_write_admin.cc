@@ -1,6 +1,7 @@
 #include "kimera/dual_write_admin.h"
 
 #include "kimera/dual_write_store.h"
+#include "rocksdb_database.h"
 
 namespace kimera {
 
@@ -52,7 +53,7 @@ Status DualWriteAdmin::Cleanup(const DualWriteConfig& config) {
   if (records_ == nullptr) {
     return Status::InvalidArgument("cleanup refused: the store below is not a RocksDbStore");
   }
-  return DualWriteStore::Cleanup(&records_->database(), config);
+  return DualWriteStore::Cleanup(&DatabaseOf(*records_), config);
 }
 
 std::uint64_t DualWriteAdmin::repair_backlog() const {

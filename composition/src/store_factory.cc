@@ -7,6 +7,7 @@
 #include "kimera/entropy_index.h"
 #include "kimera/rocksdb_store.h"
 #include "kimera/secondary_store.h"
+#include "rocksdb_database.h"
 
 namespace kimera {
 namespace {
@@ -53,8 +54,8 @@ Status OpenConfiguredStore(const KimeraConfig& config, bool serve_metrics, Confi
   if (!s.ok()) return s;
   RocksDbStore* records = rocks.get();
   std::vector<std::string> reports;
-  if (!records->database().recovery_report().empty()) {
-    reports.push_back(records->database().recovery_report());
+  if (!DatabaseOf(*records).recovery_report().empty()) {
+    reports.push_back(DatabaseOf(*records).recovery_report());
   }
   PluginConfig plugin = config.plugin;
   const bool serve = plugin.metrics.serve && serve_metrics;
@@ -68,7 +69,7 @@ Status OpenConfiguredStore(const KimeraConfig& config, bool serve_metrics, Confi
   // its reads go to the primary, which needs no second side.
   if (config.dual_write.enabled && !config.storage.read_only) {
     std::unique_ptr<SecondaryStore> secondary;
-    s = OpenSecondary(config.dual_write, &rocks->database(), config.storage, &secondary);
+    s = OpenSecondary(config.dual_write, &DatabaseOf(*rocks), config.storage, &secondary);
     if (!s.ok()) return s;
     std::unique_ptr<DualWriteStore> opened;
     // Joins the records' writes first: its journal entry or legacy rows go
@@ -94,7 +95,7 @@ Status OpenConfiguredStore(const KimeraConfig& config, bool serve_metrics, Confi
     if (!s.ok()) return s;
   }
   const RocksDbDatabase& index = stack.store->index().database();
-  if (&index != &records->database() && !index.recovery_report().empty()) {
+  if (&index != &DatabaseOf(*records) && !index.recovery_report().empty()) {
     reports.push_back(index.recovery_report());
   }
   if (recovery_reports != nullptr) *recovery_reports = std::move(reports);

@@ -1,10 +1,10 @@
-#include "kimera/audit_log.h"
+#include "audit_log.h"
 
 #include <nlohmann/json.hpp>
 
-#include "kimera/coding.h"
+#include "coding.h"
+#include "iterator_entry.h"
 #include "kimera/identity_json.h"
-#include "kimera/iterator_entry.h"
 
 namespace kimera {
 namespace {

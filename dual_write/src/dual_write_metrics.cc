@@ -1,4 +1,4 @@
-#include "kimera/dual_write_metrics.h"
+#include "dual_write_metrics.h"
 
 #include <prometheus/counter.h>
 #include <prometheus/gauge.h>

@@ -12,8 +12,11 @@
 #include <optional>
 #include <random>
 
+#include "audit_log.h"
+#include "dual_write_metrics.h"
+#include "iterator_entry.h"
 #include "kimera/identity_json.h"
-#include "kimera/iterator_entry.h"
+#include "rocksdb_database.h"
 #include "shadow_reader.h"
 
 namespace kimera {
@@ -72,7 +75,7 @@ DualWriteStore::DualWriteStore(std::unique_ptr<RocksDbStore> primary,
       primary_(static_cast<RocksDbStore*>(target())),
       secondary_(std::move(secondary)),
       config_(config),
-      db_(&primary_->database()),
+      db_(&DatabaseOf(*primary_)),
       sample_draws_(std::random_device{}()),
       defer_journal_clears_(!secondary_->in_primary_batch() && !db_->write_options().sync) {}
 

@@ -3,9 +3,11 @@
 #include <optional>
 #include <thread>
 
+#include "audit_log.h"
+#include "dual_write_metrics.h"
 #include "kimera/dual_write_store.h"
 #include "kimera/identity_json.h"
-#include "kimera/legacy_format.h"
+#include "legacy_format.h"
 #include "shadow_reader.h"
 
 namespace kimera {

@@ -1,13 +1,13 @@
-#include "kimera/legacy_format.h"
+#include "legacy_format.h"
 
 #include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <nlohmann/json.hpp>
 
-#include "kimera/coding.h"
+#include "coding.h"
 #include "kimera/identity_json.h"
-#include "kimera/msgpack_guard.h"
+#include "msgpack_guard.h"
 
 namespace kimera {
 namespace {

@@ -1,8 +1,9 @@
 #include "kimera/secondary_store.h"
 
-#include "kimera/iterator_entry.h"
-#include "kimera/legacy_format.h"
+#include "iterator_entry.h"
 #include "kimera/rocksdb_store.h"
+#include "legacy_format.h"
+#include "rocksdb_database.h"
 
 namespace kimera {
 namespace {
@@ -203,12 +204,12 @@ class CurrentFormatSecondary : public SecondaryStore, private WriteParticipant {
  public:
   CurrentFormatSecondary(std::unique_ptr<RocksDbStore> store, rocksdb::ColumnFamilyHandle* marks,
                          bool add_marks)
-      : store_(std::move(store)), marks_(&store_->database(), marks, add_marks) {
+      : store_(std::move(store)), marks_(&DatabaseOf(*store_), marks, add_marks) {
     if (marks_.on()) store_->AddParticipant(this);
   }
 
   std::string Describe() const override {
-    return "second database at " + store_->database().path() + " (current format)";
+    return "second database at " + DatabaseOf(*store_).path() + " (current format)";
   }
   Identity Project(const Identity& identity) const override { return identity; }
   Status Put(const Identity& identity) override { return store_->Restore(identity); }
@@ -275,8 +276,8 @@ Status OpenSecondary(const DualWriteConfig& config, RocksDbDatabase* primary,
     Status s = RocksDbStore::Open(config.secondary, options, &store);
     if (!s.ok()) return s;
     rocksdb::ColumnFamilyHandle* marks_cf = nullptr;
-    if (marks || store->database().HasColumnFamily(kSecondaryMarksColumnFamily)) {
-      s = store->database().ColumnFamily(kSecondaryMarksColumnFamily, &marks_cf);
+    if (marks || DatabaseOf(*store).HasColumnFamily(kSecondaryMarksColumnFamily)) {
+      s = DatabaseOf(*store).ColumnFamily(kSecondaryMarksColumnFamily, &marks_cf);
     }
     if (!s.ok()) return s;
     *out = std::make_unique<CurrentFormatSecondary>(std::move(store), marks_cf, marks);

@@ -20,7 +20,7 @@
 #include <thread>
 #include <utility>
 
-#include "kimera/dual_write_metrics.h"
+#include "dual_write_metrics.h"
 #include "kimera/dual_write_store.h"
 #include "kimera/secondary_store.h"
 

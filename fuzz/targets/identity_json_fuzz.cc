@@ -12,7 +12,7 @@
 #include "fuzz_check.h"
 #include "kimera/identity.h"
 #include "kimera/identity_json.h"
-#include "kimera/record_codec.h"
+#include "record_codec.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   using namespace kimera;

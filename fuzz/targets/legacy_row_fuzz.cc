@@ -13,7 +13,7 @@
 
 #include "fuzz_check.h"
 #include "kimera/identity.h"
-#include "kimera/legacy_format.h"
+#include "legacy_format.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   using namespace kimera;

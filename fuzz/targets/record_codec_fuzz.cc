@@ -15,7 +15,7 @@
 
 #include "fuzz_check.h"
 #include "kimera/identity.h"
-#include "kimera/record_codec.h"
+#include "record_codec.h"
 
 namespace {
 

@@ -1,10 +1,13 @@
 // ApplyDecayAll (declared in decay_sweep.h).
+#include <rocksdb/write_batch.h>
+
 #include <chrono>
 #include <cmath>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "decay_ledger.h"
 #include "kimera/decay_sweep.h"
 
 namespace kimera {

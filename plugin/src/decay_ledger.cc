@@ -1,4 +1,4 @@
-#include "kimera/decay_ledger.h"
+#include "decay_ledger.h"
 
 #include <cstring>
 

@@ -10,9 +10,9 @@
 #include <cstring>
 
 #include "kimera/entropy_index.h"
-#include "kimera/plugin_metrics.h"
-#include "kimera/record_codec.h"
 #include "kimera/rocksdb_store.h"
+#include "plugin_metrics.h"
+#include "record_codec.h"
 
 namespace kimera {
 namespace {

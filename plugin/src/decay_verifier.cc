@@ -15,9 +15,10 @@
 #include <map>
 #include <set>
 
+#include "decay_ledger.h"
 #include "kimera/entropy_index.h"
 #include "kimera/memory_store.h"
-#include "kimera/record_codec.h"
+#include "record_codec.h"
 
 namespace kimera {
 namespace {

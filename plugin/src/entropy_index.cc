@@ -6,8 +6,8 @@
 #include <cmath>
 #include <cstring>
 
-#include "kimera/coding.h"
-#include "kimera/iterator_entry.h"
+#include "coding.h"
+#include "iterator_entry.h"
 
 namespace kimera {
 namespace {

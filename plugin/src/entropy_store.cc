@@ -14,10 +14,10 @@
 #include "kimera/entropy_index.h"
 #include "kimera/identity_json.h"
 #include "kimera/metrics_endpoint.h"
-#include "kimera/plugin_metrics.h"
-#include "kimera/record_codec.h"
-#include "kimera/rocksdb_database.h"
 #include "metrics_exposition.h"
+#include "plugin_metrics.h"
+#include "record_codec.h"
+#include "rocksdb_database.h"
 
 namespace kimera {
 namespace {

@@ -9,8 +9,8 @@
 #include "index_participant.h"
 #include "kimera/entropy_index.h"
 #include "kimera/entropy_store.h"
-#include "kimera/plugin_metrics.h"
-#include "kimera/rocksdb_database.h"
+#include "plugin_metrics.h"
+#include "rocksdb_database.h"
 
 namespace kimera {
 namespace {

@@ -1,8 +1,8 @@
 #include "index_participant.h"
 
 #include "kimera/identity_json.h"
-#include "kimera/record_codec.h"
-#include "kimera/rocksdb_database.h"
+#include "record_codec.h"
+#include "rocksdb_database.h"
 
 namespace kimera {
 namespace {
@@ -27,7 +27,7 @@ Status IndexParticipant::Open(IdentityStore* below, RocksDbStore* records,
   if (config.index.separate_path.empty()) p->rocks_ = records;
   RocksDbDatabase* database = nullptr;
   if (p->rocks_ != nullptr) {
-    database = &p->rocks_->database();
+    database = &DatabaseOf(*p->rocks_);
   } else {
     if (config.index.separate_path.empty()) {
       return Status::InvalidArgument(
@@ -38,8 +38,8 @@ Status IndexParticipant::Open(IdentityStore* below, RocksDbStore* records,
     // salvaging, or neither.
     RocksDbOptions index_options;
     if (records != nullptr) {
-      index_options.read_only = records->database().read_only();
-      index_options.salvage = records->database().salvage();
+      index_options.read_only = DatabaseOf(*records).read_only();
+      index_options.salvage = DatabaseOf(*records).salvage();
     }
     Status s = RocksDbDatabase::Open(config.index.separate_path, index_options, &p->own_index_db_);
     if (!s.ok()) return s;

@@ -29,9 +29,9 @@
 #include "kimera/entropy_index.h"
 #include "kimera/identity_store.h"
 #include "kimera/plugin_config.h"
-#include "kimera/plugin_metrics.h"
 #include "kimera/rocksdb_store.h"
 #include "kimera/striped_locks.h"
+#include "plugin_metrics.h"
 
 namespace kimera {
 

@@ -1,4 +1,4 @@
-#include "kimera/plugin_metrics.h"
+#include "plugin_metrics.h"
 
 #include <algorithm>
 #include <cmath>

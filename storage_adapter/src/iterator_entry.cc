@@ -1,4 +1,4 @@
-#include "kimera/iterator_entry.h"
+#include "iterator_entry.h"
 
 namespace kimera {
 

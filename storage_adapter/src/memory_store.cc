@@ -3,7 +3,7 @@
 #include <mutex>
 #include <utility>
 
-#include "kimera/record_codec.h"
+#include "record_codec.h"
 #include "store_rules.h"
 
 namespace kimera {

@@ -1,4 +1,4 @@
-#include "kimera/record_codec.h"
+#include "record_codec.h"
 
 #include <xxhash.h>
 
@@ -8,8 +8,8 @@
 #include <utility>
 #include <vector>
 
-#include "kimera/coding.h"
-#include "kimera/msgpack_guard.h"
+#include "coding.h"
+#include "msgpack_guard.h"
 
 namespace kimera {
 namespace {

@@ -2,9 +2,9 @@
 
 #include <utility>
 
-#include "kimera/iterator_entry.h"
-#include "kimera/record_codec.h"
-#include "kimera/rocksdb_database.h"
+#include "iterator_entry.h"
+#include "record_codec.h"
+#include "rocksdb_database.h"
 #include "store_rules.h"
 
 namespace kimera {
@@ -304,5 +304,7 @@ void RocksDbStore::AddParticipant(WriteParticipant* participant) {
 void RocksDbStore::RemoveParticipant(WriteParticipant* participant) {
   std::erase(participants_, participant);
 }
+
+RocksDbDatabase& DatabaseOf(const RocksDbStore& store) { return *store.database_; }
 
 }  // namespace kimera

@@ -23,7 +23,7 @@
 #include <string>
 #include <vector>
 
-#include "kimera/rocksdb_database.h"
+#include "rocksdb_database.h"
 
 namespace kimera {
 

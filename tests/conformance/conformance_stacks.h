@@ -35,6 +35,7 @@
 #include "kimera/memory_store.h"
 #include "kimera/rocksdb_store.h"
 #include "kimera/store_factory.h"
+#include "rocksdb_database.h"
 
 namespace kimera::conformance {
 
@@ -98,9 +99,9 @@ class RocksDbBackedStack : public Stack {
     }
     BOOST_REQUIRE(rocks != nullptr);
     rocksdb::ColumnFamilyHandle* records = nullptr;
-    BOOST_REQUIRE(rocks->database().ColumnFamily(kIdentitiesColumnFamily, &records).ok());
+    BOOST_REQUIRE(DatabaseOf(*rocks).ColumnFamily(kIdentitiesColumnFamily, &records).ok());
     const rocksdb::Status s =
-        rocks->database().db()->Put(rocksdb::WriteOptions(), records, id, "not a record");
+        DatabaseOf(*rocks).db()->Put(rocksdb::WriteOptions(), records, id, "not a record");
     BOOST_REQUIRE_MESSAGE(s.ok(), s.ToString());
   }
 };

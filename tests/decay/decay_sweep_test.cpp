@@ -5,6 +5,7 @@
 #include "../test_time_scale.h"
 #include "decay_test_support.h"
 #include "kimera/config_loader.h"
+#include "rocksdb_database.h"
 
 namespace kimera::decay_test {
 namespace {
@@ -91,13 +92,13 @@ BOOST_AUTO_TEST_CASE(a_sweep_refuses_a_record_whose_checksum_fails) {
   // the header (and its created_at) still reads fine, only the checksum knows.
   RocksDbStore& rocks = RocksOf(*store);
   rocksdb::ColumnFamilyHandle* records = nullptr;
-  BOOST_REQUIRE(rocks.database().ColumnFamily(kIdentitiesColumnFamily, &records).ok());
+  BOOST_REQUIRE(DatabaseOf(rocks).ColumnFamily(kIdentitiesColumnFamily, &records).ok());
   std::string value;
-  BOOST_REQUIRE(rocks.database().db()->Get(rocksdb::ReadOptions(), records, "id7", &value).ok());
+  BOOST_REQUIRE(DatabaseOf(rocks).db()->Get(rocksdb::ReadOptions(), records, "id7", &value).ok());
   value[value.size() - 12] ^= 0x20;
   rocksdb::WriteBatch batch;
   BOOST_REQUIRE(batch.Put(records, "id7", value).ok());
-  BOOST_REQUIRE(rocks.database().Write(&batch).ok());
+  BOOST_REQUIRE(DatabaseOf(rocks).Write(&batch).ok());
   // No verification: the sweep's own read must see the damage, not a full decode after it.
   DecaySweepOptions options = Options();
   options.config.verification_sample = 0;

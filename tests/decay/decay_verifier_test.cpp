@@ -1,5 +1,6 @@
 #include <cmath>
 
+#include "decay_ledger.h"
 #include "decay_test_support.h"
 #include "kimera/entropy_index.h"
 

@@ -1,4 +1,4 @@
-#include "kimera/audit_log.h"
+#include "audit_log.h"
 
 #include <boost/test/unit_test.hpp>
 #include <memory>

@@ -5,9 +5,11 @@
 #include <map>
 #include <set>
 
+#include "audit_log.h"
 #include "dual_write_test_support.h"
 #include "kimera/dual_write_store.h"
-#include "kimera/legacy_format.h"
+#include "legacy_format.h"
+#include "rocksdb_database.h"
 
 using kimera::CheckResult;
 using kimera::DualWriteConfig;
@@ -27,7 +29,7 @@ std::unique_ptr<DualWriteStore> OpenLegacy(const TempDir& dir, DualWriteConfig c
   BOOST_REQUIRE(RocksDbStore::Open(dir.Sub("primary"), {}, &primary).ok());
   std::unique_ptr<kimera::SecondaryStore> secondary;
   config.enabled = true;
-  BOOST_REQUIRE(kimera::OpenSecondary(config, &primary->database(), {}, &secondary).ok());
+  BOOST_REQUIRE(kimera::OpenSecondary(config, &DatabaseOf(*primary), {}, &secondary).ok());
   std::unique_ptr<DualWriteStore> store;
   BOOST_REQUIRE(
       DualWriteStore::Open(std::move(primary), std::move(secondary), config, nullptr, &store).ok());
@@ -232,11 +234,11 @@ BOOST_AUTO_TEST_CASE(cleanup_refused_until_off_and_clean_sweep_after_switch) {
   config.enabled = true;
   {
     BOOST_REQUIRE(RocksDbStore::Open(dir.Sub("primary"), {}, &primary).ok());
-    Status s = DualWriteStore::Cleanup(&primary->database(), config);
+    Status s = DualWriteStore::Cleanup(&DatabaseOf(*primary), config);
     BOOST_CHECK(s.IsInvalidArgument());
     BOOST_CHECK(s.message().find("dual-write is on") != std::string::npos);
     config.enabled = false;
-    s = DualWriteStore::Cleanup(&primary->database(), config);
+    s = DualWriteStore::Cleanup(&DatabaseOf(*primary), config);
     BOOST_CHECK(s.message().find("no full sweep") != std::string::npos);
     primary.reset();
   }
@@ -255,7 +257,7 @@ BOOST_AUTO_TEST_CASE(cleanup_refused_until_off_and_clean_sweep_after_switch) {
   config.enabled = false;
   {
     BOOST_REQUIRE(RocksDbStore::Open(dir.Sub("primary"), {}, &primary).ok());
-    Status s = DualWriteStore::Cleanup(&primary->database(), config);
+    Status s = DualWriteStore::Cleanup(&DatabaseOf(*primary), config);
     BOOST_CHECK(s.message().find("before the last switch") != std::string::npos);
     primary.reset();
   }
@@ -266,10 +268,10 @@ BOOST_AUTO_TEST_CASE(cleanup_refused_until_off_and_clean_sweep_after_switch) {
     BOOST_CHECK(report.clean());
   }
   BOOST_REQUIRE(RocksDbStore::Open(dir.Sub("primary"), {}, &primary).ok());
-  Status s = DualWriteStore::Cleanup(&primary->database(), config);
+  Status s = DualWriteStore::Cleanup(&DatabaseOf(*primary), config);
   BOOST_CHECK_MESSAGE(s.ok(), s.ToString());
-  BOOST_CHECK(!primary->database().HasColumnFamily(kimera::kLegacyGeoidsColumnFamily));
-  BOOST_CHECK(!primary->database().HasColumnFamily(kimera::kAuditColumnFamily));
+  BOOST_CHECK(!DatabaseOf(*primary).HasColumnFamily(kimera::kLegacyGeoidsColumnFamily));
+  BOOST_CHECK(!DatabaseOf(*primary).HasColumnFamily(kimera::kAuditColumnFamily));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

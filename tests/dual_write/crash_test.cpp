@@ -9,6 +9,7 @@
 
 #include "dual_write_test_support.h"
 #include "kimera/dual_write_store.h"
+#include "rocksdb_database.h"
 
 using kimera::DualWriteConfig;
 using kimera::DualWriteStore;
@@ -27,7 +28,7 @@ std::unique_ptr<DualWriteStore> Open(const TempDir& dir, DualWriteConfig config,
   std::unique_ptr<RocksDbStore> primary;
   if (!RocksDbStore::Open(dir.Sub("primary"), {}, &primary).ok()) return nullptr;
   std::unique_ptr<kimera::SecondaryStore> real;
-  if (!kimera::OpenSecondary(config, &primary->database(), {}, &real).ok()) return nullptr;
+  if (!kimera::OpenSecondary(config, &DatabaseOf(*primary), {}, &real).ok()) return nullptr;
   std::unique_ptr<DualWriteStore> store;
   auto faulty = std::make_unique<FaultySecondary>(std::move(real), std::move(faults));
   if (!DualWriteStore::Open(std::move(primary), std::move(faulty), config, nullptr, &store).ok()) {

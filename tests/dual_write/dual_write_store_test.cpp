@@ -12,7 +12,8 @@
 
 #include "../test_time_scale.h"
 #include "dual_write_test_support.h"
-#include "kimera/legacy_format.h"
+#include "legacy_format.h"
+#include "rocksdb_database.h"
 
 using kimera::DualWriteConfig;
 using kimera::DualWriteMode;
@@ -44,7 +45,7 @@ struct Harness {
       config.secondary_format = format;
     }
     std::unique_ptr<kimera::SecondaryStore> real;
-    BOOST_REQUIRE(kimera::OpenSecondary(config, &primary->database(), options, &real).ok());
+    BOOST_REQUIRE(kimera::OpenSecondary(config, &DatabaseOf(*primary), options, &real).ok());
     auto faulty = std::make_unique<FaultySecondary>(std::move(real), faults);
     Status s =
         DualWriteStore::Open(std::move(primary), std::move(faulty), config, &registry, &store);
@@ -72,9 +73,9 @@ struct Harness {
 // Ids waiting in the intent journal of `store`'s primary.
 std::uint64_t JournalEntries(DualWriteStore& store) {
   rocksdb::ColumnFamilyHandle* cf = nullptr;
-  BOOST_REQUIRE(store.primary().database().ColumnFamily(kimera::kJournalColumnFamily, &cf).ok());
+  BOOST_REQUIRE(DatabaseOf(store.primary()).ColumnFamily(kimera::kJournalColumnFamily, &cf).ok());
   std::unique_ptr<rocksdb::Iterator> it(
-      store.primary().database().db()->NewIterator(rocksdb::ReadOptions(), cf));
+      DatabaseOf(store.primary()).db()->NewIterator(rocksdb::ReadOptions(), cf));
   std::uint64_t n = 0;
   for (it->SeekToFirst(); it->Valid(); it->Next()) ++n;
   BOOST_REQUIRE(it->status().ok());
@@ -283,7 +284,7 @@ BOOST_AUTO_TEST_CASE(marked_secondary_writes_are_replayed_at_open) {
         std::unique_ptr<RocksDbStore> primary;
         BOOST_REQUIRE(RocksDbStore::Open(dir.Sub("primary"), {}, &primary).ok());
         std::unique_ptr<kimera::SecondaryStore> secondary;
-        BOOST_REQUIRE(kimera::OpenSecondary(config, &primary->database(), {}, &secondary).ok());
+        BOOST_REQUIRE(kimera::OpenSecondary(config, &DatabaseOf(*primary), {}, &secondary).ok());
         BOOST_REQUIRE(secondary->Put(Geoid("g1", "ghost")).ok());
         BOOST_REQUIRE(secondary->Put(Geoid("g9", "ghost")).ok());
         std::vector<std::string> marked;

@@ -1,4 +1,4 @@
-#include "kimera/legacy_format.h"
+#include "legacy_format.h"
 
 #include <boost/test/unit_test.hpp>
 #include <cmath>

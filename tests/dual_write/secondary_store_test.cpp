@@ -12,8 +12,8 @@
 #include <vector>
 
 #include "dual_write_test_support.h"
-#include "kimera/legacy_format.h"
 #include "kimera/rocksdb_store.h"
+#include "legacy_format.h"
 
 using kimera::DualWriteConfig;
 using kimera::Identity;

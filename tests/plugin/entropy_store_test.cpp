@@ -11,8 +11,8 @@
 #include <vector>
 
 #include "kimera/entropy_index.h"
-#include "kimera/rocksdb_database.h"
 #include "plugin_test_support.h"
+#include "rocksdb_database.h"
 
 namespace kimera {
 namespace {
@@ -70,8 +70,8 @@ void RemoveBehindIndex(EntropyStore& store, const std::string& id) {
   if (store.index_in_record_database()) {
     auto& rocks = dynamic_cast<RocksDbStore&>(*store.target());
     rocksdb::ColumnFamilyHandle* records = nullptr;
-    BOOST_REQUIRE(rocks.database().ColumnFamily(kIdentitiesColumnFamily, &records).ok());
-    BOOST_REQUIRE(rocks.database().db()->Delete(rocksdb::WriteOptions(), records, id).ok());
+    BOOST_REQUIRE(DatabaseOf(rocks).ColumnFamily(kIdentitiesColumnFamily, &records).ok());
+    BOOST_REQUIRE(DatabaseOf(rocks).db()->Delete(rocksdb::WriteOptions(), records, id).ok());
   } else {
     BOOST_REQUIRE(store.target()->Remove(id).ok());
   }
@@ -257,7 +257,7 @@ BOOST_AUTO_TEST_CASE(wrapping_existing_records_builds_index_at_open) {
         for (int i = 0; i < 1'500; ++i) {
           BOOST_REQUIRE(rocks->Store(test::RandomIdentity(test::Numbered("pre", i), rng)).ok());
         }
-        BOOST_REQUIRE(!rocks->database().HasColumnFamily(kEntropyIndexColumnFamily));
+        BOOST_REQUIRE(!DatabaseOf(*rocks).HasColumnFamily(kEntropyIndexColumnFamily));
       }
       auto store = test::OpenPlaced(
           dir, separate ? IndexPlacement::kSeparateOverRocks : IndexPlacement::kRecordDatabase);

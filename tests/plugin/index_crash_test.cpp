@@ -16,8 +16,8 @@
 #include <thread>
 
 #include "kimera/entropy_index.h"
-#include "kimera/rocksdb_database.h"
 #include "plugin_test_support.h"
+#include "rocksdb_database.h"
 
 namespace kimera {
 namespace {

@@ -19,7 +19,7 @@
 #include <thread>
 #include <vector>
 
-#include "kimera/plugin_metrics.h"
+#include "plugin_metrics.h"
 #include "plugin_test_support.h"
 
 namespace kimera {

@@ -1,6 +1,6 @@
 // The plugin's metrics as /metrics shows them: histogram accuracy, exact
 // population percentiles, bounded label values and the detailed mode.
-#include "kimera/plugin_metrics.h"
+#include "plugin_metrics.h"
 
 #include <algorithm>
 #include <boost/test/unit_test.hpp>

@@ -30,9 +30,8 @@
 #include "kimera/entropy_store.h"
 #include "kimera/identity.h"
 #include "kimera/memory_store.h"
-#include "kimera/plugin_metrics.h"
-#include "kimera/rocksdb_database.h"
 #include "kimera/rocksdb_store.h"
+#include "rocksdb_database.h"
 
 namespace kimera::test {
 

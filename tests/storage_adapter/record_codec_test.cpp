@@ -1,4 +1,4 @@
-#include "kimera/record_codec.h"
+#include "record_codec.h"
 
 #include <xxhash.h>
 

@@ -1,4 +1,4 @@
-#include "kimera/rocksdb_database.h"
+#include "rocksdb_database.h"
 
 #include <sys/wait.h>
 #include <unistd.h>

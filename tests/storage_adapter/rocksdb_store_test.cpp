@@ -17,8 +17,8 @@
 #include <thread>
 #include <vector>
 
-#include "kimera/record_codec.h"
-#include "kimera/rocksdb_database.h"
+#include "record_codec.h"
+#include "rocksdb_database.h"
 
 namespace kimera {
 namespace {
@@ -144,7 +144,7 @@ class MirrorExtension : public WriteParticipant {
 std::optional<std::string> ReadExtra(RocksDbStore& store, rocksdb::ColumnFamilyHandle* cf,
                                      const std::string& key) {
   std::string value;
-  const rocksdb::Status s = store.database().db()->Get(rocksdb::ReadOptions(), cf, key, &value);
+  const rocksdb::Status s = DatabaseOf(store).db()->Get(rocksdb::ReadOptions(), cf, key, &value);
   if (s.IsNotFound()) return std::nullopt;
   BOOST_REQUIRE_MESSAGE(s.ok(), s.ToString());
   return value;
@@ -165,9 +165,9 @@ BOOST_AUTO_TEST_CASE(reopen_keeps_everything) {
     BOOST_REQUIRE(store->Store(Scar("scar", 3, 0.5)).ok());
     BOOST_REQUIRE(store->Fetch("scar", &before).ok());
     rocksdb::ColumnFamilyHandle* counters = nullptr;
-    BOOST_REQUIRE(store->database().ColumnFamily("counters", &counters).ok());
+    BOOST_REQUIRE(DatabaseOf(*store).ColumnFamily("counters", &counters).ok());
     BOOST_REQUIRE(
-        store->database()
+        DatabaseOf(*store)
             .db()
             ->Merge(rocksdb::WriteOptions(), counters, "n", RocksDbDatabase::EncodeCounter(7))
             .ok());
@@ -178,11 +178,11 @@ BOOST_AUTO_TEST_CASE(reopen_keeps_everything) {
   Identity after;
   BOOST_REQUIRE(store->Fetch("scar", &after).ok());
   BOOST_TEST((after == before));
-  BOOST_TEST(store->database().HasColumnFamily("counters"));
+  BOOST_TEST(DatabaseOf(*store).HasColumnFamily("counters"));
   rocksdb::ColumnFamilyHandle* counters = nullptr;
-  BOOST_REQUIRE(store->database().ColumnFamily("counters", &counters).ok());
+  BOOST_REQUIRE(DatabaseOf(*store).ColumnFamily("counters", &counters).ok());
   std::string value;
-  BOOST_REQUIRE(store->database().db()->Get(rocksdb::ReadOptions(), counters, "n", &value).ok());
+  BOOST_REQUIRE(DatabaseOf(*store).db()->Get(rocksdb::ReadOptions(), counters, "n", &value).ok());
   BOOST_TEST(RocksDbDatabase::DecodeCounter(value) == 7);
 }
 
@@ -190,7 +190,7 @@ BOOST_AUTO_TEST_CASE(extension_writes_commit_with_the_record) {
   TempDir dir;
   ManualClock clock;
   auto store = OpenStore(dir, clock);
-  MirrorExtension mirror(store->database());
+  MirrorExtension mirror(DatabaseOf(*store));
   store->AddParticipant(&mirror);
 
   *clock.now = 10;
@@ -225,7 +225,7 @@ BOOST_AUTO_TEST_CASE(extension_writes_commit_with_the_record) {
 BOOST_AUTO_TEST_CASE(extension_error_aborts_the_whole_write) {
   TempDir dir;
   auto store = OpenStore(dir);
-  MirrorExtension mirror(store->database());
+  MirrorExtension mirror(DatabaseOf(*store));
   store->AddParticipant(&mirror);
   BOOST_REQUIRE(store->Store(Geoid("kept", {1})).ok());
   mirror.fail = true;
@@ -294,7 +294,7 @@ BOOST_AUTO_TEST_CASE(a_write_context_reaches_only_its_own_participant) {
 BOOST_AUTO_TEST_CASE(a_removed_participant_joins_no_further_write) {
   TempDir dir;
   auto store = OpenStore(dir);
-  MirrorExtension mirror(store->database());
+  MirrorExtension mirror(DatabaseOf(*store));
   ContextReader reader;
   store->AddParticipant(&mirror);
   store->AddParticipant(&reader);
@@ -355,9 +355,9 @@ BOOST_AUTO_TEST_CASE(batched_reads_name_the_id_of_an_undecodable_record) {
   auto store = OpenStore(dir);
   BOOST_REQUIRE(store->Store(Geoid("good", {1})).ok());
   rocksdb::ColumnFamilyHandle* records = nullptr;
-  BOOST_REQUIRE(store->database().ColumnFamily(kIdentitiesColumnFamily, &records).ok());
+  BOOST_REQUIRE(DatabaseOf(*store).ColumnFamily(kIdentitiesColumnFamily, &records).ok());
   BOOST_REQUIRE(
-      store->database().db()->Put(rocksdb::WriteOptions(), records, "bad", "not a record").ok());
+      DatabaseOf(*store).db()->Put(rocksdb::WriteOptions(), records, "bad", "not a record").ok());
   std::vector<std::optional<Identity>> found;
   Status s = store->ReadMany({"good", "bad"}, nullptr, &found);
   BOOST_TEST(s.IsCorruption(), s.ToString());
@@ -445,7 +445,7 @@ BOOST_AUTO_TEST_CASE(restore_writes_timestamps_as_given) {
 BOOST_AUTO_TEST_CASE(counters_add_with_merge) {
   TempDir dir;
   auto store = OpenStore(dir);
-  RocksDbDatabase& database = store->database();
+  RocksDbDatabase& database = DatabaseOf(*store);
   rocksdb::ColumnFamilyHandle* cf = nullptr;
   BOOST_REQUIRE(database.ColumnFamily("counters", &cf).ok());
   auto merge = [&](std::int64_t delta) {
@@ -482,7 +482,7 @@ BOOST_AUTO_TEST_CASE(counters_add_with_merge) {
 BOOST_AUTO_TEST_CASE(drop_column_family_keeps_old_handles_valid) {
   TempDir dir;
   auto store = OpenStore(dir);
-  RocksDbDatabase& database = store->database();
+  RocksDbDatabase& database = DatabaseOf(*store);
   rocksdb::ColumnFamilyHandle* cf = nullptr;
   BOOST_REQUIRE(database.ColumnFamily("scratch", &cf).ok());
   BOOST_REQUIRE(database.db()->Put(rocksdb::WriteOptions(), cf, "k", "v").ok());

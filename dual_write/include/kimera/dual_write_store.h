@@ -50,10 +50,8 @@
 #include <unordered_map>
 #include <vector>
 
-#include "kimera/audit_log.h"
 #include "kimera/consistency.h"
 #include "kimera/dual_write_config.h"
-#include "kimera/dual_write_metrics.h"
 #include "kimera/dual_write_types.h"
 #include "kimera/rocksdb_store.h"
 #include "kimera/secondary_store.h"
@@ -64,6 +62,11 @@ class Registry;
 }
 
 namespace kimera {
+
+class AuditLog;
+class DualWriteMetrics;
+enum class DualWriteOp : std::uint8_t;  // dual_write_metrics.h
+class RocksDbDatabase;
 
 inline constexpr const char* kJournalColumnFamily = "dual_write_journal";
 inline constexpr const char* kRepairQueueColumnFamily = "dual_write_repair_queue";
@@ -127,7 +130,6 @@ class DualWriteStore : public StoreWrapper, private WriteParticipant {
   RocksDbStore& primary() const { return *primary_; }
   SecondaryStore& secondary() const { return *secondary_; }
   const DualWriteConfig& config() const { return config_; }
-  AuditLog& audit() const { return *audit_; }
   prometheus::Registry& registry() const { return *registry_; }
 
   // Drops the legacy column families and the audit log of `database`, only

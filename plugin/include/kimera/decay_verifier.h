@@ -68,7 +68,6 @@
 #include <string>
 #include <vector>
 
-#include "kimera/decay_ledger.h"
 #include "kimera/entropy_store.h"
 #include "kimera/rocksdb_store.h"
 #include "kimera/status.h"
@@ -81,6 +80,8 @@ class Family;
 }  // namespace prometheus
 
 namespace kimera {
+
+class DecayLedger;
 
 enum class DecayCheck : std::uint8_t {
   kFormula,

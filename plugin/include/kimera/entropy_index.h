@@ -34,8 +34,8 @@
 
 #include "kimera/identity.h"
 #include "kimera/index_entry.h"
-#include "kimera/rocksdb_database.h"
 #include "kimera/status.h"
+#include "rocksdb_database.h"
 
 namespace kimera {
 

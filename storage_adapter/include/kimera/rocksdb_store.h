@@ -185,11 +185,6 @@ class RocksDbStore : public IdentityStore {
   // participants. For repair and rollback paths that must restore a record.
   Status Restore(const Identity& identity, WriteContext* context = nullptr);
 
-  // The database itself (kimera/rocksdb_database.h, not installed), for the
-  // stack's components that keep column families of their own next to the
-  // records (index, dual-write journal, legacy tables). Records are read
-  // through this class's calls, never from the database directly.
-  RocksDbDatabase& database() const { return *database_; }
   const Clock& clock() const { return clock_; }
 
  private:
@@ -205,6 +200,9 @@ class RocksDbStore : public IdentityStore {
   // The end of a RecordWrite: the batch itself.
   Status Commit(const RecordWrite& write);
   friend class RecordWrite;
+  // The stack's components that keep column families of their own next to
+  // the records reach the database through rocksdb_database.h (internal to the project).
+  friend RocksDbDatabase& DatabaseOf(const RocksDbStore& store);
 
   std::unique_ptr<RocksDbDatabase> database_;
   rocksdb::ColumnFamilyHandle* identities_;

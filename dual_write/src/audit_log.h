@@ -23,8 +23,8 @@
 
 #include "kimera/dual_write_types.h"
 #include "kimera/identity.h"
-#include "kimera/rocksdb_database.h"
 #include "kimera/status.h"
+#include "rocksdb_database.h"
 
 namespace kimera {
 

@@ -27,8 +27,8 @@
 #include <vector>
 
 #include "kimera/identity.h"
-#include "kimera/rocksdb_database.h"
 #include "kimera/status.h"
+#include "rocksdb_database.h"
 
 namespace kimera {
 

@@ -122,6 +122,14 @@ class RocksDbDatabase {
   std::chrono::steady_clock::time_point checked_at_{};
 };
 
+class RocksDbStore;
+
+// The database under `store`, for the stack's components that keep column
+// families of their own next to the records (index, decay ledger, dual-write
+// journal and legacy tables). Records are read through RocksDbStore's own
+// calls, never from the database directly. Valid while `store` is open.
+RocksDbDatabase& DatabaseOf(const RocksDbStore& store);
+
 }  // namespace kimera
 
 #endif  // KIMERA_ROCKSDB_DATABASE_H_
