@@ -61,7 +61,9 @@ std::vector<double> Intensities(const Identity& identity) {
   for (const auto& term : *terms) {
     if (!term.is_object()) continue;
     const auto x = term.find("intensity");
-    if (x != term.end() && x->is_number()) out.push_back(x->get<double>());
+    if (x == term.end()) continue;
+    if (x->is_boolean()) out.push_back(x->get<bool>() ? 1.0 : 0.0);  // As ScaleWeights.
+    if (x->is_number()) out.push_back(x->get<double>());
   }
   return out;
 }

@@ -64,10 +64,19 @@ void Prepend(std::string_view separator, std::string_view segment, std::string* 
   *path = std::move(result);
 }
 
-bool IsCountedIntensity(const nlohmann::json& value) {
-  // nlohmann keeps booleans apart from numbers, as the reference's
-  // isinstance(x, bool) exclusion requires.
-  return value.is_number();
+// What a term adds to the sum: its intensity when it counts, else 0. The
+// reference keeps isinstance(x, (int, float)) and x > 0, and Python's True is
+// the int 1, so true counts as 1.0 and false (0) is dropped. nlohmann keeps
+// booleans apart from numbers (get<double>() on one throws), hence the
+// explicit case. A NaN fails x > 0, as in Python.
+double CountedIntensity(const nlohmann::json& term) {
+  if (!term.is_object()) return 0.0;
+  const auto it = term.find("intensity");
+  if (it == term.end()) return 0.0;
+  if (it->is_boolean()) return it->get<bool>() ? 1.0 : 0.0;
+  if (!it->is_number()) return 0.0;
+  const double x = it->get<double>();
+  return x > 0 ? x : 0.0;
 }
 
 // Sums in list order on purpose: the reference adds left to right, and the
@@ -76,10 +85,7 @@ double TermsEntropy(const nlohmann::json& terms) {
   double total = 0.0;
   bool any = false;
   for (const auto& term : terms) {
-    if (!term.is_object()) continue;
-    const auto it = term.find("intensity");
-    if (it == term.end() || !IsCountedIntensity(*it)) continue;
-    const double x = it->get<double>();
+    const double x = CountedIntensity(term);
     if (x > 0) {
       total += x;
       any = true;
@@ -88,10 +94,7 @@ double TermsEntropy(const nlohmann::json& terms) {
   if (!any) return 0.0;
   double sum = 0.0;
   for (const auto& term : terms) {
-    if (!term.is_object()) continue;
-    const auto it = term.find("intensity");
-    if (it == term.end() || !IsCountedIntensity(*it)) continue;
-    const double x = it->get<double>();
+    const double x = CountedIntensity(term);
     if (!(x > 0)) continue;
     const double p = x / total;
     // p underflows to 0 only for absurd ranges of intensities; its limit
@@ -179,6 +182,9 @@ class MetaChecker {
     return true;
   }
 
+  // Only a non-finite number is refused. Any other value (a boolean, a
+  // string, null, ...) is accepted, as the reference accepts it, and the
+  // entropy skips what does not count.
   Status CheckTerms() {
     const auto terms = identity_.meta.find("terms");
     if (terms == identity_.meta.end() || !terms->is_array()) return Status::OK();
@@ -355,8 +361,14 @@ void ScaleWeights(Identity* identity, double factor) {
   for (auto& term : *terms) {
     if (!term.is_object()) continue;
     const auto it = term.find("intensity");
-    if (it == term.end() || !it->is_number()) continue;
-    *it = it->get<double>() * factor;
+    if (it == term.end()) continue;
+    // The reference multiplies in Python, where True * f is f and False * f
+    // is 0.0: a boolean intensity becomes a number on its first decay.
+    if (it->is_boolean()) {
+      *it = (it->get<bool>() ? 1.0 : 0.0) * factor;
+    } else if (it->is_number()) {
+      *it = it->get<double>() * factor;
+    }
   }
 }
 

@@ -105,12 +105,48 @@ BOOST_AUTO_TEST_CASE(scar_with_one_relation_gives_zero_and_ignores_terms) {
   BOOST_TEST(Entropy(identity) == 0.0);
 }
 
-BOOST_AUTO_TEST_CASE(zero_negative_missing_and_boolean_intensities_are_ignored) {
+BOOST_AUTO_TEST_CASE(zero_negative_missing_and_non_numeric_intensities_are_ignored) {
   const Identity identity = WithTerms(Json::parse(R"([
       {"intensity": 1}, {"intensity": 1},
-      {"intensity": 0}, {"intensity": -3.5}, {"term": "none"},
-      {"intensity": true}, {"intensity": false}, {"intensity": "2"}, {"intensity": null}])"));
+      {"intensity": 0}, {"intensity": -3.5}, {"term": "none"}, {"intensity": false},
+      {"intensity": "2"}, {"intensity": null}, {"intensity": [2]}, {"intensity": {"x": 2}}])"));
   BOOST_TEST(Near(Entropy(identity), 1.0));
+}
+
+// The reference keeps isinstance(x, (int, float)) and x > 0; in Python True
+// is the int 1.
+BOOST_AUTO_TEST_CASE(true_intensity_counts_as_one) {
+  BOOST_TEST(Entropy(WithTerms(Json::parse(R"([{"intensity": true}, {"intensity": true}])"))) ==
+             1.0);
+  BOOST_TEST(Near(Entropy(WithTerms(Json::parse(
+                      R"([{"intensity": true}, {"intensity": true}, {"intensity": 2}])"))),
+                  1.5));
+}
+
+BOOST_AUTO_TEST_CASE(false_intensity_is_dropped) {
+  const Identity identity = WithTerms(Json::parse(
+      R"([{"intensity": true}, {"intensity": false}, {"intensity": 1}, {"intensity": false}])"));
+  BOOST_TEST(Entropy(identity) == 1.0);
+}
+
+BOOST_AUTO_TEST_CASE(mixed_true_false_and_numbers) {
+  const Identity identity = WithTerms(Json::parse(R"([
+      {"intensity": 3}, {"intensity": false}, {"intensity": true}, {"intensity": "1"},
+      {"intensity": 0}, {"intensity": null}])"));
+  BOOST_TEST(Near(Entropy(identity), -(0.75 * std::log2(0.75) + 0.25 * std::log2(0.25))));
+}
+
+BOOST_AUTO_TEST_CASE(one_true_among_zero_numbers_gives_zero_and_ignores_tags) {
+  Identity identity = WithTerms(Json::parse(
+      R"([{"intensity": 0}, {"intensity": true}, {"intensity": 0.0}, {"intensity": -1}])"));
+  identity.tags = {"a", "b"};
+  BOOST_TEST(Entropy(identity) == 0.0);
+}
+
+BOOST_AUTO_TEST_CASE(accepts_boolean_intensities) {
+  const Identity identity =
+      WithTerms(Json::parse(R"([{"intensity": true}, {"intensity": false}])"));
+  BOOST_TEST(Validate(identity).ok(), Validate(identity).ToString());
 }
 
 BOOST_AUTO_TEST_CASE(non_object_terms_are_ignored) {
@@ -126,7 +162,7 @@ BOOST_AUTO_TEST_CASE(empty_terms_list_ignores_tags) {
 }
 
 BOOST_AUTO_TEST_CASE(terms_without_a_positive_intensity_ignore_tags) {
-  Identity identity = WithTerms(Json::parse(R"([{"intensity": 0}, {"intensity": true}])"));
+  Identity identity = WithTerms(Json::parse(R"([{"intensity": 0}, {"intensity": false}])"));
   identity.tags = {"a", "b"};
   BOOST_TEST(Entropy(identity) == 0.0);
 }
@@ -356,17 +392,23 @@ BOOST_AUTO_TEST_CASE(display_id_escapes_and_truncates) {
 }
 
 BOOST_AUTO_TEST_CASE(scale_weights_scales_weight_and_numeric_intensities) {
-  Identity identity = WithTerms(
-      Json::parse(R"([{"intensity": 2}, {"intensity": 1.5}, {"intensity": true}, "x", {}])"));
+  Identity identity = WithTerms(Json::parse(
+      R"([{"intensity": 2}, {"intensity": 1.5}, {"intensity": true}, "x", {}, {"intensity": false},
+          {"intensity": "3"}])"));
   identity.weight = 4.0;
   ScaleWeights(&identity, 0.5);
   BOOST_TEST(identity.weight == 2.0);
   const Json& terms = identity.meta["terms"];
   BOOST_TEST(terms[0]["intensity"].get<double>() == 1.0);
   BOOST_TEST(terms[1]["intensity"].get<double>() == 0.75);
-  BOOST_TEST(terms[2]["intensity"] == Json(true));
+  // Python's True * 0.5 and False * 0.5.
+  BOOST_TEST(terms[2]["intensity"].is_number_float());
+  BOOST_TEST(terms[2]["intensity"].get<double>() == 0.5);
   BOOST_TEST(terms[3] == Json("x"));
   BOOST_TEST(terms[4] == Json::object());
+  BOOST_TEST(terms[5]["intensity"].is_number_float());
+  BOOST_TEST(terms[5]["intensity"].get<double>() == 0.0);
+  BOOST_TEST(terms[6]["intensity"] == Json("3"));
 }
 
 BOOST_AUTO_TEST_CASE(scaling_equal_terms_keeps_entropy) {

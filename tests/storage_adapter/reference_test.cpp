@@ -127,6 +127,55 @@ BOOST_AUTO_TEST_CASE(exported_lines_with_computed_fields_import_unchanged) {
   }
 }
 
+// Boolean intensities, which the sample does not hold. The reference keeps a
+// term when isinstance(x, (int, float)) and x > 0, and Python's True is the
+// int 1. Expected values were computed by that rule in Python (sum in list
+// order, -sum p * log2 p) and printed with repr().
+BOOST_AUTO_TEST_CASE(boolean_intensities_match_the_reference) {
+  struct Case {
+    const char* note;
+    const char* terms;
+    double entropy;
+    double effective_tau;
+  };
+  const Case cases[] = {
+      {"only true, twice", R"([{"intensity": true}, {"intensity": true}])", 1.0, 1330560.0},
+      {"only booleans",
+       R"([{"intensity": true}, {"intensity": false}, {"intensity": true}, {"intensity": true},
+           {"intensity": false}])",
+       1.584962500721156, 1401317.0640872312},
+      {"only false, tags present", R"([{"intensity": false}, {"intensity": false}])", 0.0,
+       1209600.0},
+      {"mixed true, false and numbers",
+       R"([{"intensity": true}, {"intensity": 3}, {"intensity": false}, {"intensity": 0.5},
+           {"intensity": "2"}, {"intensity": null}])",
+       1.224394445405986, 1357702.752116308},
+      {"true with zero numbers",
+       R"([{"intensity": 0}, {"intensity": true}, {"intensity": 0.0}, {"intensity": -2},
+           {"intensity": false}])",
+       0.0, 1209600.0},
+      {"two true with zero numbers",
+       R"([{"intensity": true}, {"intensity": 0}, {"intensity": true}, {"intensity": 0.0}])", 1.0,
+       1330560.0},
+  };
+  for (const Case& c : cases) {
+    Json input = {{"id", "bool_terms"},
+                  {"identity_type", "geoid"},
+                  {"tags", {"a", "b"}},
+                  {"meta", {{"terms", Json::parse(c.terms)}}}};
+    Identity identity;
+    const Status s = IdentityFromJson(input, &identity);
+    BOOST_TEST_CONTEXT(c.note) {
+      BOOST_REQUIRE_MESSAGE(s.ok(), s.ToString());
+      const double h = Entropy(identity);
+      BOOST_TEST(RelativeError(h, c.entropy) <= kTolerance, "H=" << h << " expected " << c.entropy);
+      BOOST_TEST(RelativeError(EffectiveTau(h), c.effective_tau) <= kTolerance);
+      // Booleans stay booleans on the way out.
+      BOOST_TEST(IdentityToJson(identity)["meta"]["terms"] == input["meta"]["terms"]);
+    }
+  }
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 }  // namespace kimera

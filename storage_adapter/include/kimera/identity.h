@@ -6,7 +6,9 @@
 //
 //   scar:   n = |related_ids|; H = log2(n) * weight when n >= 2, else 0.
 //   other:  meta.terms a list -> keep objects whose "intensity" is a number
-//           (not a JSON boolean) and > 0; p_i = x_i / sum x; H = -sum p_i log2 p_i
+//           or a boolean and > 0 (as in Python, where True is the int 1: true
+//           counts as 1.0, false is dropped; strings, null, lists and objects
+//           never count); p_i = x_i / sum x; H = -sum p_i log2 p_i
 //           (0 when none kept; an empty list does not fall back to tags);
 //           else tags non-empty -> H = log2(n) when n > 1, else 0; else 0.
 //   tau_eff = base_tau * (1 + k * H)
@@ -82,9 +84,11 @@ double DecayFactor(double age_seconds, double tau_eff);
 
 // Checks every rule of the model: id non-empty and at most 512 bytes,
 // weight finite and >= 0 (a scar's at most kMaxScarWeight), updated_at not
-// before created_at when both are set, term intensities finite, every string valid
-// UTF-8, meta an object no deeper than kMaxMetaDepth. The error names the
-// field and the id. Does not check the encoded size (see EncodeRecord).
+// before created_at when both are set, numeric term intensities finite (other
+// intensity values, booleans included, are accepted as the reference accepts
+// them), every string valid UTF-8, meta an object no deeper than
+// kMaxMetaDepth. The error names the field and the id. Does not check the
+// encoded size (see EncodeRecord).
 Status Validate(const Identity& identity);
 
 // True when `s` is well-formed UTF-8.
@@ -95,8 +99,10 @@ bool IsValidUtf8(std::string_view s);
 // in "...". Safe to put in a log line whatever the bytes.
 std::string DisplayId(std::string_view id);
 
-// Multiplies weight and every numeric term intensity by `factor` in place
-// (the decay operation's arithmetic). Booleans and non-numbers are left alone.
+// Multiplies weight and every numeric or boolean term intensity by `factor`
+// in place (the decay operation's arithmetic). As in Python, a boolean counts
+// as 1 or 0 and becomes a number: true -> factor, false -> 0.0. Other values
+// are left alone.
 void ScaleWeights(Identity* identity, double factor);
 
 }  // namespace kimera
