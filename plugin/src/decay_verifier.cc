@@ -62,8 +62,7 @@ std::vector<double> Intensities(const Identity& identity) {
     if (!term.is_object()) continue;
     const auto x = term.find("intensity");
     if (x == term.end()) continue;
-    if (x->is_boolean()) out.push_back(x->get<bool>() ? 1.0 : 0.0);  // As ScaleWeights.
-    if (x->is_number()) out.push_back(x->get<double>());
+    if (const std::optional<double> value = IntensityValue(*x)) out.push_back(*value);
   }
   return out;
 }

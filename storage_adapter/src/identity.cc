@@ -66,17 +66,14 @@ void Prepend(std::string_view separator, std::string_view segment, std::string* 
 
 // What a term adds to the sum: its intensity when it counts, else 0. The
 // reference keeps isinstance(x, (int, float)) and x > 0, and Python's True is
-// the int 1, so true counts as 1.0 and false (0) is dropped. nlohmann keeps
-// booleans apart from numbers (get<double>() on one throws), hence the
-// explicit case. A NaN fails x > 0, as in Python.
+// the int 1, so true counts as 1.0 and false (0) is dropped. A NaN fails
+// x > 0, as in Python.
 double CountedIntensity(const nlohmann::json& term) {
   if (!term.is_object()) return 0.0;
   const auto it = term.find("intensity");
   if (it == term.end()) return 0.0;
-  if (it->is_boolean()) return it->get<bool>() ? 1.0 : 0.0;
-  if (!it->is_number()) return 0.0;
-  const double x = it->get<double>();
-  return x > 0 ? x : 0.0;
+  const std::optional<double> x = IntensityValue(*it);
+  return x && *x > 0 ? *x : 0.0;
 }
 
 // Sums in list order on purpose: the reference adds left to right, and the
@@ -353,6 +350,13 @@ std::string DisplayId(std::string_view id) {
   return out;
 }
 
+std::optional<double> IntensityValue(const nlohmann::json& intensity) {
+  // nlohmann keeps booleans apart from numbers (get<double>() on one throws).
+  if (intensity.is_boolean()) return intensity.get<bool>() ? 1.0 : 0.0;
+  if (intensity.is_number()) return intensity.get<double>();
+  return std::nullopt;
+}
+
 void ScaleWeights(Identity* identity, double factor) {
   identity->weight *= factor;
   if (!identity->meta.is_object()) return;
@@ -364,11 +368,7 @@ void ScaleWeights(Identity* identity, double factor) {
     if (it == term.end()) continue;
     // The reference multiplies in Python, where True * f is f and False * f
     // is 0.0: a boolean intensity becomes a number on its first decay.
-    if (it->is_boolean()) {
-      *it = (it->get<bool>() ? 1.0 : 0.0) * factor;
-    } else if (it->is_number()) {
-      *it = it->get<double>() * factor;
-    }
+    if (const std::optional<double> x = IntensityValue(*it)) *it = *x * factor;
   }
 }
 

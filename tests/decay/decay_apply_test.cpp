@@ -151,6 +151,37 @@ BOOST_FIXTURE_TEST_CASE(a_restored_record_starts_a_new_chain, Fixture) {
   BOOST_TEST(report.ledger_checked == 1u);
 }
 
+// As the reference's Python arithmetic: True * f is f and False * f is 0.0,
+// so a boolean intensity decays as 1 or 0 and becomes a number; the entropy
+// (true counts as 1.0) and the verification agree with that.
+BOOST_FIXTURE_TEST_CASE(boolean_intensities_decay_as_one_and_zero, Fixture) {
+  const Micros t0 = clock();
+  Identity g = Geoid("b", {});
+  g.meta["terms"] = nlohmann::json::parse(
+      R"([{"intensity": true}, {"intensity": 3.0}, {"intensity": false}, {"intensity": "2"}])");
+  g.created_at = t0;
+  BOOST_REQUIRE(store->Store(g).ok());
+  BOOST_REQUIRE(store->Fetch("b", &g).ok());
+  const double tau = EffectiveTau(Entropy(g), store->config().entropy.decay);
+  const Micros t1 = t0 + static_cast<Micros>(3 * kDay * 1e6);
+  Apply(t1);
+  BOOST_TEST(last.applied == 1u);
+  Identity after;
+  BOOST_REQUIRE(store->Fetch("b", &after).ok());
+  const double factor = std::exp(-3 * kDay / tau);
+  const nlohmann::json& terms = after.meta["terms"];
+  BOOST_TEST(terms[0]["intensity"].is_number_float());
+  BOOST_TEST(Close(terms[0]["intensity"].get<double>(), factor));
+  BOOST_TEST(Close(terms[1]["intensity"].get<double>(), 3.0 * factor));
+  BOOST_TEST(terms[2]["intensity"].get<double>() == 0.0);
+  BOOST_TEST(terms[3]["intensity"] == "2");
+  BOOST_TEST(Close(Entropy(after), Entropy(g)));
+  DecayVerificationReport report;
+  BOOST_REQUIRE(verifier->Run(t1, &report).ok());
+  BOOST_REQUIRE_MESSAGE(report.ok(), FailuresOf(report));
+  BOOST_TEST(report.ledger_checked == 1u);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 }  // namespace

@@ -75,6 +75,10 @@ inline constexpr double kMaxScarWeight = 1e6;
 
 // Shannon entropy in bits, by the rules above.
 double Entropy(const Identity& identity);
+// A term intensity as the reference's arithmetic sees it: a number as is, a
+// boolean as 1.0 or 0.0 (Python's True and False); nullopt for any other
+// value (string, null, list, object), which neither counts nor decays.
+std::optional<double> IntensityValue(const nlohmann::json& intensity);
 // base_tau * (1 + k * H).
 double EffectiveTau(double entropy, const DecayParams& params = {});
 // exp(-age / tau_eff); 0 when tau_eff <= 0. Negative ages are passed through
