@@ -1,10 +1,15 @@
 // kimera dual-write stats [--json] [--recent N]: totals, successes, failures,
-//   success rate, counts on each side, repair backlog, recent operations.
+//   success rate, counts on each side (the secondary's per type, with the
+//   reference's legacy_geoids_count / legacy_scars_count / total_legacy_count
+//   / new_identities_count in the JSON), repair backlog, recent operations.
 // kimera dual-write verify [--until-clean] [--max-passes N] [--repair]: every id
 //   of both sides compared; each difference listed with its id, kind and
-//   fields; exit 1 when any difference is left.
+//   fields; exit 1 when any difference is left. Also prints the re-count of the
+//   secondary per type against its counters (drift does not change the exit
+//   code: no identity differs; --repair corrects it).
 // kimera dual-write repair: the secondary made equal to the primary for every
-//   difference and every queued repair; prints the count fixed.
+//   difference and every queued repair, its counters corrected; prints the
+//   count fixed.
 // kimera dual-write cleanup: drops the legacy column families and the audit
 //   log when dual-write is off and a clean full sweep followed the last
 //   switch; otherwise refuses with the reason (exit 1).
@@ -87,6 +92,13 @@ int RunStats(const GlobalOptions& global, const DualWriteOptions& options) {
                           {"success_rate", stats.success_rate},
                           {"primary_count", stats.primary_count},
                           {"secondary_count", stats.secondary_count},
+                          {"secondary_geoids", stats.secondary_geoids},
+                          {"secondary_scars", stats.secondary_scars},
+                          // The reference's get_dual_write_stats() names.
+                          {"new_identities_count", stats.primary_count},
+                          {"legacy_geoids_count", stats.secondary_geoids},
+                          {"legacy_scars_count", stats.secondary_scars},
+                          {"total_legacy_count", stats.secondary_count},
                           {"repair_backlog", stats.repair_backlog},
                           {"recent_operations", std::move(recent)}};
     std::printf("%s\n", out.dump(2, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
@@ -100,7 +112,8 @@ int RunStats(const GlobalOptions& global, const DualWriteOptions& options) {
     std::printf("failures:         %llu\n", U(stats.failures));
     std::printf("success rate:     %.2f %%\n", stats.success_rate * 100.0);
     std::printf("primary count:    %llu\n", U(stats.primary_count));
-    std::printf("secondary count:  %llu\n", U(stats.secondary_count));
+    std::printf("secondary count:  %llu (%llu geoids, %llu scars)\n", U(stats.secondary_count),
+                U(stats.secondary_geoids), U(stats.secondary_scars));
     std::printf("repair backlog:   %llu\n", U(stats.repair_backlog));
     std::printf("recent operations (newest first): %zu\n", stats.recent.size());
     for (const kimera::AuditEntry& e : stats.recent) {
@@ -127,6 +140,21 @@ void PrintDifferences(const kimera::SweepReport& report) {
   if (report.differences > report.listed.size()) {
     std::printf("... and %llu more differences\n", U(report.differences - report.listed.size()));
   }
+}
+
+// The re-count of the secondary's identities against the counters stats reads.
+void PrintCountCheck(const kimera::SweepReport& report) {
+  if (!report.counts_checked) return;
+  std::printf("secondary counts: %llu geoids, %llu scars", U(report.counted_geoids),
+              U(report.counted_scars));
+  if (report.geoids_count_drift == 0 && report.scars_count_drift == 0) {
+    std::printf(", counters exact\n");
+    return;
+  }
+  std::printf(", counters off by %+lld geoids, %+lld scars (%s)\n",
+              static_cast<long long>(report.geoids_count_drift),
+              static_cast<long long>(report.scars_count_drift),
+              report.counts_corrected ? "corrected" : "kimera dual-write repair corrects them");
 }
 
 // The primary's identity count: the sweep visits at least those.
@@ -167,6 +195,7 @@ int RunVerify(const GlobalOptions& global, const DualWriteOptions& options) {
     return kExitStorage;
   }
   PrintDifferences(report);
+  PrintCountCheck(report);
   const std::uint64_t left = report.differences - std::min(report.repaired, report.differences);
   std::printf(
       "visited: %llu, differences: %llu, repaired: %llu, left: %llu, passes: %llu, "
@@ -193,6 +222,7 @@ int RunRepair(const GlobalOptions& global) {
     return kExitStorage;
   }
   PrintDifferences(report);
+  PrintCountCheck(report);
   const std::uint64_t left = report.differences - std::min(report.repaired, report.differences);
   std::printf("fixed: %llu (%llu found by the sweep, %llu from the repair queue), left: %llu\n",
               U(report.repaired + from_queue), U(report.repaired), U(from_queue), U(left));

@@ -18,9 +18,10 @@
 //
 // kimera stress --verify-only: opens the configured stack (which replays the
 // dual-write journal and the index intents), then runs the index check, a
-// dual-write sweep (primary against secondary, no repair) when dual-write is
-// on, and a decay verification of every identity. Prints each result; exit 1
-// when any found a problem.
+// dual-write sweep (primary against secondary, no repair; the secondary's
+// counters against a re-count) when dual-write is on, and a decay
+// verification of every identity. Prints each result; exit 1 when any found
+// a problem.
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -276,9 +277,17 @@ int RunVerifyOnly(const GlobalOptions& global, const StressOptions& options) {
                     field.primary_value.c_str(), field.secondary_value.c_str());
       }
     }
+    // The secondary's counters, committed with its rows, must match a
+    // re-count after any crash.
+    std::printf("dual-write counts: %llu geoids, %llu scars, drift %+lld geoids, %+lld scars\n",
+                static_cast<unsigned long long>(sweep.counted_geoids),
+                static_cast<unsigned long long>(sweep.counted_scars),
+                static_cast<long long>(sweep.geoids_count_drift),
+                static_cast<long long>(sweep.scars_count_drift));
     std::printf("dual-write repair backlog: %llu\n",
                 static_cast<unsigned long long>(dual->repair_backlog()));
-    ok = ok && sweep.clean();
+    ok = ok && sweep.clean() && sweep.counts_checked && sweep.geoids_count_drift == 0 &&
+         sweep.scars_count_drift == 0;
   } else {
     std::printf("dual-write: off\n");
   }

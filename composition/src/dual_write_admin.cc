@@ -46,7 +46,9 @@ Status DualWriteAdmin::CheckId(std::string_view id, IdCheck* out) {
 }
 
 Status DualWriteAdmin::Stats(std::size_t recent, DualWriteStats* out) {
-  return Run(Operation::kDualWriteStats, [&](DualWriteStore& d) { return d.Stats(recent, out); });
+  // The plugin's index counts the records: no scan of the primary.
+  return Run(Operation::kDualWriteStats,
+             [&](DualWriteStore& d) { return d.Stats(recent, out, plugin_->StoredCount()); });
 }
 
 Status DualWriteAdmin::Cleanup(const DualWriteConfig& config) {

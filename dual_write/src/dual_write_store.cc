@@ -204,7 +204,9 @@ Status DualWriteStore::Participate(RecordWrite& write) {
     return write.Continue();
   }
   const auto start = SteadyClock::now();
-  Status s = secondary_->AddToBatch(id, before, after, batch);
+  // Holds the secondary's lock of the id until the batch is committed.
+  SecondaryStore::BatchedWrite pending;
+  Status s = secondary_->AddToBatch(id, before, after, batch, &pending);
   metrics_->SecondaryDuration(SecondsSince(start));
   const DualWriteOp op = ctx ? ctx->op : DualWriteOp::kStore;
   if (!s.ok()) {
@@ -217,7 +219,9 @@ Status DualWriteStore::Participate(RecordWrite& write) {
     if (ctx) ctx->queued = true;
   }
   audit_->Append(Entry(op, id, s), batch);
-  return write.Continue();
+  Status committed = write.Continue();
+  if (committed.ok()) secondary_->Committed(pending);
+  return committed;
 }
 
 Status DualWriteStore::Enqueue(std::string_view id, const Status& why, rocksdb::WriteBatch* batch) {

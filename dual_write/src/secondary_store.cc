@@ -1,9 +1,13 @@
 #include "kimera/secondary_store.h"
 
+#include <tuple>
+
 #include "iterator_entry.h"
 #include "kimera/rocksdb_store.h"
+#include "kimera/striped_locks.h"
 #include "legacy_format.h"
 #include "rocksdb_database.h"
+#include "secondary_counts.h"
 
 namespace kimera {
 namespace {
@@ -61,6 +65,17 @@ class LegacySecondary : public SecondaryStore {
         scars_(scars),
         marks_(database, marks, add_marks) {}
 
+  // Opens the counters, counting the tables when the database has none.
+  Status OpenCounters() {
+    return SecondaryCounters::Open(
+        database_,
+        [this](SecondaryCounts* out) {
+          rocksdb::ManagedSnapshot snapshot(database_->db());
+          return CountRows(snapshot.snapshot(), out);
+        },
+        &counters_);
+  }
+
   std::string Describe() const override {
     return in_batch_ ? "legacy column families of the primary database"
                      : "second database at " + database_->path() + " (legacy format)";
@@ -68,44 +83,30 @@ class LegacySecondary : public SecondaryStore {
   bool in_primary_batch() const override { return in_batch_; }
 
   Status AddToBatch(std::string_view id, const Identity* before, const Identity* after,
-                    rocksdb::WriteBatch* batch) override {
+                    rocksdb::WriteBatch* batch, BatchedWrite* write) override {
     // A second database's tables are not the primary's: its rows in the
     // primary's batch would land in whatever family has the same number.
-    if (!in_batch_) return SecondaryStore::AddToBatch(id, before, after, batch);
-    // The table `before` is in holds the row; the other table has none, so
-    // only a record whose type changed must leave its old table. Skipping
-    // the blind delete of the other table saves a key in every batch.
-    if (after != nullptr) {
-      batch->Put(TableOf(*after), ToSlice(id), EncodeLegacyRow(*after));
-      if (before != nullptr && TableOf(*before) != TableOf(*after)) {
-        batch->Delete(TableOf(*before), ToSlice(id));
-      }
-    } else if (before != nullptr) {
-      batch->Delete(TableOf(*before), ToSlice(id));
-    } else {
-      AddRemoval(id, batch);
-    }
+    if (!in_batch_) return SecondaryStore::AddToBatch(id, before, after, batch, write);
+    // Only the tables this write touches are read: one read on every write
+    // but a type change. A row in a table the primary never had the id in
+    // stays (the sweep's to find) and so stays out of the counts' change.
+    const bool geoids = Touches(before, IdentityType::kGeoid, after);
+    const bool scars = Touches(before, IdentityType::kScar, after);
+    std::unique_lock lock(locks_.For(id));
+    Held held;
+    Status s = Holding(id, geoids, scars, &held);
+    if (!s.ok()) return s;
+    write->change = AddWrite(id, after, held, batch);
+    write->lock = std::move(lock);
     return Status::OK();
   }
 
+  void Committed(const BatchedWrite& write) override { counters_->Committed(write.change); }
+
   Identity Project(const Identity& identity) const override { return ProjectToLegacy(identity); }
 
-  // Put and Delete repair and roll back: what the tables hold is unknown, so
-  // both are cleared of the id.
-  Status Put(const Identity& identity) override {
-    rocksdb::WriteBatch batch;
-    batch.Put(TableOf(identity), ToSlice(identity.id), EncodeLegacyRow(identity));
-    batch.Delete(TableOf(identity) == geoids_ ? scars_ : geoids_, ToSlice(identity.id));
-    marks_.Add(identity.id, &batch);
-    return database_->Write(&batch);
-  }
-
-  Status Delete(std::string_view id) override {
-    rocksdb::WriteBatch batch;
-    AddRemoval(id, &batch);
-    marks_.Add(id, &batch);
-    return database_->Write(&batch);
-  }
+  Status Put(const Identity& identity) override { return WriteNow(identity.id, &identity); }
+  Status Delete(std::string_view id) override { return WriteNow(id, nullptr); }
 
   Status Get(std::string_view id, Identity* out) override {
     for (auto [cf, type] :
@@ -163,18 +164,18 @@ class LegacySecondary : public SecondaryStore {
     return RocksDbDatabase::FromRocks(c->status(), "scanning legacy_scars");
   }
 
-  Status Count(std::uint64_t* out) override {
-    std::uint64_t n = 0;
-    rocksdb::ReadOptions options;
-    options.fill_cache = false;
-    for (rocksdb::ColumnFamilyHandle* cf : {geoids_, scars_}) {
-      std::unique_ptr<rocksdb::Iterator> it(database_->db()->NewIterator(options, cf));
-      for (it->SeekToFirst(); it->Valid(); it->Next()) ++n;
-      Status s = RocksDbDatabase::FromRocks(it->status(), "counting the legacy tables");
-      if (!s.ok()) return s;
-    }
-    *out = n;
+  Status Counts(SecondaryCounts* out) override {
+    *out = counters_->Current();
     return Status::OK();
+  }
+
+  Status CheckCounts(bool correct, SecondaryCountCheck* out) override {
+    // The rows and the counters at one state: writes go on meanwhile.
+    rocksdb::ManagedSnapshot snapshot(database_->db());
+    SecondaryCounts found;
+    Status s = CountRows(snapshot.snapshot(), &found);
+    if (!s.ok()) return s;
+    return counters_->Check(snapshot.snapshot(), found, correct, out);
   }
 
   Status Sync() override { return database_->SyncWal(); }
@@ -183,12 +184,87 @@ class LegacySecondary : public SecondaryStore {
   Status ClearMarks(const std::vector<std::string>& ids) override { return marks_.Clear(ids); }
 
  private:
+  // The rows of one id in each table (0 or 1; 0 for a table not read).
+  struct Held {
+    int geoids = 0;
+    int scars = 0;
+  };
+
+  // Whether a write from `before` to `after` (the primary's records) writes
+  // the table of `type`: the table of `after`, the one `before` leaves, and
+  // both for a removal of an id the primary did not have.
+  static bool Touches(const Identity* before, IdentityType type, const Identity* after) {
+    if (after != nullptr && after->identity_type == type) return true;
+    if (before != nullptr) return before->identity_type == type;
+    return after == nullptr;
+  }
+
   rocksdb::ColumnFamilyHandle* TableOf(const Identity& identity) const {
     return identity.identity_type == IdentityType::kScar ? scars_ : geoids_;
   }
-  void AddRemoval(std::string_view id, rocksdb::WriteBatch* batch) const {
-    batch->Delete(geoids_, ToSlice(id));
-    batch->Delete(scars_, ToSlice(id));
+
+  // What the tables named hold of `id` now; the caller holds the id's lock
+  // until the write that follows commits, so it stays true until then.
+  Status Holding(std::string_view id, bool geoids, bool scars, Held* out) const {
+    for (auto [cf, n, read] :
+         {std::tuple{geoids_, &out->geoids, geoids}, std::tuple{scars_, &out->scars, scars}}) {
+      if (!read) continue;
+      rocksdb::PinnableSlice value;
+      rocksdb::Status s = database_->db()->Get(rocksdb::ReadOptions(), cf, ToSlice(id), &value);
+      if (!s.ok() && !s.IsNotFound()) {
+        return RocksDbDatabase::FromRocks(s, "reading the legacy tables");
+      }
+      *n = s.ok() ? 1 : 0;
+    }
+    return Status::OK();
+  }
+
+  // Adds to `batch` the write of `after` (nullptr: the removal of `id`)
+  // over the rows `held`, and the change of the counts; returns the change.
+  // Only rows that exist are deleted: a blind delete of the other table
+  // would cost a key in every batch. The table of `after` must have been
+  // read.
+  SecondaryCountsChange AddWrite(std::string_view id, const Identity* after, const Held& held,
+                                 rocksdb::WriteBatch* batch) const {
+    if (after != nullptr) batch->Put(TableOf(*after), ToSlice(id), EncodeLegacyRow(*after));
+    if (held.geoids != 0 && (after == nullptr || TableOf(*after) != geoids_)) {
+      batch->Delete(geoids_, ToSlice(id));
+    }
+    if (held.scars != 0 && (after == nullptr || TableOf(*after) != scars_)) {
+      batch->Delete(scars_, ToSlice(id));
+    }
+    const SecondaryCountsChange change = CountsChange(held.geoids, held.scars, after);
+    counters_->AddToBatch(change, batch);
+    return change;
+  }
+
+  // Put and Delete: a write of the tables alone, committed here.
+  Status WriteNow(std::string_view id, const Identity* after) {
+    std::lock_guard lock(locks_.For(id));
+    Held held;
+    Status s = Holding(id, true, true, &held);
+    if (!s.ok()) return s;
+    rocksdb::WriteBatch batch;
+    const SecondaryCountsChange change = AddWrite(id, after, held, &batch);
+    marks_.Add(id, &batch);
+    s = database_->Write(&batch);
+    if (s.ok()) counters_->Committed(change);
+    return s;
+  }
+
+  // The rows of each table at `snapshot`, by their keys.
+  Status CountRows(const rocksdb::Snapshot* snapshot, SecondaryCounts* out) const {
+    rocksdb::ReadOptions options;
+    options.snapshot = snapshot;
+    options.fill_cache = false;
+    for (auto [cf, n] : {std::pair{geoids_, &out->geoids}, std::pair{scars_, &out->scars}}) {
+      *n = 0;
+      std::unique_ptr<rocksdb::Iterator> it(database_->db()->NewIterator(options, cf));
+      for (it->SeekToFirst(); it->Valid(); it->Next()) ++*n;
+      Status s = RocksDbDatabase::FromRocks(it->status(), "counting the legacy tables");
+      if (!s.ok()) return s;
+    }
+    return Status::OK();
   }
 
   RocksDbDatabase* database_;
@@ -197,6 +273,11 @@ class LegacySecondary : public SecondaryStore {
   rocksdb::ColumnFamilyHandle* geoids_;
   rocksdb::ColumnFamilyHandle* scars_;
   Marks marks_;
+  std::unique_ptr<SecondaryCounters> counters_;
+  // Per id: from the read of what the tables hold to the commit. Striped
+  // like the dual-write store's and the primary's locks, which writers
+  // already hold, so it adds no waiting of its own.
+  StripedLocks locks_;
 };
 
 // A second database in the current record format.
@@ -204,8 +285,24 @@ class CurrentFormatSecondary : public SecondaryStore, private WriteParticipant {
  public:
   CurrentFormatSecondary(std::unique_ptr<RocksDbStore> store, rocksdb::ColumnFamilyHandle* marks,
                          bool add_marks)
-      : store_(std::move(store)), marks_(&DatabaseOf(*store_), marks, add_marks) {
-    if (marks_.on()) store_->AddParticipant(this);
+      : store_(std::move(store)), marks_(&DatabaseOf(*store_), marks, add_marks) {}
+
+  // Opens the counters (counting the records when the database has none),
+  // then joins the store's writes: the counts and the mark go into every
+  // record's batch.
+  Status Open() {
+    Status s = SecondaryCounters::Open(
+        &DatabaseOf(*store_),
+        [this](SecondaryCounts* out) {
+          return store_->Scan({}, [out](const Identity& identity) {
+            ++(identity.identity_type == IdentityType::kScar ? out->scars : out->geoids);
+            return true;
+          });
+        },
+        &counters_);
+    if (!s.ok()) return s;
+    store_->AddParticipant(this);
+    return Status::OK();
   }
 
   std::string Describe() const override {
@@ -227,27 +324,75 @@ class CurrentFormatSecondary : public SecondaryStore, private WriteParticipant {
       return out->size() < limit;
     });
   }
-  Status Count(std::uint64_t* out) override { return store_->Count(std::nullopt, out); }
+  Status Counts(SecondaryCounts* out) override {
+    *out = counters_->Current();
+    return Status::OK();
+  }
+  Status CheckCounts(bool correct, SecondaryCountCheck* out) override {
+    const std::unique_ptr<RocksDbStore::Snapshot> snapshot = store_->TakeSnapshot();
+    SecondaryCounts found;
+    Status s = CountRecords(*snapshot, &found);
+    if (!s.ok()) return s;
+    return counters_->Check(snapshot->get(), found, correct, out);
+  }
   Status Sync() override { return store_->Sync(); }
   bool marks() const override { return marks_.on(); }
   Status MarkedIds(std::vector<std::string>* out) override { return marks_.List(out); }
   Status ClearMarks(const std::vector<std::string>& ids) override { return marks_.Clear(ids); }
 
  private:
-  // The mark joins the record's own batch.
+  // The store reads each record before, under the id's lock, so before()
+  // is what this secondary really held: the change is exact.
   Status Participate(RecordWrite& write) override {
+    const SecondaryCountsChange change = CountsChange(write.before(), write.after());
+    counters_->AddToBatch(change, write.batch());
     marks_.Add(write.id(), write.batch());
-    return write.Continue();
+    Status s = write.Continue();
+    if (s.ok()) counters_->Committed(change);
+    return s;
+  }
+
+  // The records per type at `snapshot`. Scan reads at no fixed state, so
+  // the ids come from the records' keys at the snapshot (keys only: the
+  // records themselves are read through the store).
+  Status CountRecords(const RocksDbStore::Snapshot& snapshot, SecondaryCounts* out) {
+    RocksDbDatabase& database = DatabaseOf(*store_);
+    rocksdb::ColumnFamilyHandle* records = nullptr;
+    Status s = database.ColumnFamily(kIdentitiesColumnFamily, &records);
+    if (!s.ok()) return s;
+    rocksdb::ReadOptions options;
+    options.snapshot = snapshot.get();
+    options.fill_cache = false;
+    std::unique_ptr<rocksdb::Iterator> it(database.db()->NewIterator(options, records));
+    constexpr std::size_t kChunk = 1000;
+    std::vector<std::string> ids;
+    std::vector<std::optional<Identity>> found;
+    auto count_chunk = [&] {
+      Status r = store_->ReadMany(ids, &snapshot, &found);
+      for (const std::optional<Identity>& identity : found) {
+        if (identity) ++(identity->identity_type == IdentityType::kScar ? out->scars : out->geoids);
+      }
+      ids.clear();
+      return r;
+    };
+    for (it->SeekToFirst(); s.ok() && it->Valid(); it->Next()) {
+      ids.push_back(it->key().ToString());
+      if (ids.size() == kChunk) s = count_chunk();
+    }
+    if (s.ok()) s = RocksDbDatabase::FromRocks(it->status(), "counting the secondary's records");
+    if (s.ok() && !ids.empty()) s = count_chunk();
+    return s;
   }
 
   std::unique_ptr<RocksDbStore> store_;
   Marks marks_;
+  std::unique_ptr<SecondaryCounters> counters_;
 };
 
 }  // namespace
 
 Status SecondaryStore::AddToBatch(std::string_view, const Identity*, const Identity*,
-                                  rocksdb::WriteBatch*) {
+                                  rocksdb::WriteBatch*, BatchedWrite*) {
   return Status::InvalidArgument("this secondary is not written in the primary's batch");
 }
 
@@ -258,7 +403,11 @@ Status OpenLegacySecondary(RocksDbDatabase* database, bool in_primary_batch,
   Status s = database->ColumnFamily(kLegacyGeoidsColumnFamily, &geoids);
   if (s.ok()) s = database->ColumnFamily(kLegacyScarsColumnFamily, &scars);
   if (!s.ok()) return s;
-  *out = std::make_unique<LegacySecondary>(database, nullptr, in_primary_batch, geoids, scars);
+  auto secondary =
+      std::make_unique<LegacySecondary>(database, nullptr, in_primary_batch, geoids, scars);
+  s = secondary->OpenCounters();
+  if (!s.ok()) return s;
+  *out = std::move(secondary);
   return Status::OK();
 }
 
@@ -280,7 +429,10 @@ Status OpenSecondary(const DualWriteConfig& config, RocksDbDatabase* primary,
       s = DatabaseOf(*store).ColumnFamily(kSecondaryMarksColumnFamily, &marks_cf);
     }
     if (!s.ok()) return s;
-    *out = std::make_unique<CurrentFormatSecondary>(std::move(store), marks_cf, marks);
+    auto secondary = std::make_unique<CurrentFormatSecondary>(std::move(store), marks_cf, marks);
+    s = secondary->Open();
+    if (!s.ok()) return s;
+    *out = std::move(secondary);
     return Status::OK();
   }
   if (config.secondary_format != "legacy") {
@@ -299,8 +451,11 @@ Status OpenSecondary(const DualWriteConfig& config, RocksDbDatabase* primary,
   }
   if (!s.ok()) return s;
   RocksDbDatabase* raw = database.get();
-  *out = std::make_unique<LegacySecondary>(raw, std::move(database), false, geoids, scars, marks_cf,
-                                           marks);
+  auto secondary = std::make_unique<LegacySecondary>(raw, std::move(database), false, geoids, scars,
+                                                     marks_cf, marks);
+  s = secondary->OpenCounters();
+  if (!s.ok()) return s;
+  *out = std::move(secondary);
   return Status::OK();
 }
 

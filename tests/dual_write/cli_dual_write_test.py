@@ -11,6 +11,10 @@ a row replaced by another identity's row, a row added) and checks that
 nothing the second time, `stats --json` counts right, KIMERA_ID_DUAL_WRITE=1
 turns dual-write on without a file, `cleanup` obeys its rule, and the program
 has no kill switch (KIMERA_DUAL_WRITE_CRASH_AT is a test build's only).
+The secondary's per-type counts (`stats --json`: the reference's
+legacy_geoids_count / legacy_scars_count / total_legacy_count) stay exact
+through a type change, a removal, rows changed behind the store's back and
+their repair.
 """
 
 import json
@@ -98,6 +102,21 @@ class KimeraDualWriteCli(unittest.TestCase):
         r = self.ok(self.kimera("dual-write", "stats", "--json", *args, **kw))
         return json.loads(r.stdout)
 
+    def sample_counts(self):
+        geoids = sum(1 for i in self.sample if i["identity_type"] == "geoid")
+        return geoids, len(self.sample) - geoids
+
+    def check_counts(self, stats, geoids, scars, primary=None):
+        """The secondary's counts per type, under our names and the reference's."""
+        self.assertEqual((stats["secondary_geoids"], stats["secondary_scars"]), (geoids, scars))
+        self.assertEqual((stats["legacy_geoids_count"], stats["legacy_scars_count"]),
+                         (geoids, scars))
+        self.assertEqual(stats["total_legacy_count"], geoids + scars)
+        self.assertEqual(stats["secondary_count"], geoids + scars)
+        self.assertEqual(stats["new_identities_count"], stats["primary_count"])
+        if primary is not None:
+            self.assertEqual(stats["primary_count"], primary)
+
     def test_verify_repair_stats_cleanup(self):
         self.import_sample(config=self.on)
         r = self.ok(self.kimera("dual-write", "verify", config=self.on))
@@ -145,6 +164,7 @@ class KimeraDualWriteCli(unittest.TestCase):
         stats = self.stats(config=self.on)
         self.assertEqual(stats["primary_count"], 60)
         self.assertEqual(stats["secondary_count"], 60)
+        self.check_counts(stats, *self.sample_counts(), primary=60)
         self.assertEqual(stats["repair_backlog"], 0)
         self.assertEqual(stats["failures"], 0)
         # 60 stores, 3 repairs.
@@ -163,7 +183,8 @@ class KimeraDualWriteCli(unittest.TestCase):
         self.assertEqual(len(self.stats("--recent", "2", config=self.on)["recent_operations"]), 2)
         r = self.ok(self.kimera("dual-write", "stats", config=self.on))
         self.assertIn("success rate:     100.00 %", r.stdout)
-        self.assertIn("secondary count:  60", r.stdout)
+        self.assertIn("secondary count:  60 (%d geoids, %d scars)" % self.sample_counts(),
+                      r.stdout)
 
         # Cleanup needs dual-write off: refused while it is on.
         r = self.ok(self.kimera("dual-write", "cleanup", config=self.on), 1)
@@ -213,13 +234,44 @@ class KimeraDualWriteCli(unittest.TestCase):
         self.assertIn("no full sweep without differences", r.stderr)
         # A sweep that finds a difference does not count either.
         self.ldb("delete", "--key_hex", "0x" + b"geoid_00001".hex())
-        self.ok(self.kimera("dual-write", "verify", config=self.on), 1)
+        r = self.ok(self.kimera("dual-write", "verify", config=self.on), 1)
+        # The row went behind the counters' back: verify measures the drift.
+        geoids, scars = self.sample_counts()
+        self.assertIn("secondary counts: %d geoids, %d scars, counters off by -1 geoids, +0 "
+                      "scars (kimera dual-write repair corrects them)" % (geoids - 1, scars),
+                      r.stdout)
         r = self.ok(self.kimera("dual-write", "cleanup", config=self.off), 1)
         self.assertIn("no full sweep without differences", r.stderr)
         # verify --repair leaves the sides equal and counts as clean.
         r = self.ok(self.kimera("dual-write", "verify", "--repair", config=self.on))
         self.assertIn("differences: 1, repaired: 1, left: 0", r.stdout)
+        self.assertIn("counters off by -1 geoids, +0 scars (corrected)", r.stdout)
+        self.check_counts(self.stats(config=self.on), geoids, scars, primary=60)
+        r = self.ok(self.kimera("dual-write", "verify", config=self.on))
+        self.assertIn("secondary counts: %d geoids, %d scars, counters exact" % (geoids, scars),
+                      r.stdout)
         self.ok(self.kimera("dual-write", "cleanup", config=self.off))
+
+    def test_counts_per_type_follow_type_changes_and_removes(self):
+        self.import_sample(config=self.on)
+        geoids, scars = self.sample_counts()
+        self.check_counts(self.stats(config=self.on), geoids, scars, primary=60)
+        geoid = next(i for i in self.sample if i["identity_type"] == "geoid")
+        scar = next(i for i in self.sample if i["identity_type"] == "scar")
+        # The same id, now a scar.
+        changed = {k: v for k, v in geoid.items()
+                   if k not in ("raw", "echo", "lang_axis", "tags")}
+        changed.update(identity_type="scar", related_ids=["a", "b"])
+        path = os.path.join(self.tmp.name, "changed.jsonl")
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(json.dumps(changed) + "\n")
+        self.ok(self.kimera("import", path, config=self.on))
+        self.check_counts(self.stats(config=self.on), geoids - 1, scars + 1, primary=60)
+        self.ok(self.kimera("remove", scar["id"], config=self.on))
+        self.check_counts(self.stats(config=self.on), geoids - 1, scars, primary=59)
+        r = self.ok(self.kimera("dual-write", "verify", config=self.on))
+        self.assertIn("secondary counts: %d geoids, %d scars, counters exact" % (geoids - 1, scars),
+                      r.stdout)
 
     def test_until_clean(self):
         self.import_sample(config=self.on)

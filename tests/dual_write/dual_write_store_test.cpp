@@ -99,6 +99,40 @@ DualWriteConfig Config(DualWriteMode mode) {
   return c;
 }
 
+// The secondary kinds, as the harness opens them.
+struct SecondaryKind {
+  const char* name;
+  bool second_db;
+  const char* format;
+};
+constexpr SecondaryKind kSecondaryKinds[] = {{"legacy column families", false, "legacy"},
+                                             {"second database, legacy format", true, "legacy"},
+                                             {"second database, current format", true, "current"}};
+
+std::string SecondFolder(const TempDir& dir, const SecondaryKind& kind) {
+  return kind.second_db ? dir.Sub("second") : "";
+}
+
+// Checks the secondary's counts in Stats, and that a re-count agrees.
+void CheckSecondaryCounts(DualWriteStore& store, std::uint64_t geoids, std::uint64_t scars) {
+  kimera::DualWriteStats stats;
+  BOOST_REQUIRE(store.Stats(0, &stats).ok());
+  BOOST_CHECK_EQUAL(stats.secondary_geoids, geoids);
+  BOOST_CHECK_EQUAL(stats.secondary_scars, scars);
+  BOOST_CHECK_EQUAL(stats.secondary_count, geoids + scars);
+  kimera::SecondaryCountCheck check;
+  BOOST_REQUIRE(store.secondary().CheckCounts(false, &check).ok());
+  BOOST_CHECK_MESSAGE(check.exact(), "drift " << check.geoids_drift << " geoids, "
+                                              << check.scars_drift << " scars");
+}
+
+// The primary's identities of `type`.
+std::uint64_t PrimaryCount(DualWriteStore& store, kimera::IdentityType type) {
+  std::uint64_t n = 0;
+  BOOST_REQUIRE(store.primary().Count(type, &n).ok());
+  return n;
+}
+
 bool WaitFor(const std::function<bool()>& done, double seconds = 5) {
   const auto deadline = std::chrono::steady_clock::now() + kimera::testing::Scaled(seconds);
   while (std::chrono::steady_clock::now() < deadline) {
@@ -134,24 +168,20 @@ BOOST_AUTO_TEST_CASE(legacy_write_lands_in_both_sides_with_same_fields) {
 BOOST_AUTO_TEST_CASE(legacy_type_change_moves_the_row_to_the_other_table) {
   TempDir dir;
   Harness h(dir, Config(DualWriteMode::kStrict));
-  std::uint64_t rows = 0;
   BOOST_REQUIRE(h.store->Store(Geoid("x")).ok());
   BOOST_REQUIRE(h.store->Store(Geoid("x", "again")).ok());
   BOOST_REQUIRE(h.store->Store(Scar("x")).ok());
   Identity q;
   BOOST_REQUIRE(h.SecondaryHas("x", &q));
   BOOST_CHECK(q.identity_type == kimera::IdentityType::kScar);
-  BOOST_REQUIRE(h.store->secondary().Count(&rows).ok());
-  BOOST_CHECK_EQUAL(rows, 1u);
+  CheckSecondaryCounts(*h.store, 0, 1);
   BOOST_REQUIRE(h.store->Store(Geoid("x", "back")).ok());
   BOOST_REQUIRE(h.SecondaryHas("x", &q));
   BOOST_CHECK(q.identity_type == kimera::IdentityType::kGeoid);
   BOOST_CHECK_EQUAL(q.raw, "back");
-  BOOST_REQUIRE(h.store->secondary().Count(&rows).ok());
-  BOOST_CHECK_EQUAL(rows, 1u);
+  CheckSecondaryCounts(*h.store, 1, 0);
   BOOST_REQUIRE(h.store->Remove("x").ok());
-  BOOST_REQUIRE(h.store->secondary().Count(&rows).ok());
-  BOOST_CHECK_EQUAL(rows, 0u);
+  CheckSecondaryCounts(*h.store, 0, 0);
   kimera::SweepReport report;
   BOOST_REQUIRE(h.store->Sweep({}, &report).ok());
   BOOST_CHECK(report.clean());
@@ -450,6 +480,137 @@ BOOST_AUTO_TEST_CASE(audit_log_is_bounded_and_counts_failures) {
   BOOST_CHECK_EQUAL(stats.recent[1].id, "g11");
   BOOST_CHECK_EQUAL(stats.primary_count, 12u);
   BOOST_CHECK_EQUAL(stats.secondary_count, 12u);
+}
+
+BOOST_AUTO_TEST_CASE(stats_count_each_type_of_the_secondary) {
+  for (const SecondaryKind& kind : kSecondaryKinds) {
+    BOOST_TEST_CONTEXT(kind.name) {
+      TempDir dir;
+      const DualWriteConfig config = Config(DualWriteMode::kStrict);
+      {
+        Harness h(dir, config, SecondFolder(dir, kind), kind.format);
+        CheckSecondaryCounts(*h.store, 0, 0);
+        for (int i = 0; i < 5; ++i) BOOST_REQUIRE(h.store->Store(Geoid(Id("g", i))).ok());
+        for (int i = 0; i < 3; ++i) BOOST_REQUIRE(h.store->Store(Scar(Id("s", i))).ok());
+        CheckSecondaryCounts(*h.store, 5, 3);
+        BOOST_REQUIRE(h.store->Store(Geoid("g2", "again")).ok());
+        CheckSecondaryCounts(*h.store, 5, 3);
+        BOOST_REQUIRE(h.store->Store(Scar("g1")).ok());  // Geoid to scar, same id.
+        CheckSecondaryCounts(*h.store, 4, 4);
+        BOOST_REQUIRE(h.store->Remove("s0").ok());
+        BOOST_REQUIRE(h.store->Remove("g0").ok());
+        BOOST_CHECK(h.store->Remove("g0").IsNotFound());
+        CheckSecondaryCounts(*h.store, 3, 3);
+        kimera::DualWriteStats stats;
+        BOOST_REQUIRE(h.store->Stats(0, &stats).ok());
+        BOOST_CHECK_EQUAL(stats.primary_count, 6u);
+        BOOST_REQUIRE(h.store->Stats(0, &stats, 42).ok());  // A count the caller knows.
+        BOOST_CHECK_EQUAL(stats.primary_count, 42u);
+        kimera::SweepReport report;
+        BOOST_REQUIRE(h.store->Sweep({}, &report).ok());
+        BOOST_CHECK(report.clean());
+        BOOST_CHECK(report.counts_checked);
+        BOOST_CHECK_EQUAL(report.counted_geoids, 3u);
+        BOOST_CHECK_EQUAL(report.counted_scars, 3u);
+        BOOST_CHECK_EQUAL(report.geoids_count_drift, 0);
+        BOOST_CHECK_EQUAL(report.scars_count_drift, 0);
+      }
+      Harness h(dir, config, SecondFolder(dir, kind), kind.format);
+      CheckSecondaryCounts(*h.store, 3, 3);
+    }
+  }
+}
+
+// Differences planted through the secondary's own writes: its counts follow
+// what it holds, and a repair brings them to the primary's.
+BOOST_AUTO_TEST_CASE(repair_of_planted_differences_keeps_counts_exact) {
+  for (const SecondaryKind& kind : kSecondaryKinds) {
+    BOOST_TEST_CONTEXT(kind.name) {
+      TempDir dir;
+      Harness h(dir, Config(DualWriteMode::kStrict), SecondFolder(dir, kind), kind.format);
+      for (int i = 0; i < 5; ++i) BOOST_REQUIRE(h.store->Store(Geoid(Id("g", i))).ok());
+      for (int i = 0; i < 2; ++i) BOOST_REQUIRE(h.store->Store(Scar(Id("s", i))).ok());
+      kimera::SecondaryStore& secondary = h.store->secondary();
+      BOOST_REQUIRE(secondary.Delete("g0").ok());
+      BOOST_REQUIRE(secondary.Put(secondary.Project(Scar("g1"))).ok());
+      BOOST_REQUIRE(secondary.Put(secondary.Project(Geoid("extra"))).ok());
+      CheckSecondaryCounts(*h.store, 4, 3);
+      // Writes over the differences count what the secondary held.
+      BOOST_REQUIRE(h.store->Store(Scar("s0", 0.75)).ok());
+      CheckSecondaryCounts(*h.store, 4, 3);
+      kimera::SweepOptions options;
+      options.repair = true;
+      kimera::SweepReport report;
+      BOOST_REQUIRE(h.store->Sweep(options, &report).ok());
+      BOOST_CHECK_EQUAL(report.differences, 3u);
+      BOOST_CHECK_EQUAL(report.repaired, 3u);
+      BOOST_CHECK(report.counts_checked);
+      BOOST_CHECK(!report.counts_corrected);  // Nothing to correct: the counts were exact.
+      CheckSecondaryCounts(*h.store, 5, 2);
+      BOOST_CHECK_EQUAL(PrimaryCount(*h.store, kimera::IdentityType::kGeoid), 5u);
+      BOOST_CHECK_EQUAL(PrimaryCount(*h.store, kimera::IdentityType::kScar), 2u);
+    }
+  }
+}
+
+// Rows changed in the database behind the store's back: the sweep measures
+// the counters' drift, a repair sweep corrects it.
+BOOST_AUTO_TEST_CASE(sweep_reports_counts_drift_and_repair_corrects_it) {
+  TempDir dir;
+  Harness h(dir, Config(DualWriteMode::kStrict));
+  for (int i = 0; i < 3; ++i) BOOST_REQUIRE(h.store->Store(Geoid(Id("g", i))).ok());
+  BOOST_REQUIRE(h.store->Store(Scar("s0")).ok());
+  kimera::RocksDbDatabase& db = DatabaseOf(h.store->primary());
+  rocksdb::ColumnFamilyHandle* geoids = nullptr;
+  BOOST_REQUIRE(db.ColumnFamily(kimera::kLegacyGeoidsColumnFamily, &geoids).ok());
+  BOOST_REQUIRE(db.db()->Delete(rocksdb::WriteOptions(), geoids, "g0").ok());
+
+  kimera::SweepReport report;
+  BOOST_REQUIRE(h.store->Sweep({}, &report).ok());
+  BOOST_CHECK_EQUAL(report.differences, 1u);
+  BOOST_CHECK(report.counts_checked);
+  BOOST_CHECK_EQUAL(report.counted_geoids, 2u);
+  BOOST_CHECK_EQUAL(report.geoids_count_drift, -1);
+  BOOST_CHECK_EQUAL(report.scars_count_drift, 0);
+  BOOST_CHECK(!report.counts_corrected);  // A verify only reports.
+  kimera::DualWriteStats stats;
+  BOOST_REQUIRE(h.store->Stats(0, &stats).ok());
+  BOOST_CHECK_EQUAL(stats.secondary_geoids, 3u);
+
+  kimera::SweepOptions options;
+  options.repair = true;
+  BOOST_REQUIRE(h.store->Sweep(options, &report).ok());
+  BOOST_CHECK_EQUAL(report.repaired, 1u);
+  BOOST_CHECK_EQUAL(report.geoids_count_drift, -1);  // The repair's row counted; the drift stayed.
+  BOOST_CHECK(report.counts_corrected);
+  CheckSecondaryCounts(*h.store, 3, 1);
+  BOOST_REQUIRE(h.store->Sweep({}, &report).ok());
+  BOOST_CHECK(report.clean());
+  BOOST_CHECK_EQUAL(report.geoids_count_drift, 0);
+}
+
+// Failed secondary writes leave rows out; the counts say so until the
+// repair queue writes them.
+BOOST_AUTO_TEST_CASE(counts_follow_failed_and_repaired_secondary_writes) {
+  for (const SecondaryKind& kind : kSecondaryKinds) {
+    BOOST_TEST_CONTEXT(kind.name) {
+      TempDir dir;
+      DualWriteConfig config = Config(DualWriteMode::kBestEffort);
+      config.repair_retry_initial_ms = 60000;  // Only the forced retry below repairs.
+      Harness h(dir, config, SecondFolder(dir, kind), kind.format);
+      for (int i = 0; i < 6; ++i) BOOST_REQUIRE(h.store->Store(Geoid(Id("g", i))).ok());
+      // Every secondary write fails (the background retries too) until reset.
+      h.faults->fail_every_nth_write = 1;
+      for (int i = 0; i < 4; ++i) BOOST_REQUIRE(h.store->Store(Scar(Id("s", i))).ok());
+      BOOST_REQUIRE(h.store->Store(Scar("g0")).ok());
+      BOOST_REQUIRE(h.store->Remove("g1").ok());
+      CheckSecondaryCounts(*h.store, 6, 0);
+      h.faults->fail_every_nth_write = 0;
+      std::uint64_t repaired = 0;
+      BOOST_REQUIRE(h.store->RetryRepairs(true, &repaired).ok());
+      CheckSecondaryCounts(*h.store, 4, 5);
+    }
+  }
 }
 
 BOOST_AUTO_TEST_CASE(every_metric_series_exists_at_start) {

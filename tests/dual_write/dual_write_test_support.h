@@ -100,9 +100,11 @@ class FaultySecondary : public kimera::SecondaryStore {
   std::string Describe() const override { return "faulty " + real_->Describe(); }
   bool in_primary_batch() const override { return real_->in_primary_batch(); }
   kimera::Status AddToBatch(std::string_view id, const kimera::Identity* before,
-                            const kimera::Identity* after, rocksdb::WriteBatch* batch) override {
-    return Write([&] { return real_->AddToBatch(id, before, after, batch); });
+                            const kimera::Identity* after, rocksdb::WriteBatch* batch,
+                            BatchedWrite* write) override {
+    return Write([&] { return real_->AddToBatch(id, before, after, batch, write); });
   }
+  void Committed(const BatchedWrite& write) override { real_->Committed(write); }
   kimera::Identity Project(const kimera::Identity& identity) const override {
     return real_->Project(identity);
   }
@@ -121,7 +123,10 @@ class FaultySecondary : public kimera::SecondaryStore {
                            std::vector<kimera::Identity>* out) override {
     return real_->ScanChunk(start_after, limit, out);
   }
-  kimera::Status Count(std::uint64_t* out) override { return real_->Count(out); }
+  kimera::Status Counts(kimera::SecondaryCounts* out) override { return real_->Counts(out); }
+  kimera::Status CheckCounts(bool correct, kimera::SecondaryCountCheck* out) override {
+    return real_->CheckCounts(correct, out);
+  }
   kimera::Status Sync() override {
     if (faults_->fail_syncs) return kimera::Status::IOError("injected sync failure");
     return real_->Sync();

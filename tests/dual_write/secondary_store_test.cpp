@@ -6,6 +6,7 @@
 #include <atomic>
 #include <boost/test/unit_test.hpp>
 #include <fstream>
+#include <random>
 #include <set>
 #include <string>
 #include <thread>
@@ -127,11 +128,81 @@ Identity MustGet(SecondaryStore& secondary, std::string_view id) {
   return out;
 }
 
-std::uint64_t MustCount(SecondaryStore& secondary) {
-  std::uint64_t n = 0;
-  const Status s = secondary.Count(&n);
+kimera::SecondaryCounts MustCounts(SecondaryStore& secondary) {
+  kimera::SecondaryCounts n;
+  const Status s = secondary.Counts(&n);
   BOOST_REQUIRE_MESSAGE(s.ok(), s.ToString());
   return n;
+}
+
+std::uint64_t MustCount(SecondaryStore& secondary) { return MustCounts(secondary).total(); }
+
+// Checks the counters against `geoids` and `scars`, and against a re-count.
+void CheckCounts(SecondaryStore& secondary, std::uint64_t geoids, std::uint64_t scars) {
+  const kimera::SecondaryCounts n = MustCounts(secondary);
+  BOOST_TEST(n.geoids == geoids);
+  BOOST_TEST(n.scars == scars);
+  kimera::SecondaryCountCheck check;
+  const Status s = secondary.CheckCounts(false, &check);
+  BOOST_REQUIRE_MESSAGE(s.ok(), s.ToString());
+  BOOST_TEST(check.exact(),
+             "drift " << check.geoids_drift << " geoids, " << check.scars_drift << " scars");
+  BOOST_TEST(check.found.geoids == geoids);
+  BOOST_TEST(check.found.scars == scars);
+  BOOST_TEST(!check.corrected);
+}
+
+// Writes `identity` into the secondary's folder behind its back (closed
+// meanwhile): a legacy row put into its table, or a record stored by a
+// plain RocksDbStore, so the counters do not see it.
+void PlantBehindItsBack(Setup& o, const Identity& identity) {
+  o.Close();
+  if (o.kind == Kind::kCurrentDatabase) {
+    std::unique_ptr<kimera::RocksDbStore> store;
+    BOOST_REQUIRE(kimera::RocksDbStore::Open(o.dir.Sub("second"), SmallOptions(), &store).ok());
+    BOOST_REQUIRE(store->Store(identity).ok());
+  } else {
+    std::unique_ptr<RocksDbDatabase> db;
+    const bool in_primary = o.kind == Kind::kLegacyColumnFamilies;
+    BOOST_REQUIRE(
+        RocksDbDatabase::Open(o.dir.Sub(in_primary ? "primary" : "second"), SmallOptions(), &db)
+            .ok());
+    rocksdb::ColumnFamilyHandle* cf = nullptr;
+    const bool scar = identity.identity_type == IdentityType::kScar;
+    BOOST_REQUIRE(
+        db->ColumnFamily(
+              scar ? kimera::kLegacyScarsColumnFamily : kimera::kLegacyGeoidsColumnFamily, &cf)
+            .ok());
+    BOOST_REQUIRE(
+        db->db()
+            ->Put(rocksdb::WriteOptions(), cf, identity.id, kimera::EncodeLegacyRow(identity))
+            .ok());
+  }
+  o.Reopen();
+}
+
+// Drops the counters of the secondary's database, as a database written
+// before they existed has none.
+void DropCounters(Setup& o) {
+  o.Close();
+  std::unique_ptr<RocksDbDatabase> db;
+  const bool in_primary = o.kind == Kind::kLegacyColumnFamilies;
+  BOOST_REQUIRE(
+      RocksDbDatabase::Open(o.dir.Sub(in_primary ? "primary" : "second"), SmallOptions(), &db)
+          .ok());
+  BOOST_REQUIRE(db->DropColumnFamily(kimera::kSecondaryCountsColumnFamily).ok());
+  db.reset();
+  o.Reopen();
+}
+
+// AddToBatch from the primary's `before` to `after` (nullptr: none, a
+// removal), committed by the primary.
+void AddAndCommit(Setup& o, std::string_view id, const Identity* before, const Identity* after) {
+  rocksdb::WriteBatch batch;
+  SecondaryStore::BatchedWrite write;
+  BOOST_REQUIRE(o.secondary->AddToBatch(id, before, after, &batch, &write).ok());
+  BOOST_REQUIRE(o.primary->Write(&batch).ok());
+  o.secondary->Committed(write);
 }
 
 bool Absent(SecondaryStore& secondary, std::string_view id) {
@@ -164,9 +235,11 @@ void CheckRefusesAddToBatch(Kind kind) {
   BOOST_REQUIRE(!o.secondary->in_primary_batch());
   const Identity g = FullGeoid("g1");
   rocksdb::WriteBatch batch;
-  const Status s = o.secondary->AddToBatch("g1", nullptr, &g, &batch);
+  SecondaryStore::BatchedWrite write;
+  const Status s = o.secondary->AddToBatch("g1", nullptr, &g, &batch, &write);
   BOOST_TEST(s.IsInvalidArgument(), s.ToString());
   BOOST_TEST(batch.Count() == 0u);
+  BOOST_TEST(!write.lock.owns_lock());
 }
 
 }  // namespace
@@ -292,16 +365,76 @@ BOOST_AUTO_TEST_CASE(scan_chunk_replaces_what_out_held) {
   });
 }
 
-BOOST_AUTO_TEST_CASE(count_counts_both_types) {
+BOOST_AUTO_TEST_CASE(counts_follow_stores_type_changes_and_removes) {
   ForEachKind([](Setup& o) {
     SecondaryStore& sec = *o.secondary;
-    BOOST_TEST(MustCount(sec) == 0u);
+    CheckCounts(sec, 0, 0);
     for (int n = 0; n < 5; ++n) BOOST_REQUIRE(sec.Put(FullGeoid(Id("g", n))).ok());
     for (int n = 0; n < 3; ++n) BOOST_REQUIRE(sec.Put(FullScar(Id("s", n))).ok());
-    BOOST_TEST(MustCount(sec) == 8u);
+    CheckCounts(sec, 5, 3);
+    BOOST_REQUIRE(sec.Put(FullGeoid("g1")).ok());  // A rewrite counts once.
+    CheckCounts(sec, 5, 3);
+    BOOST_REQUIRE(sec.Put(FullScar("g2")).ok());  // Geoid to scar, same id.
+    CheckCounts(sec, 4, 4);
+    BOOST_REQUIRE(sec.Put(FullGeoid("g2")).ok());  // And back.
+    CheckCounts(sec, 5, 3);
     BOOST_REQUIRE(sec.Delete("s1").ok());
     BOOST_REQUIRE(sec.Delete("g4").ok());
+    BOOST_REQUIRE(sec.Delete("never").ok());
+    BOOST_REQUIRE(sec.Delete("g4").ok());
+    CheckCounts(sec, 4, 2);
     BOOST_TEST(MustCount(sec) == 6u);
+  });
+}
+
+BOOST_AUTO_TEST_CASE(counts_survive_reopen) {
+  ForEachKind([](Setup& o) {
+    for (int n = 0; n < 4; ++n) BOOST_REQUIRE(o.secondary->Put(FullGeoid(Id("g", n))).ok());
+    BOOST_REQUIRE(o.secondary->Put(FullScar("s")).ok());
+    BOOST_REQUIRE(o.secondary->Put(FullScar("g0")).ok());
+    o.Reopen();
+    CheckCounts(*o.secondary, 3, 2);
+    BOOST_REQUIRE(o.secondary->Delete("s").ok());
+    o.Reopen();
+    CheckCounts(*o.secondary, 3, 1);
+  });
+}
+
+// A database written before the counters existed is counted once, at open.
+BOOST_AUTO_TEST_CASE(database_without_counters_is_counted_at_open) {
+  ForEachKind([](Setup& o) {
+    for (int n = 0; n < 3; ++n) BOOST_REQUIRE(o.secondary->Put(FullGeoid(Id("g", n))).ok());
+    BOOST_REQUIRE(o.secondary->Put(FullScar("s")).ok());
+    DropCounters(o);
+    CheckCounts(*o.secondary, 3, 1);
+    BOOST_REQUIRE(o.secondary->Put(FullScar("g0")).ok());
+    o.Reopen();  // Stored at the first open: not counted again.
+    CheckCounts(*o.secondary, 2, 2);
+  });
+}
+
+BOOST_AUTO_TEST_CASE(check_counts_measures_drift_and_corrects_it) {
+  ForEachKind([](Setup& o) {
+    BOOST_REQUIRE(o.secondary->Put(FullGeoid("g1")).ok());
+    BOOST_REQUIRE(o.secondary->Put(FullScar("s1")).ok());
+    PlantBehindItsBack(o, FullScar("planted"));
+    SecondaryStore& sec = *o.secondary;
+    kimera::SecondaryCountCheck check;
+    BOOST_REQUIRE(sec.CheckCounts(false, &check).ok());
+    BOOST_TEST(check.geoids_drift == 0);
+    BOOST_TEST(check.scars_drift == 1);
+    BOOST_TEST(check.found.scars == 2u);
+    BOOST_TEST(!check.corrected);
+    BOOST_TEST(MustCounts(sec).scars == 1u);  // Only reported.
+    // Exact writes keep the drift as it is, so a later correction is right.
+    BOOST_REQUIRE(sec.Delete("planted").ok());
+    BOOST_REQUIRE(sec.Put(FullScar("s2")).ok());
+    BOOST_REQUIRE(sec.CheckCounts(true, &check).ok());
+    BOOST_TEST(check.scars_drift == 1);
+    BOOST_TEST(check.corrected);
+    CheckCounts(sec, 1, 2);
+    o.Reopen();  // The correction is stored.
+    CheckCounts(*o.secondary, 1, 2);
   });
 }
 
@@ -386,30 +519,35 @@ BOOST_AUTO_TEST_CASE(add_to_batch_takes_effect_when_the_primary_commits_the_batc
   const Identity g = FullGeoid("x");
   const Identity s = FullScar("x");
 
-  rocksdb::WriteBatch insert;
-  BOOST_REQUIRE(sec.AddToBatch("x", nullptr, &g, &insert).ok());
-  BOOST_TEST(Absent(sec, "x"));  // Not before the primary writes the batch.
-  BOOST_REQUIRE(o.primary->Write(&insert).ok());
+  {
+    rocksdb::WriteBatch insert;
+    SecondaryStore::BatchedWrite write;
+    BOOST_REQUIRE(sec.AddToBatch("x", nullptr, &g, &insert, &write).ok());
+    BOOST_TEST(write.lock.owns_lock());  // Until the batch is committed or dropped.
+    BOOST_TEST(Absent(sec, "x"));        // Not before the primary writes the batch.
+    BOOST_TEST(MustCount(sec) == 0u);
+    BOOST_REQUIRE(o.primary->Write(&insert).ok());
+    sec.Committed(write);
+  }
   CheckSameIdentity(MustGet(sec, "x"), sec.Project(g));
+  CheckCounts(sec, 1, 0);
 
-  rocksdb::WriteBatch retype;
-  BOOST_REQUIRE(sec.AddToBatch("x", &g, &s, &retype).ok());
-  BOOST_REQUIRE(o.primary->Write(&retype).ok());
+  AddAndCommit(o, "x", &g, &s);
   CheckSameIdentity(MustGet(sec, "x"), sec.Project(s));
-  BOOST_TEST(MustCount(sec) == 1u);
+  CheckCounts(sec, 0, 1);
 
-  rocksdb::WriteBatch remove;
-  BOOST_REQUIRE(sec.AddToBatch("x", &s, nullptr, &remove).ok());
-  BOOST_REQUIRE(o.primary->Write(&remove).ok());
+  AddAndCommit(o, "x", &s, nullptr);
   BOOST_TEST(Absent(sec, "x"));
-  BOOST_TEST(MustCount(sec) == 0u);
+  CheckCounts(sec, 0, 0);
 
-  // A batch the primary drops changes nothing.
+  // A batch the primary drops changes nothing, counts included.
   {
     rocksdb::WriteBatch dropped;
-    BOOST_REQUIRE(sec.AddToBatch("y", nullptr, &g, &dropped).ok());
+    SecondaryStore::BatchedWrite write;
+    BOOST_REQUIRE(sec.AddToBatch("y", nullptr, &g, &dropped, &write).ok());
   }
   BOOST_TEST(Absent(sec, "y"));
+  CheckCounts(sec, 0, 0);
 }
 
 BOOST_AUTO_TEST_CASE(add_to_batch_removal_without_before_clears_either_table) {
@@ -417,30 +555,56 @@ BOOST_AUTO_TEST_CASE(add_to_batch_removal_without_before_clears_either_table) {
   SecondaryStore& sec = *o.secondary;
   BOOST_REQUIRE(sec.Put(FullGeoid("g")).ok());
   BOOST_REQUIRE(sec.Put(FullScar("s")).ok());
-  for (const char* id : {"g", "s"}) {
-    rocksdb::WriteBatch batch;
-    BOOST_REQUIRE(sec.AddToBatch(id, nullptr, nullptr, &batch).ok());
-    BOOST_REQUIRE(o.primary->Write(&batch).ok());
+  for (const char* id : {"g", "s", "never"}) {
+    AddAndCommit(o, id, nullptr, nullptr);
     BOOST_TEST(Absent(sec, id), id);
   }
-  BOOST_TEST(MustCount(sec) == 0u);
+  CheckCounts(sec, 0, 0);
 }
 
-BOOST_AUTO_TEST_CASE(add_to_batch_writes_only_the_change_from_before) {
+// The secondary differs from the primary's `before`: only the tables the
+// write touches change, and the counts follow what they really held.
+BOOST_AUTO_TEST_CASE(add_to_batch_writes_only_the_change_from_before_and_counts_exactly) {
   Setup o(Kind::kLegacyColumnFamilies);
   SecondaryStore& sec = *o.secondary;
-  // The secondary holds a geoid while the primary believes it held a scar.
-  const Identity held = FullGeoid("x");
-  BOOST_REQUIRE(sec.Put(held).ok());
-  const Identity believed = FullScar("x");
-  rocksdb::WriteBatch batch;
-  BOOST_REQUIRE(sec.AddToBatch("x", &believed, nullptr, &batch).ok());
-  BOOST_REQUIRE(o.primary->Write(&batch).ok());
+  const Identity geoid = FullGeoid("x");
+  const Identity scar = FullScar("x");
+  // It holds a geoid while the primary believes it held a scar.
+  BOOST_REQUIRE(sec.Put(geoid).ok());
+  AddAndCommit(o, "x", &scar, nullptr);
   // Only the scar's row was removed: the difference is left for the sweep.
-  CheckSameIdentity(MustGet(sec, "x"), sec.Project(held));
+  CheckSameIdentity(MustGet(sec, "x"), sec.Project(geoid));
+  CheckCounts(sec, 1, 0);
   // Delete clears every trace of the id.
   BOOST_REQUIRE(sec.Delete("x").ok());
   BOOST_TEST(Absent(sec, "x"));
+  CheckCounts(sec, 0, 0);
+  // It lacks a geoid the primary rewrites: the row is counted as new.
+  AddAndCommit(o, "x", &geoid, &geoid);
+  CheckCounts(sec, 1, 0);
+  // It holds a scar where the primary has nothing: a new geoid leaves the
+  // scar's table alone, and each table's count is its rows.
+  BOOST_REQUIRE(sec.Put(FullScar("y")).ok());
+  const Identity y = FullGeoid("y");
+  AddAndCommit(o, "y", nullptr, &y);
+  CheckCounts(sec, 2, 1);
+  // A type change the primary makes removes the row from the old table.
+  const Identity y_scar = FullScar("y");
+  AddAndCommit(o, "y", &y, &y_scar);
+  CheckCounts(sec, 1, 1);
+  BOOST_TEST((MustGet(sec, "y").identity_type == IdentityType::kScar));
+  // A row planted behind its back in a table the write touches: the change
+  // counts it as the removal it is, so the plant's drift stays as it was.
+  PlantBehindItsBack(o, FullGeoid("z"));
+  const Identity z_geoid = FullGeoid("z");
+  const Identity z_scar = FullScar("z");
+  AddAndCommit(o, "z", &z_geoid, &z_scar);  // The primary had a geoid: its table is read.
+  kimera::SecondaryCountCheck check;
+  BOOST_REQUIRE(o.secondary->CheckCounts(true, &check).ok());
+  BOOST_TEST(check.geoids_drift == 1);
+  BOOST_TEST(check.scars_drift == 0);
+  BOOST_TEST(check.corrected);
+  CheckCounts(*o.secondary, 1, 2);
 }
 
 BOOST_AUTO_TEST_CASE(undecodable_legacy_row_is_corruption_naming_the_id) {
@@ -472,7 +636,7 @@ BOOST_AUTO_TEST_CASE(second_database_without_synced_writes_marks_written_ids) {
     BOOST_TEST(MustMarkedIds(sec) == (Ids{"a", "b", "c"}), boost::test_tools::per_element());
     BOOST_REQUIRE(sec.ClearMarks({"a", "c"}).ok());
     BOOST_TEST(MustMarkedIds(sec) == Ids{"b"}, boost::test_tools::per_element());
-    // Marks are data of the second database: Count and scans do not see them.
+    // Marks are data of the second database: counts and scans do not see them.
     BOOST_TEST(MustCount(sec) == 2u);
     BOOST_TEST(MustScanIds(sec, "", 10) == (Ids{"a", "b"}), boost::test_tools::per_element());
 
@@ -568,6 +732,48 @@ BOOST_AUTO_TEST_CASE(concurrent_writers_and_readers) {
     for (std::thread& thread : threads) thread.join();
     BOOST_TEST(failures.load() == 0);
     BOOST_TEST(MustCount(sec) == static_cast<std::uint64_t>(kThreads * kPerThread * 3 / 4));
+    // Even n geoids, odd n scars; n % 4 == 3 removed.
+    CheckCounts(sec, kThreads * kPerThread / 2, kThreads * kPerThread / 4);
+  });
+}
+
+// Writers of the same ids, changing types and removing, race each other.
+BOOST_AUTO_TEST_CASE(counts_stay_exact_under_concurrent_writes_of_the_same_ids) {
+  constexpr int kThreads = 4;
+  constexpr int kOps = 300;
+  ForEachKind([](Setup& o) {
+    std::atomic<int> failures{0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < kThreads; ++t) {
+      threads.emplace_back([&, t] {
+        std::mt19937 random(static_cast<unsigned>(t));
+        for (int n = 0; n < kOps; ++n) {
+          const std::string id = Id("id", static_cast<long long>(random() % 16));
+          const unsigned what = random() % 3;
+          const Identity i = what == 0 ? FullGeoid(id) : FullScar(id);
+          // The legacy column families also take writes in the primary's batches.
+          if (o.kind == Kind::kLegacyColumnFamilies && random() % 2 == 0) {
+            rocksdb::WriteBatch batch;
+            SecondaryStore::BatchedWrite write;
+            if (!o.secondary->AddToBatch(id, nullptr, what == 2 ? nullptr : &i, &batch, &write)
+                     .ok() ||
+                !o.primary->Write(&batch).ok()) {
+              ++failures;
+            }
+            o.secondary->Committed(write);
+            continue;
+          }
+          const Status s = what == 2 ? o.secondary->Delete(id) : o.secondary->Put(i);
+          if (!s.ok()) ++failures;
+        }
+      });
+    }
+    for (std::thread& thread : threads) thread.join();
+    BOOST_TEST(failures.load() == 0);
+    kimera::SecondaryCountCheck check;
+    BOOST_REQUIRE(o.secondary->CheckCounts(false, &check).ok());
+    CheckCounts(*o.secondary, check.found.geoids, check.found.scars);
+    BOOST_TEST(check.found.total() == MustScanIds(*o.secondary, "", 100).size());
   });
 }
 

@@ -54,8 +54,9 @@ class DualWriteAdmin {
   Status RepairId(std::string_view id);
   // Compares both sides of `id` (DualWriteStore::CheckId); timed as a verify.
   Status CheckId(std::string_view id, IdCheck* out);
-  // Totals, counts of each side, repair backlog and the `recent` newest
-  // audit entries (DualWriteStore::Stats).
+  // Totals, counts of each side (the secondary's per type), repair backlog
+  // and the `recent` newest audit entries (DualWriteStore::Stats); counts
+  // come from counters and the index, never from a scan.
   Status Stats(std::size_t recent, DualWriteStats* out);
   // Entries waiting in the repair queue; 0 when dual-write is off.
   std::uint64_t repair_backlog() const;

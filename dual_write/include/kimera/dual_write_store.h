@@ -44,6 +44,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
@@ -111,7 +112,8 @@ class DualWriteStore : public StoreWrapper, private WriteParticipant {
   Status CheckId(std::string_view id, IdCheck* out);
   // Visits every id of both sides in id order (see SweepOptions). Sets the
   // kimera_dual_write_consistent gauge and, when clean and complete, records
-  // the time of the clean sweep (for cleanup).
+  // the time of the clean sweep (for cleanup). A full sweep that completes
+  // also checks the secondary's counts (SweepReport::counts_checked).
   Status Sweep(const SweepOptions& options, SweepReport* report);
   // A full sweep, then re-checks of the differing ids and the ids written
   // meanwhile, until none differs or `max_passes` passes ran.
@@ -125,18 +127,24 @@ class DualWriteStore : public StoreWrapper, private WriteParticipant {
   // Waits until every queued shadow read was compared (for tests).
   void DrainShadowReads();
 
-  Status Stats(std::size_t recent, DualWriteStats* out);
+  // Totals of the audit log, the `recent` newest entries, the repair
+  // backlog and the counts of each side. The secondary's come from its
+  // counters; the primary's is `primary_count` when the caller knows it
+  // (the plugin's index counts the records), otherwise a scan of the
+  // primary's keys.
+  Status Stats(std::size_t recent, DualWriteStats* out,
+               std::optional<std::uint64_t> primary_count = std::nullopt);
 
   RocksDbStore& primary() const { return *primary_; }
   SecondaryStore& secondary() const { return *secondary_; }
   const DualWriteConfig& config() const { return config_; }
   prometheus::Registry& registry() const { return *registry_; }
 
-  // Drops the legacy column families and the audit log of `database`, only
-  // when dual-write is off in `config` and a full sweep with no difference
-  // finished after the last switch of read_from (and nothing waits in the
-  // journal or the repair queue). Otherwise FailedPrecondition-like
-  // InvalidArgument saying why; nothing is dropped.
+  // Drops the legacy column families, their counts and the audit log of
+  // `database`, only when dual-write is off in `config` and a full sweep
+  // with no difference finished after the last switch of read_from (and
+  // nothing waits in the journal or the repair queue). Otherwise
+  // FailedPrecondition-like InvalidArgument saying why; nothing is dropped.
   static Status Cleanup(RocksDbDatabase* database, const DualWriteConfig& config);
 
  private:

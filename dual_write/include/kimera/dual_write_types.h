@@ -39,6 +39,17 @@ struct SweepReport {
   std::uint64_t repaired = 0;     // Ids made equal (repair only).
   std::uint64_t passes = 0;       // VerifyUntilClean: passes run.
   std::vector<IdCheck> listed;    // At most max_listed of the differences.
+  // A full sweep that completes also counts the secondary's identities per
+  // type at one consistent state and compares them with the counters stats
+  // report (counted minus counter; 0 when exact). With repair, the counters
+  // are corrected by the drift. Differences of counts are not in
+  // `differences`: they change no identity.
+  bool counts_checked = false;
+  std::uint64_t counted_geoids = 0;
+  std::uint64_t counted_scars = 0;
+  std::int64_t geoids_count_drift = 0;
+  std::int64_t scars_count_drift = 0;
+  bool counts_corrected = false;
   double seconds = 0;
   bool clean() const { return differences == 0; }
 };
@@ -49,6 +60,11 @@ struct DualWriteStats {
   std::uint64_t failures = 0;
   double success_rate = 1.0;
   std::uint64_t primary_count = 0;
+  // The secondary's identities per type (rows of legacy_geoids and
+  // legacy_scars for the legacy format), from counters kept with every
+  // write; secondary_count is their sum.
+  std::uint64_t secondary_geoids = 0;
+  std::uint64_t secondary_scars = 0;
   std::uint64_t secondary_count = 0;
   std::uint64_t repair_backlog = 0;
   std::string secondary;

@@ -7,6 +7,10 @@
 // current format (written after the primary, covered by an intent journal).
 // Tests wrap a real secondary to inject faults.
 //
+// Every kind keeps its identities' counts per type (Counts) in counters of
+// its own database, written in the same WriteBatch as the rows they count
+// (secondary_counts.h says how they stay exact), so stats never scan it.
+//
 // Thread-safety: implementations are safe for concurrent use by many threads.
 #ifndef KIMERA_SECONDARY_STORE_H_
 #define KIMERA_SECONDARY_STORE_H_
@@ -14,6 +18,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -27,6 +32,33 @@ namespace kimera {
 
 // The column family of a second database that holds its marks.
 inline constexpr const char* kSecondaryMarksColumnFamily = "dual_write_marks";
+// The column family, in the database holding the secondary, of its counts.
+inline constexpr const char* kSecondaryCountsColumnFamily = "dual_write_counts";
+
+// The identities a secondary holds, per type: for the legacy format, the
+// rows of legacy_geoids and of legacy_scars.
+struct SecondaryCounts {
+  std::uint64_t geoids = 0;
+  std::uint64_t scars = 0;
+  std::uint64_t total() const { return geoids + scars; }
+};
+
+// A re-count of a secondary at one consistent state, against its counters
+// at that state (CheckCounts).
+struct SecondaryCountCheck {
+  SecondaryCounts found;          // Counted by the scan.
+  std::int64_t geoids_drift = 0;  // Counted minus counter; 0 when exact.
+  std::int64_t scars_drift = 0;
+  bool corrected = false;  // The drift was added to the counters.
+  bool exact() const { return geoids_drift == 0 && scars_drift == 0; }
+};
+
+// The change of the counts a write makes, per type.
+struct SecondaryCountsChange {
+  std::int64_t geoids = 0;
+  std::int64_t scars = 0;
+  bool empty() const { return geoids == 0 && scars == 0; }
+};
 
 class SecondaryStore {
  public:
@@ -39,22 +71,39 @@ class SecondaryStore {
   // than through Put / Delete after the primary committed.
   virtual bool in_primary_batch() const { return false; }
 
+  // A secondary write that AddToBatch added to the primary's batch. Until
+  // it is destroyed it holds the secondary's lock of the id, so that no
+  // other write of the id runs between the read of what the secondary held
+  // and the commit; `change` is what the batch does to the counts.
+  struct BatchedWrite {
+    std::unique_lock<std::mutex> lock;
+    SecondaryCountsChange change;
+  };
+
   // Adds the write of `after` (nullptr: the removal of `id`) to the primary's
-  // `batch`. `before` is the primary's record before this write (nullptr:
-  // none); the secondary is taken to hold it too, so only what changed from
-  // `before` is written (a side that differs is the repair queue's or the
-  // sweep's to find, and Put / Delete clear every trace of the id). Only for
-  // in_primary_batch() secondaries; a non-OK status means the secondary write
-  // failed and nothing was added.
+  // `batch`, with the change of the counts. `before` is the primary's record
+  // before this write (nullptr: none) and says where the secondary should
+  // hold the id: only those places and the one `after` goes to are read and
+  // written, so what is written, and the change of the counts, follow what
+  // the secondary really holds there. A record of the id elsewhere (the
+  // sides differ) is left for the repair queue or the sweep to find, and
+  // stays out of the counts' change; Put / Delete clear every trace of the
+  // id. Only for in_primary_batch() secondaries; a non-OK status means the
+  // secondary write failed and nothing was added. Keep `*write` until the
+  // batch is committed or dropped, and call Committed(*write) once the batch
+  // committed.
   virtual Status AddToBatch(std::string_view id, const Identity* before, const Identity* after,
-                            rocksdb::WriteBatch* batch);
+                            rocksdb::WriteBatch* batch, BatchedWrite* write);
+  // Applies `write`'s change to the counts Counts() reports.
+  virtual void Committed(const BatchedWrite& write) { (void)write; }
 
   // `identity` reduced to the fields this secondary keeps: what Get returns
   // after Put(identity).
   virtual Identity Project(const Identity& identity) const = 0;
 
   // Writes `identity` exactly as given, replacing any record of its id
-  // (whatever the secondary held before).
+  // (whatever the secondary held before); the counters follow in the same
+  // atomic write.
   [[nodiscard]] virtual Status Put(const Identity& identity) = 0;
   // Removes `id`; OK when absent.
   [[nodiscard]] virtual Status Delete(std::string_view id) = 0;
@@ -64,8 +113,14 @@ class SecondaryStore {
   // (all when empty), in id order.
   [[nodiscard]] virtual Status ScanChunk(std::string_view start_after, std::size_t limit,
                                          std::vector<Identity>* out) = 0;
-  // Number of identities held.
-  [[nodiscard]] virtual Status Count(std::uint64_t* out) = 0;
+  // The identities held, per type, from the counters (no scan).
+  [[nodiscard]] virtual Status Counts(SecondaryCounts* out) = 0;
+  // Counts the identities held at one consistent state and compares them
+  // with the counters at that state (a scan of the whole secondary: for
+  // sweeps). With `correct`, adds the drift to the counters, after which
+  // Counts() is exact again (drift comes only from writes behind the
+  // store's back, or from a version without counters).
+  [[nodiscard]] virtual Status CheckCounts(bool correct, SecondaryCountCheck* out) = 0;
   // Makes acknowledged writes durable.
   [[nodiscard]] virtual Status Sync() = 0;
 
