@@ -164,9 +164,9 @@ int RunExport(const GlobalOptions& global, const ExportOptions& options) {
 void AddExportCommand(CLI::App& app, const GlobalOptions& global) {
   CLI::App* cmd = app.add_subcommand(
       "export",
-      "Write every identity as JSON Lines: the reference fields plus \"entropy\" and "
-      "\"effective_tau\". With -o the file is written under a temporary name beside it and "
-      "renamed when complete: a failed export leaves no partial file.");
+      "Write every identity as JSON Lines: the reference fields, any other keys it was stored "
+      "with, then \"entropy\" and \"effective_tau\". With -o the file is written under a temporary "
+      "name beside it and renamed when complete: a failed export leaves no partial file.");
   auto options = std::make_shared<ExportOptions>();
   cmd->add_option("-o,--output", options->output, "Write to FILE instead of standard output")
       ->type_name("FILE");

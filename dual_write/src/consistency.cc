@@ -32,8 +32,11 @@ const char* CheckResultName(CheckResult result) {
 }
 
 std::uint64_t CanonicalDigest(const Identity& identity) {
-  // The reference JSON line is deterministic (fixed field order, meta keys
-  // sorted), so equal field values give equal bytes.
+  // The reference JSON line is deterministic (fixed field order, meta and
+  // extra keys sorted), so equal field values give equal bytes. It carries
+  // the extra keys after the 11 fields, and nothing for none: both sides keep
+  // them, so a side that lost them must not pass the digest unseen, and the
+  // digest of an identity without them is what it was before they existed.
   const std::string line = IdentityToJsonLine(identity);
   return XXH3_64bits(line.data(), line.size());
 }
@@ -57,6 +60,12 @@ std::vector<FieldDiff> DiffFields(const Identity& p, const Identity& s) {
   add("meta", p.meta, s.meta);
   add("created_at", FormatTimestamp(p.created_at), FormatTimestamp(s.created_at));
   add("updated_at", FormatTimestamp(p.updated_at), FormatTimestamp(s.updated_at));
+  // All extra keys as one field; none (null) and {} are the same.
+  if (!(p.extra.empty() && s.extra.empty()) && p.extra != s.extra) {
+    const nlohmann::json none = nlohmann::json::object();
+    diffs.push_back(
+        {"extra", Text(p.extra.empty() ? none : p.extra), Text(s.extra.empty() ? none : s.extra)});
+  }
   return diffs;
 }
 

@@ -40,6 +40,7 @@ bool ReadString(const nlohmann::json& row, const char* column, std::string* out)
 }
 
 constexpr char kBinaryRowVersion = 2;
+constexpr char kBinaryRowVersionWithExtra = 3;
 
 void PutList(const std::vector<std::string>& list, std::string* out) {
   coding::PutVarint(list.size(), out);
@@ -91,6 +92,17 @@ class RowReader {
     std::string reason;
     return Bytes(&bytes) && msgpack::ReadMeta(bytes, out, &reason);
   }
+  // The extra keys: a map with no reserved key (a row written from an
+  // identity Validate passed has none).
+  bool Extra(nlohmann::json* out) {
+    std::string_view bytes;
+    std::string reason;
+    if (!Bytes(&bytes) || !msgpack::ReadExtra(bytes, out, &reason)) return false;
+    for (auto it = out->begin(); it != out->end(); ++it) {
+      if (IsReservedKey(it.key())) return false;
+    }
+    return true;
+  }
   bool AtEnd() const { return in_.empty(); }
 
  private:
@@ -103,10 +115,13 @@ Status DecodeJsonRow(std::string_view id, IdentityType type, std::string_view by
 }  // namespace
 
 std::string EncodeLegacyRow(const Identity& identity) {
+  // Empty (null or {}) in the common case: a version-2 row, as before.
+  const bool with_extra = !identity.extra.empty();
   std::string row;
   row.reserve(48 + identity.raw.size() + identity.echo.size() + identity.lang_axis.size() +
-              16 * (identity.tags.size() + identity.related_ids.size() + identity.meta.size()));
-  row.push_back(kBinaryRowVersion);
+              16 * (identity.tags.size() + identity.related_ids.size() + identity.meta.size() +
+                    identity.extra.size()));
+  row.push_back(with_extra ? kBinaryRowVersionWithExtra : kBinaryRowVersion);
   const bool scar = identity.identity_type == IdentityType::kScar;
   if (!scar) {
     coding::PutLengthPrefixed(identity.raw, &row);
@@ -127,15 +142,26 @@ std::string EncodeLegacyRow(const Identity& identity) {
   coding::PutLengthPrefixed(meta, &row);
   coding::PutFixed64(static_cast<std::uint64_t>(identity.created_at), &row);
   coding::PutFixed64(static_cast<std::uint64_t>(identity.updated_at), &row);
+  if (with_extra) {
+    std::string extra;
+    if (!msgpack::AppendMeta(identity.extra, &extra).ok()) {
+      // As for meta: the record codec encoded the same map before this row
+      // is written, so this does not happen; the row must not throw.
+      extra.assign(1, static_cast<char>(0x80));
+    }
+    coding::PutLengthPrefixed(extra, &row);
+  }
   return row;
 }
 
 Status DecodeLegacyRow(std::string_view id, IdentityType type, std::string_view bytes,
                        Identity* out) {
   if (!bytes.empty() && bytes.front() == '{') return DecodeJsonRow(id, type, bytes, out);
-  if (bytes.empty() || bytes.front() != kBinaryRowVersion) {
+  if (bytes.empty() ||
+      (bytes.front() != kBinaryRowVersion && bytes.front() != kBinaryRowVersionWithExtra)) {
     return Bad(id, "unknown row version");
   }
+  const bool with_extra = bytes.front() == kBinaryRowVersionWithExtra;
   RowReader r(bytes.substr(1));
   Identity identity;
   identity.id = std::string(id);
@@ -152,6 +178,7 @@ Status DecodeLegacyRow(std::string_view id, IdentityType type, std::string_view 
   if (!r.Meta(&identity.meta)) return Bad(id, "meta");
   if (!r.Micros(&identity.created_at)) return Bad(id, "created_at");
   if (!r.Micros(&identity.updated_at)) return Bad(id, "updated_at");
+  if (with_extra && !r.Extra(&identity.extra)) return Bad(id, "extra keys");
   if (!r.AtEnd()) return Bad(id, "trailing bytes");
   *out = std::move(identity);
   return Status::OK();

@@ -16,10 +16,15 @@
 //     meta                          varint length + MessagePack of the object
 //     created_at, updated_at        i64 microseconds since the epoch, little-endian
 //
-// Rows of version 1 (one JSON object with those columns, timestamps as
-// ISO-8601 text; a value starting with '{') are still read. Fields a table
-// has no column for (a geoid's related_ids, a scar's raw/echo/lang_axis/tags,
-// and decay_applied_at) are not kept: ProjectToLegacy() says what survives.
+// An identity with extra keys (Identity::extra: the reference's legacy
+// "content" and "metadata", ...) is written as row version 3: the same
+// columns, then its extra keys as one more varint length + MessagePack map.
+// One without is written as version 2, so the common row is unchanged and
+// older readers still read it. Rows of version 1 (one JSON object with those
+// columns, timestamps as ISO-8601 text; a value starting with '{') are still
+// read, and have no extra keys. Fields a table has no column for (a geoid's
+// related_ids, a scar's raw/echo/lang_axis/tags, and decay_applied_at) are
+// not kept: ProjectToLegacy() says what survives; the extra keys always do.
 //
 // Thread-safety: pure functions; call from any thread.
 #ifndef KIMERA_LEGACY_FORMAT_H_
@@ -45,7 +50,7 @@ Status DecodeLegacyRow(std::string_view id, IdentityType type, std::string_view 
                        Identity* out);
 
 // `identity` with the fields the legacy tables cannot hold cleared: what a
-// write followed by a read of the legacy tables gives back.
+// write followed by a read of the legacy tables gives back (extra included).
 Identity ProjectToLegacy(const Identity& identity);
 
 }  // namespace kimera

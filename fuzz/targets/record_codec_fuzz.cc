@@ -3,8 +3,8 @@
 // 1. The bytes as a stored value: DecodeRecord must give a Status, never read
 //    out of bounds; a value that decodes must re-encode to a value that
 //    decodes to the same encoding.
-// 2. The bytes as the fields of an identity: EncodeRecord -> DecodeRecord
-//    must give back an equal identity.
+// 2. The bytes as the fields of an identity (extra keys included):
+//    EncodeRecord -> DecodeRecord must give back an equal identity.
 #include <xxhash.h>
 
 #include <cmath>
@@ -82,6 +82,13 @@ void RoundTripStructured(const std::uint8_t* data, std::size_t size) {
   id.created_at = static_cast<Micros>(in.U64());
   id.updated_at = static_cast<Micros>(in.U64());
   id.decay_applied_at = static_cast<Micros>(in.U64());
+  // Extra keys (read last, so older corpus inputs keep their meaning); the
+  // "x" keeps every key clear of the reserved names.
+  for (int n = in.Byte() % 3; n > 0; --n) {
+    std::string key = "x";  // Appended, not "x" + ...: GCC 12 reports a false -Wrestrict.
+    key += in.String(8);
+    id.extra[key] = MetaValue(in, 0);
+  }
 
   std::string bytes = "prefix";  // EncodeRecord appends.
   const Status e = EncodeRecord(id, &bytes);

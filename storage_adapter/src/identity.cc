@@ -101,6 +101,65 @@ double TermsEntropy(const nlohmann::json& terms) {
   return -sum;
 }
 
+// Recursion is bounded by kMaxMetaDepth: a container below the limit is
+// refused before it is entered, so hostile nesting cannot exhaust the stack.
+// The path is only built on the way out of a failure.
+bool WalkJson(const nlohmann::json& value, int depth, std::string* path, std::string* reason) {
+  switch (value.type()) {
+    case nlohmann::json::value_t::object:
+    case nlohmann::json::value_t::array:
+      if (depth > kMaxMetaDepth) {
+        *reason = "is nested deeper than " + std::to_string(kMaxMetaDepth) + " levels";
+        return false;
+      }
+      break;
+    case nlohmann::json::value_t::string:
+      if (!IsValidUtf8(value.get_ref<const std::string&>())) {
+        *reason = "is not valid UTF-8";
+        return false;
+      }
+      return true;
+    case nlohmann::json::value_t::number_float:
+      // JSON has no NaN or Infinity: such a value (set through the API)
+      // would be written back as null, so it is refused, not stored.
+      if (!std::isfinite(value.get<double>())) {
+        *reason = "must be finite (got " + FormatNumber(value.get<double>()) + ")";
+        return false;
+      }
+      return true;
+    case nlohmann::json::value_t::binary:
+    case nlohmann::json::value_t::discarded:
+      *reason = std::string("must hold only JSON values (found ") + value.type_name() + ")";
+      return false;
+    default:
+      return true;
+  }
+  if (value.is_object()) {
+    for (auto it = value.begin(); it != value.end(); ++it) {
+      const std::string& key = it.key();
+      if (!IsValidUtf8(key)) {
+        Prepend(".", DisplayId(key), path);
+        *reason = "has a key that is not valid UTF-8";
+        return false;
+      }
+      if (!WalkJson(it.value(), depth + 1, path, reason)) {
+        Prepend(".", key, path);
+        return false;
+      }
+    }
+  } else {
+    std::size_t index = 0;
+    for (const auto& child : value) {
+      if (!WalkJson(child, depth + 1, path, reason)) {
+        Prepend("[", std::to_string(index) + "]", path);
+        return false;
+      }
+      ++index;
+    }
+  }
+  return true;
+}
+
 class MetaChecker {
  public:
   explicit MetaChecker(const Identity& identity) : identity_(identity) {}
@@ -113,72 +172,13 @@ class MetaChecker {
     }
     std::string reason;
     std::string path;
-    if (!Walk(identity_.meta, 1, &path, &reason)) {
+    if (!WalkJson(identity_.meta, 1, &path, &reason)) {
       return Status::InvalidArgument(FieldError(identity_, "meta" + path, reason));
     }
     return CheckTerms();
   }
 
  private:
-  // Recursion is bounded by kMaxMetaDepth: a container below the limit is
-  // refused before it is entered, so hostile nesting cannot exhaust the stack.
-  // The path is only built on the way out of a failure.
-  bool Walk(const nlohmann::json& value, int depth, std::string* path, std::string* reason) {
-    switch (value.type()) {
-      case nlohmann::json::value_t::object:
-      case nlohmann::json::value_t::array:
-        if (depth > kMaxMetaDepth) {
-          *reason = "is nested deeper than " + std::to_string(kMaxMetaDepth) + " levels";
-          return false;
-        }
-        break;
-      case nlohmann::json::value_t::string:
-        if (!IsValidUtf8(value.get_ref<const std::string&>())) {
-          *reason = "is not valid UTF-8";
-          return false;
-        }
-        return true;
-      case nlohmann::json::value_t::number_float:
-        // JSON has no NaN or Infinity: such a value (set through the API)
-        // would be written back as null, so it is refused, not stored.
-        if (!std::isfinite(value.get<double>())) {
-          *reason = "must be finite (got " + FormatNumber(value.get<double>()) + ")";
-          return false;
-        }
-        return true;
-      case nlohmann::json::value_t::binary:
-      case nlohmann::json::value_t::discarded:
-        *reason = std::string("must hold only JSON values (found ") + value.type_name() + ")";
-        return false;
-      default:
-        return true;
-    }
-    if (value.is_object()) {
-      for (auto it = value.begin(); it != value.end(); ++it) {
-        const std::string& key = it.key();
-        if (!IsValidUtf8(key)) {
-          Prepend(".", DisplayId(key), path);
-          *reason = "has a key that is not valid UTF-8";
-          return false;
-        }
-        if (!Walk(it.value(), depth + 1, path, reason)) {
-          Prepend(".", key, path);
-          return false;
-        }
-      }
-    } else {
-      std::size_t index = 0;
-      for (const auto& child : value) {
-        if (!Walk(child, depth + 1, path, reason)) {
-          Prepend("[", std::to_string(index) + "]", path);
-          return false;
-        }
-        ++index;
-      }
-    }
-    return true;
-  }
-
   // Only a non-finite number is refused. Any other value (a boolean, a
   // string, null, ...) is accepted, as the reference accepts it, and the
   // entropy skips what does not count.
@@ -202,6 +202,35 @@ class MetaChecker {
 
   const Identity& identity_;
 };
+
+// The extra keys: an object (or null, none) whose keys are no reserved
+// name, each value held to meta's rules at meta's depth: "content": {...} may
+// nest as deep as "meta": {...}.
+Status CheckExtra(const Identity& identity) {
+  if (identity.extra.is_null()) return Status::OK();
+  if (!identity.extra.is_object()) {
+    return Status::InvalidArgument(FieldError(
+        identity, "extra",
+        std::string("must be a JSON object or null (got ") + identity.extra.type_name() + ")"));
+  }
+  for (auto it = identity.extra.begin(); it != identity.extra.end(); ++it) {
+    const std::string& key = it.key();
+    if (!IsValidUtf8(key)) {
+      return Status::InvalidArgument(
+          FieldError(identity, DisplayId(key), "is a key that is not valid UTF-8"));
+    }
+    if (IsReservedKey(key)) {
+      return Status::InvalidArgument(FieldError(
+          identity, key, "cannot be an extra key (it is a reference field or a computed one)"));
+    }
+    std::string reason;
+    std::string path;
+    if (!WalkJson(it.value(), 1, &path, &reason)) {
+      return Status::InvalidArgument(FieldError(identity, DisplayId(key) + path, reason));
+    }
+  }
+  return Status::OK();
+}
 
 Status CheckUtf8List(const Identity& identity, const std::vector<std::string>& list,
                      std::string_view field) {
@@ -300,7 +329,27 @@ Status Validate(const Identity& identity) {
   }
   if (Status s = CheckUtf8List(identity, identity.tags, "tags"); !s.ok()) return s;
   if (Status s = CheckUtf8List(identity, identity.related_ids, "related_ids"); !s.ok()) return s;
-  return MetaChecker(identity).Check();
+  if (Status s = MetaChecker(identity).Check(); !s.ok()) return s;
+  return CheckExtra(identity);
+}
+
+bool operator==(const Identity& a, const Identity& b) {
+  // Written out because `extra` is not compared as a JSON value; a field
+  // added to Identity must be added here.
+  const bool same_extra = (a.extra.empty() && b.extra.empty()) || a.extra == b.extra;
+  return same_extra && a.id == b.id && a.identity_type == b.identity_type && a.raw == b.raw &&
+         a.echo == b.echo && a.lang_axis == b.lang_axis && a.tags == b.tags &&
+         a.weight == b.weight && a.related_ids == b.related_ids && a.meta == b.meta &&
+         a.created_at == b.created_at && a.updated_at == b.updated_at &&
+         a.decay_applied_at == b.decay_applied_at;
+}
+
+bool IsReservedKey(std::string_view key) {
+  static constexpr std::string_view kReserved[] = {
+      "id",         "identity_type", "raw",          "echo", "lang_axis",
+      "tags",       "weight",        "related_ids",  "meta", "created_at",
+      "updated_at", "entropy",       "effective_tau"};
+  return std::find(std::begin(kReserved), std::end(kReserved), key) != std::end(kReserved);
 }
 
 bool IsValidUtf8(std::string_view s) {

@@ -276,9 +276,35 @@ std::string UnknownKeysNote(const Json& object) {
   return note;
 }
 
+// Every top-level key that is no reserved name, with its value, into
+// `*extra`; "entropy" and "effective_tau" (an export's computed keys) are
+// reserved, so they are dropped. `owned`, when not null, is `object` itself,
+// the caller's own copy, whose values are moved from instead of copied.
+Status ReadExtraKeys(const Json& object, Json* owned, std::string_view id, Json* extra) {
+  // Most identities have no extra key: the scan allocates nothing for them.
+  if (owned != nullptr) {
+    // A move does not recurse, so the depth is left to Validate.
+    for (auto it = owned->begin(); it != owned->end(); ++it) {
+      if (!IsReservedKey(it.key())) (*extra)[it.key()] = std::move(it.value());
+    }
+    return Status::OK();
+  }
+  for (auto it = object.begin(); it != object.end(); ++it) {
+    if (IsReservedKey(it.key())) continue;
+    if (!DepthWithin(*it, 1)) {
+      return Status::InvalidArgument(
+          FieldError(id, DisplayId(it.key()),
+                     "is nested deeper than " + std::to_string(kMaxMetaDepth) + " levels"));
+    }
+    (*extra)[it.key()] = *it;
+  }
+  return Status::OK();
+}
+
 // `meta_source`, when not null, is the caller's own copy of the meta value
-// and is moved from instead of copied.
-Status ReadIdentity(const Json& object, Json* meta_source, Identity* out) {
+// and is moved from instead of copied; `owned`, when not null, is the
+// caller's own copy of `object`, whose extra keys are moved from.
+Status ReadIdentity(const Json& object, Json* meta_source, Json* owned, Identity* out) {
   if (!object.is_object()) {
     return Status::InvalidArgument(std::string("identity: must be a JSON object (got ") +
                                    object.type_name() + ")");
@@ -343,6 +369,7 @@ Status ReadIdentity(const Json& object, Json* meta_source, Identity* out) {
   if (Status s = ReadTimestamp(object, id, "updated_at", &identity.updated_at); !s.ok()) {
     return s;
   }
+  if (Status s = ReadExtraKeys(object, owned, id, &identity.extra); !s.ok()) return s;
   if (Status s = Validate(identity); !s.ok()) return s;
   *out = std::move(identity);
   return Status::OK();
@@ -351,7 +378,7 @@ Status ReadIdentity(const Json& object, Json* meta_source, Identity* out) {
 }  // namespace
 
 Status IdentityFromJson(const Json& object, Identity* out) {
-  return ReadIdentity(object, nullptr, out);
+  return ReadIdentity(object, nullptr, nullptr, out);
 }
 
 namespace {
@@ -387,7 +414,7 @@ Status IdentityFromJsonText(std::string_view text, Identity* out) {
     const auto it = object.find("meta");
     if (it != object.end() && it->is_object()) meta = &*it;
   }
-  return ReadIdentity(object, meta, out);
+  return ReadIdentity(object, meta, &object, out);
 }
 
 Json IdentityToJson(const Identity& identity) {
@@ -403,6 +430,12 @@ Json IdentityToJson(const Identity& identity) {
   j["meta"] = identity.meta;
   j["created_at"] = FormatTimestamp(identity.created_at);
   j["updated_at"] = FormatTimestamp(identity.updated_at);
+  if (identity.extra.is_object()) {
+    // A reserved name (which Validate refuses) never overwrites a field.
+    for (auto it = identity.extra.begin(); it != identity.extra.end(); ++it) {
+      if (!IsReservedKey(it.key())) j[it.key()] = it.value();
+    }
+  }
   return j;
 }
 
@@ -434,6 +467,18 @@ std::string IdentityToJsonLine(const Identity& identity,
   AppendJsonString(FormatTimestamp(identity.created_at), &out);
   AppendKey("updated_at", &out);
   AppendJsonString(FormatTimestamp(identity.updated_at), &out);
+  if (identity.extra.is_object()) {
+    // In key order (nlohmann keeps them sorted), so the line stays
+    // deterministic; a reserved name (which Validate refuses) is left out
+    // rather than written as a second copy of a field.
+    for (auto it = identity.extra.begin(); it != identity.extra.end(); ++it) {
+      if (IsReservedKey(it.key())) continue;
+      out.append(", ");
+      AppendJsonString(it.key(), &out);
+      out.append(": ");
+      out.append(it.value().dump(-1, ' ', false, Json::error_handler_t::replace));
+    }
+  }
   if (entropy_and_tau) {
     AppendKey("entropy", &out);
     AppendDouble(entropy_and_tau->first, &out);

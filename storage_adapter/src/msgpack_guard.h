@@ -1,5 +1,5 @@
-// MessagePack of an identity's meta, built and read in one place (the record
-// codec and the legacy rows both store meta this way).
+// MessagePack of an identity's meta and of its extra keys, built and read in
+// one place (the record codec and the legacy rows both store them this way).
 //
 // Reading is guarded: nlohmann's reader recurses once per nesting level and
 // reports container counts as the bytes claim them, so hostile bytes could
@@ -36,8 +36,10 @@ class GuardedBuilder {
   using Json = nlohmann::json;
 
   // `size` is the length of the input: no container may claim more
-  // elements than bytes are left of it.
-  explicit GuardedBuilder(std::size_t size) : size_(size) {}
+  // elements than bytes are left of it. `max_depth` bounds the nesting, the
+  // root map counting as 1; `what` names the map in errors ("meta").
+  GuardedBuilder(std::size_t size, int max_depth, const char* what)
+      : size_(size), max_depth_(max_depth), what_(what) {}
 
   bool null() { return Put(Json(nullptr)); }
   bool boolean(bool v) { return Put(Json(v)); }
@@ -77,11 +79,11 @@ class GuardedBuilder {
     // nlohmann's ids: 110 the input ended early (or, once the root is
     // complete, went on past it), 112 a byte that is no MessagePack tag.
     if (e.id == 110) {
-      error_ = done_ ? "meta has trailing bytes" : "meta is truncated";
+      error_ = std::string(what_) + (done_ ? " has trailing bytes" : " is truncated");
     } else if (e.id == 112) {
-      error_ = "meta has an invalid MessagePack tag";
+      error_ = std::string(what_) + " has an invalid MessagePack tag";
     } else {
-      error_ = std::string("meta: ") + e.what();
+      error_ = std::string(what_) + ": " + e.what();
     }
     return false;
   }
@@ -91,16 +93,16 @@ class GuardedBuilder {
 
  private:
   // A container of `count` entries of `elements` each (at least a byte
-  // apiece) opened, at most kMaxMetaDepth deep.
+  // apiece) opened, at most max_depth_ deep.
   bool Admit(std::size_t count, std::size_t elements) {
     ++consumed_;
-    if (open_.size() == static_cast<std::size_t>(kMaxMetaDepth)) {
-      error_ = "meta is nested too deep";
+    if (open_.size() == static_cast<std::size_t>(max_depth_)) {
+      error_ = std::string(what_) + " is nested too deep";
       return false;
     }
     // Every event so far took at least one byte of the input.
     if (count > (size_ - consumed_) / elements) {
-      error_ = "meta is truncated";
+      error_ = std::string(what_) + " is truncated";
       return false;
     }
     return true;
@@ -131,6 +133,8 @@ class GuardedBuilder {
   }
 
   const std::size_t size_;
+  const int max_depth_;
+  const char* what_;          // Only read to build an error.
   std::size_t consumed_ = 0;  // A lower bound on the bytes read so far.
   bool done_ = false;         // The root map is complete.
   Json root_;
@@ -145,8 +149,9 @@ inline bool IsMapTag(unsigned char tag) {
 
 }  // namespace internal
 
-// Appends the MessagePack of `meta` to `*out`. InvalidArgument with the
-// encoder's reason when it cannot be encoded; `*out` is then unchanged.
+// Appends the MessagePack of `meta` (or of an identity's extra keys, one map
+// too) to `*out`. InvalidArgument with the encoder's reason when it cannot be
+// encoded; `*out` is then unchanged.
 inline Status AppendMeta(const nlohmann::json& meta, std::string* out) {
   const std::size_t start = out->size();
   try {
@@ -158,21 +163,23 @@ inline Status AppendMeta(const nlohmann::json& meta, std::string* out) {
   return Status::OK();
 }
 
-// Reads MessagePack holding one map no deeper than kMaxMetaDepth, whose
-// container counts the bytes present can hold, with nothing after it. On
-// failure returns false with the reason ("meta is truncated", "meta is nested
-// too deep", ...) in `*error`; `*out` is then unchanged.
-inline bool ReadMeta(std::string_view bytes, nlohmann::json* out, std::string* error) {
+// Reads MessagePack holding one map no deeper than `max_depth` (the map
+// counting as 1), whose container counts the bytes present can hold, with
+// nothing after it. `what` names the map in the reasons. On failure returns
+// false with the reason ("meta is truncated", "meta is nested too deep", ...)
+// in `*error`; `*out` is then unchanged.
+inline bool ReadMap(std::string_view bytes, int max_depth, const char* what, nlohmann::json* out,
+                    std::string* error) {
   if (bytes.empty()) {
-    *error = "meta is empty";
+    *error = std::string(what) + " is empty";
     return false;
   }
   if (!internal::IsMapTag(static_cast<unsigned char>(bytes.front()))) {
-    *error = "meta is not a map";
+    *error = std::string(what) + " is not a map";
     return false;
   }
   try {
-    internal::GuardedBuilder builder(bytes.size());
+    internal::GuardedBuilder builder(bytes.size(), max_depth, what);
     if (!nlohmann::json::sax_parse(bytes.begin(), bytes.end(), &builder,
                                    nlohmann::json::input_format_t::msgpack, /*strict=*/true)) {
       *error = builder.error();
@@ -181,9 +188,20 @@ inline bool ReadMeta(std::string_view bytes, nlohmann::json* out, std::string* e
     *out = std::move(builder.root());
     return true;
   } catch (const nlohmann::json::exception& e) {
-    *error = std::string("meta: ") + e.what();
+    *error = std::string(what) + ": " + e.what();
     return false;
   }
+}
+
+// An identity's meta: one map no deeper than kMaxMetaDepth.
+inline bool ReadMeta(std::string_view bytes, nlohmann::json* out, std::string* error) {
+  return ReadMap(bytes, kMaxMetaDepth, "meta", out, error);
+}
+
+// An identity's extra keys: one map whose values nest as deep as meta may
+// (Validate holds each to meta's depth), so the map adds one level.
+inline bool ReadExtra(std::string_view bytes, nlohmann::json* out, std::string* error) {
+  return ReadMap(bytes, kMaxMetaDepth + 1, "extra keys", out, error);
 }
 
 }  // namespace kimera::msgpack

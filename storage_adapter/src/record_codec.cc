@@ -76,6 +76,39 @@ Status Corrupt(std::string_view id, std::string_view reason) {
   return Status::Corruption(msg);
 }
 
+bool KnownVersion(unsigned char version) {
+  return version == kRecordVersion || version == kRecordVersionWithExtra;
+}
+
+// Appends the MessagePack of `map` with its varint length in front: written
+// straight into the record and the prefix slid in afterwards, which is cheaper
+// than a scratch buffer and a copy. `*out` is unchanged on failure.
+Status AppendPrefixedMap(const nlohmann::json& map, std::string* out) {
+  const std::size_t pos = out->size();
+  if (Status s = msgpack::AppendMeta(map, out); !s.ok()) return s;
+  char prefix[coding::kMaxVarintBytes];
+  const std::size_t prefix_len = coding::EncodeVarint(out->size() - pos, prefix);
+  out->insert(pos, prefix, prefix_len);
+  return Status::OK();
+}
+
+// What Validate also refuses, checked again because the codec must never
+// write a record whose JSON would carry a field twice.
+Status CheckExtra(const Identity& identity) {
+  if (!identity.extra.is_object()) {
+    return Status::InvalidArgument("identity '" + DisplayId(identity.id) +
+                                   "': field 'extra' must be a JSON object (got " +
+                                   identity.extra.type_name() + ")");
+  }
+  for (auto it = identity.extra.begin(); it != identity.extra.end(); ++it) {
+    if (IsReservedKey(it.key())) {
+      return Status::InvalidArgument("identity '" + DisplayId(identity.id) + "': field '" +
+                                     DisplayId(it.key()) + "' cannot be an extra key");
+    }
+  }
+  return Status::OK();
+}
+
 Status TooLarge(const Identity& identity, std::size_t bytes) {
   return Status::InvalidArgument("identity '" + DisplayId(identity.id) + "': record of " +
                                  std::to_string(bytes) + " bytes exceeds the limit of " +
@@ -90,8 +123,14 @@ Status EncodeRecord(const Identity& identity, std::string* out) {
                                    "': field 'meta' must be a JSON object (got " +
                                    identity.meta.type_name() + ")");
   }
-  // Sizing everything but meta first refuses a huge record before any work,
-  // and lets one reservation cover the common case.
+  // Empty (null, the default, or {}) in the common case: a version-1 record,
+  // at exactly the cost it had before extra keys existed.
+  const bool with_extra = !identity.extra.empty();
+  if (with_extra) {
+    if (Status s = CheckExtra(identity); !s.ok()) return s;
+  }
+  // Sizing everything but meta and the extra keys first refuses a huge
+  // record before any work, and lets one reservation cover the common case.
   const std::size_t fixed =
       kHeaderBytes + LengthPrefixedSize(identity.raw.size()) +
       LengthPrefixedSize(identity.echo.size()) + LengthPrefixedSize(identity.lang_axis.size()) +
@@ -99,8 +138,8 @@ Status EncodeRecord(const Identity& identity, std::string* out) {
   if (fixed > kMaxRecordBytes) return TooLarge(identity, fixed);
 
   const std::size_t start = out->size();
-  out->reserve(start + fixed + 1 + 16 * identity.meta.size() + 16);
-  out->push_back(static_cast<char>(kRecordVersion));
+  out->reserve(start + fixed + 1 + 16 * (identity.meta.size() + identity.extra.size()) + 16);
+  out->push_back(static_cast<char>(with_extra ? kRecordVersionWithExtra : kRecordVersion));
   out->push_back(static_cast<char>(identity.identity_type));
   coding::PutFixed64(std::bit_cast<std::uint64_t>(identity.weight), out);
   coding::PutFixed64(static_cast<std::uint64_t>(identity.created_at), out);
@@ -114,23 +153,23 @@ Status EncodeRecord(const Identity& identity, std::string* out) {
   coding::PutVarint(identity.related_ids.size(), out);
   for (const auto& related : identity.related_ids) coding::PutLengthPrefixed(related, out);
 
-  // MessagePack is written straight into the record and its length prefix
-  // slid in front afterwards: cheaper than a scratch buffer and a copy.
-  const std::size_t meta_pos = out->size();
-  if (Status s = msgpack::AppendMeta(identity.meta, out); !s.ok()) {
+  if (Status s = AppendPrefixedMap(identity.meta, out); !s.ok()) {
     out->resize(start);
     return Status::InvalidArgument("identity '" + DisplayId(identity.id) +
                                    "': field 'meta' cannot be encoded: " + s.message());
   }
-  const std::size_t meta_len = out->size() - meta_pos;
-  char prefix[coding::kMaxVarintBytes];
-  const std::size_t prefix_len = coding::EncodeVarint(meta_len, prefix);
-  const std::size_t total = out->size() - start + prefix_len + kChecksumBytes;
+  if (with_extra) {
+    if (Status s = AppendPrefixedMap(identity.extra, out); !s.ok()) {
+      out->resize(start);
+      return Status::InvalidArgument("identity '" + DisplayId(identity.id) +
+                                     "': its extra keys cannot be encoded: " + s.message());
+    }
+  }
+  const std::size_t total = out->size() - start + kChecksumBytes;
   if (total > kMaxRecordBytes) {
     out->resize(start);
     return TooLarge(identity, total);
   }
-  out->insert(meta_pos, prefix, prefix_len);
   coding::PutFixed64(XXH3_64bits(out->data() + start, out->size() - start), out);
   return Status::OK();
 }
@@ -148,7 +187,7 @@ Status ReadHeader(std::string_view id, std::string_view bytes, RecordHeader* out
   if (bytes.size() < kMinRecordBytes) {
     return Corrupt(id, "truncated (" + std::to_string(bytes.size()) + " bytes)");
   }
-  if (static_cast<unsigned char>(bytes[0]) != kRecordVersion) {
+  if (!KnownVersion(static_cast<unsigned char>(bytes[0]))) {
     return Corrupt(
         id, "unknown format version " + std::to_string(static_cast<unsigned char>(bytes[0])));
   }
@@ -203,9 +242,21 @@ Status DecodeRecord(std::string_view id, std::string_view bytes, Identity* out) 
   if (!reader.List(&identity.related_ids)) return Corrupt(id, "bad related_ids list");
   std::string_view meta;
   if (!reader.Slice(&meta)) return Corrupt(id, "bad meta length");
+  // ReadHeader has checked the version is 1 or 2.
+  const bool with_extra = static_cast<unsigned char>(bytes[0]) == kRecordVersionWithExtra;
+  std::string_view extra;
+  if (with_extra && !reader.Slice(&extra)) return Corrupt(id, "bad extra keys length");
   if (reader.remaining() != 0) return Corrupt(id, "trailing bytes");
   std::string reason;
   if (!DecodeMetaMsgpack(meta, &identity.meta, &reason)) return Corrupt(id, reason);
+  if (with_extra) {
+    if (!msgpack::ReadExtra(extra, &identity.extra, &reason)) return Corrupt(id, reason);
+    for (auto it = identity.extra.begin(); it != identity.extra.end(); ++it) {
+      if (IsReservedKey(it.key())) {
+        return Corrupt(id, "extra keys hold the reserved key '" + DisplayId(it.key()) + "'");
+      }
+    }
+  }
   identity.id.assign(id);
   *out = std::move(identity);
   return Status::OK();

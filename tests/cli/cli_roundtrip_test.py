@@ -158,6 +158,70 @@ class KimeraCli(unittest.TestCase):
         ids = sorted(row["id"] for row in self.export())
         self.assertEqual(ids, sorted(g["id"] for g in good))
 
+    def test_extra_top_level_keys_round_trip_through_export_and_import(self):
+        # The reference's legacy to_dict() adds "content" and "metadata"; any
+        # other top-level key is kept too, and the export's computed keys are
+        # dropped on input (and written afresh on output).
+        refs = [row for row in self.sample if row["identity"]["identity_type"] == "geoid"][:1] + \
+            [row for row in self.sample if row["identity"]["identity_type"] == "scar"][:1]
+        extras = {
+            refs[0]["identity"]["id"]: {"content": "legacy text 東京",
+                                        "metadata": {"source": "ref", "n": [1, 2.5, None, True]}},
+            refs[1]["identity"]["id"]: {"content": None, "metadata": {},
+                                        "zz_other": [{"k": "v"}]},
+        }
+        lines = []
+        for row in refs:
+            identity = dict(row["identity"], **extras[row["identity"]["id"]])
+            identity["entropy"] = 123.0
+            identity["effective_tau"] = 4.0
+            lines.append(json.dumps(identity, ensure_ascii=False))
+        r = self.kimera("import", "-", stdin="\n".join(lines) + "\n")
+        self.assertEqual(r.returncode, 0, r.stderr)
+
+        exported = {row["id"]: row for row in self.export()}
+        self.assertEqual(len(exported), 2)
+        for row in refs:
+            ref = row["identity"]
+            got = exported[ref["id"]]
+            extra = extras[ref["id"]]
+            with self.subTest(id=ref["id"]):
+                self.assertEqual(list(got.keys()),
+                                 REFERENCE_FIELDS + sorted(extra) + ["entropy", "effective_tau"])
+                self.assertEqual({k: got[k] for k in REFERENCE_FIELDS}, ref)
+                self.assertEqual({k: got[k] for k in extra}, extra)
+                # Entropy ignores the extra keys: the reference's value, not the input's.
+                self.assertTrue(close(got["entropy"], row["expected"]["entropy"]),
+                                (got["entropy"], row["expected"]["entropy"]))
+                r = self.kimera("get", ref["id"])
+                self.assertEqual(r.returncode, 0, r.stderr)
+                self.assertEqual(json.loads(r.stdout), got)
+
+        # The export imports unchanged into a fresh database and exports the same.
+        second = os.path.join(self.tmp.name, "second")
+        r = self.kimera("export", "-o", os.path.join(self.tmp.name, "export.jsonl"))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        r = self.kimera("import", os.path.join(self.tmp.name, "export.jsonl"), db=second)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        r = self.kimera("export", db=second)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        again = {row["id"]: row for row in
+                 (json.loads(line) for line in r.stdout.splitlines() if line.strip())}
+        self.assertEqual(again, exported)
+
+    def test_extra_keys_count_towards_the_record_size_limit(self):
+        ref = self.sample[0]["identity"]
+        huge = dict(ref, id="huge-extra", content="c" * (16 << 20))
+        small = dict(ref, id="small-extra", content="c")
+        r = self.kimera("import", "-",
+                        stdin=json.dumps(huge) + "\n" + json.dumps(small) + "\n")
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn("line 1: ", r.stderr)
+        self.assertIn("huge-extra", r.stderr)
+        self.assertIn("exceeds the limit", r.stderr)
+        self.assertIn("imported 1 identity, 1 bad line", r.stderr)
+        self.assertEqual([row["id"] for row in self.export()], ["small-extra"])
+
     def test_reimport_keeps_created_at(self):
         self.import_sample()
         first = {row["id"]: row for row in self.export()}

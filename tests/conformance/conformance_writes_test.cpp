@@ -33,6 +33,63 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(fetch_returns_every_field_stored, S, Stacks) {
   }
 }
 
+BOOST_AUTO_TEST_CASE_TEMPLATE(extra_keys_come_back_from_every_read, S, Stacks) {
+  S stack;
+  IdentityStore& store = stack.store();
+  Identity geoid = Stamped(Geoid("g", {1.0, 1.0}), kT0, kT0 + 1);
+  geoid.extra["content"] = "legacy content";
+  geoid.extra["metadata"] = {{"terms", {{{"intensity", 5}}}}, {"n", {1, 2.5, nullptr}}};
+  Identity scar = Stamped(Scar("s", 4, 0.5), kT0, kT0 + 2);
+  scar.extra["content"] = {{"links", 4}};
+  scar.extra["metadata"] = nullptr;
+  Identity plain = Stamped(Geoid("p", {1.0}), kT0, kT0 + 3);
+  for (const Identity& in : {geoid, scar, plain}) BOOST_REQUIRE(store.Store(in).ok());
+  auto expect_same = [](const std::vector<Identity>& got, const std::vector<Identity>& want) {
+    BOOST_REQUIRE_EQUAL(got.size(), want.size());
+    for (std::size_t i = 0; i < got.size(); ++i) {
+      BOOST_TEST((got[i] == want[i]), Show(got[i]) << " != " << Show(want[i]));
+      BOOST_TEST(got[i].extra == want[i].extra, Show(got[i]));
+    }
+  };
+  expect_same({MustFetch(store, "g"), MustFetch(store, "s"), MustFetch(store, "p")},
+              {geoid, scar, plain});
+  std::vector<Identity> many;
+  BOOST_REQUIRE(store.FetchMany({"s", "absent", "g"}, &many).ok());
+  expect_same(many, {scar, geoid});
+  std::vector<Identity> scanned;
+  BOOST_REQUIRE(store
+                    .Scan({},
+                          [&](const Identity& identity) {
+                            scanned.push_back(identity);
+                            return true;
+                          })
+                    .ok());
+  expect_same(scanned, {geoid, plain, scar});
+  std::vector<Identity> listed;
+  BOOST_REQUIRE(store.List({}, &listed).ok());
+  expect_same(listed, {plain, scar, geoid});
+  // Entropy ignores the extra keys (the look-alike terms in "metadata"
+  // included): g has two equal terms, 1 bit; s log2(4) * 0.5, 1 bit too.
+  std::vector<Identity> found;
+  BOOST_REQUIRE(store.FindByEntropy(0.999, 1.001, 10, &found).ok());
+  expect_same(found, {geoid, scar});
+
+  // Decay rewrites the record: its extra keys stay, untouched by the scaling.
+  BOOST_REQUIRE(store.ApplyDecay("g", kT0 + 2 * kDay, {}).ok());
+  const Identity decayed = MustFetch(store, "g");
+  BOOST_TEST(decayed.extra == geoid.extra);
+  BOOST_TEST(decayed.weight < geoid.weight);
+
+  // A replacement's keys replace the old ones; one without any drops them.
+  Identity replaced = geoid;
+  replaced.extra = {{"other", true}};
+  BOOST_REQUIRE(store.Store(replaced).ok());
+  BOOST_TEST(MustFetch(store, "g").extra == (nlohmann::json{{"other", true}}));
+  replaced.extra = nullptr;
+  BOOST_REQUIRE(store.Store(replaced).ok());
+  BOOST_TEST(MustFetch(store, "g").extra.empty());
+}
+
 BOOST_AUTO_TEST_CASE_TEMPLATE(fetch_of_absent_id_is_not_found, S, Stacks) {
   S stack;
   IdentityStore& store = stack.store();
@@ -187,6 +244,17 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(rejects_bad_input_naming_field_and_id_and_writes_n
   // The encoded size has no field of its own: the message names the record.
   bad.push_back({with("huge", [](Identity& i) { i.raw.assign(kMaxRecordBytes + 1, 'a'); }),
                  "record", "huge"});
+  // Extra keys count towards it: this one is too large only because of them.
+  bad.push_back({with("huge-extra",
+                      [](Identity& i) {
+                        i.raw.assign(kMaxRecordBytes - 4096, 'a');
+                        i.extra["content"] = std::string(8192, 'c');
+                      }),
+                 "record", "huge-extra"});
+  bad.push_back({with("extra-reserved", [](Identity& i) { i.extra["weight"] = 2; }), "weight",
+                 "extra-reserved"});
+  bad.push_back({with("extra-bad-utf8", [](Identity& i) { i.extra["content"] = "\xff"; }),
+                 "content", "extra-bad-utf8"});
 
   for (const Bad& b : bad) {
     BOOST_TEST_CONTEXT("id '" << b.id << "', field " << b.field) {
@@ -210,7 +278,9 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(rejects_bad_input_naming_field_and_id_and_writes_n
   for (Identity replacement :
        {with("keep", [](Identity& i) { i.weight = -2; }),
         with("keep", [](Identity& i) { i.raw = "\xff"; }),
-        with("keep", [](Identity& i) { i.raw.assign(kMaxRecordBytes + 1, 'b'); })}) {
+        with("keep", [](Identity& i) { i.raw.assign(kMaxRecordBytes + 1, 'b'); }),
+        with("keep",
+             [](Identity& i) { i.extra["content"] = std::string(kMaxRecordBytes, 'c'); })}) {
     BOOST_TEST(store.Store(replacement).IsInvalidArgument());
     const Identity out = MustFetch(store, "keep");
     BOOST_TEST((out == stored), Show(out) << " != " << Show(stored));

@@ -1,5 +1,7 @@
 #include "kimera/consistency.h"
 
+#include <xxhash.h>
+
 #include <boost/test/unit_test.hpp>
 #include <chrono>
 #include <map>
@@ -8,6 +10,7 @@
 #include "audit_log.h"
 #include "dual_write_test_support.h"
 #include "kimera/dual_write_store.h"
+#include "kimera/identity_json.h"
 #include "legacy_format.h"
 #include "rocksdb_database.h"
 
@@ -56,6 +59,43 @@ BOOST_AUTO_TEST_CASE(diff_names_each_changed_field) {
   auto check = kimera::CompareSides("g1", &a, &b);
   BOOST_CHECK(check.result == CheckResult::kMismatch);
   BOOST_CHECK_EQUAL(check.entropy_drift, 0.0);
+}
+
+BOOST_AUTO_TEST_CASE(extra_keys_are_compared_as_one_field_and_take_no_part_in_drift) {
+  Identity a = Geoid("g1");
+  a.extra["content"] = "c";
+  a.extra["metadata"] = {{"terms", {{{"intensity", 3}}}}};
+  Identity b = a;
+  b.extra.erase("content");
+  auto diffs = kimera::DiffFields(a, b);
+  BOOST_REQUIRE_EQUAL(diffs.size(), 1u);
+  BOOST_CHECK_EQUAL(diffs[0].field, "extra");
+  BOOST_CHECK_EQUAL(diffs[0].primary_value,
+                    R"({"content":"c","metadata":{"terms":[{"intensity":3}]}})");
+  BOOST_CHECK_EQUAL(diffs[0].secondary_value, R"({"metadata":{"terms":[{"intensity":3}]}})");
+  // The digest covers them: a side that lost them is not passed unseen.
+  BOOST_CHECK(kimera::CanonicalDigest(a) != kimera::CanonicalDigest(b));
+  auto check = kimera::CompareSides("g1", &a, &b);
+  BOOST_CHECK(check.result == CheckResult::kMismatch);
+  BOOST_CHECK_EQUAL(check.entropy_drift, 0.0);
+
+  // All of them lost: reported against {}.
+  b.extra = nullptr;
+  diffs = kimera::DiffFields(a, b);
+  BOOST_REQUIRE_EQUAL(diffs.size(), 1u);
+  BOOST_CHECK_EQUAL(diffs[0].secondary_value, "{}");
+  BOOST_CHECK(kimera::CompareSides("g1", &a, &b).result == CheckResult::kMismatch);
+}
+
+BOOST_AUTO_TEST_CASE(no_extra_keys_leave_the_digest_of_the_11_fields) {
+  Identity a = Geoid("g1");
+  Identity b = a;
+  b.extra = nlohmann::json::object();  // None, spelled {} rather than null.
+  const std::string line = kimera::IdentityToJsonLine(a);
+  BOOST_CHECK_EQUAL(kimera::CanonicalDigest(a), XXH3_64bits(line.data(), line.size()));
+  BOOST_CHECK_EQUAL(kimera::CanonicalDigest(a), kimera::CanonicalDigest(b));
+  BOOST_CHECK(kimera::DiffFields(a, b).empty());
+  BOOST_CHECK(kimera::CompareSides("g1", &a, &b).result == CheckResult::kConsistent);
 }
 
 BOOST_AUTO_TEST_CASE(entropy_drift_is_reported) {
@@ -107,6 +147,37 @@ BOOST_AUTO_TEST_CASE(sweep_finds_record_changed_behind_the_back_and_repair_fixes
   BOOST_REQUIRE(store->Sweep(repair, &report).ok());
   BOOST_CHECK_EQUAL(report.differences, 0u);
   BOOST_CHECK_EQUAL(report.repaired, 0u);
+}
+
+BOOST_AUTO_TEST_CASE(sweep_finds_extra_keys_lost_by_the_legacy_secondary_and_repair_restores_them) {
+  TempDir dir;
+  auto store = OpenLegacy(dir);
+  Identity g = Geoid("g1");
+  g.extra["content"] = "legacy content";
+  g.extra["metadata"] = {{"k", 1}};
+  BOOST_REQUIRE(store->Store(g).ok());
+  BOOST_REQUIRE(store->Store(Geoid("g2")).ok());
+  Identity changed;
+  BOOST_REQUIRE(store->secondary().Get("g1", &changed).ok());
+  BOOST_REQUIRE(changed.extra == g.extra);
+  changed.extra.erase("metadata");
+  BOOST_REQUIRE(store->secondary().Put(changed).ok());
+
+  kimera::SweepReport report;
+  BOOST_REQUIRE(store->Sweep({}, &report).ok());
+  BOOST_REQUIRE_EQUAL(report.differences, 1u);
+  BOOST_CHECK_EQUAL(report.listed[0].id, "g1");
+  BOOST_REQUIRE_EQUAL(report.listed[0].fields.size(), 1u);
+  BOOST_CHECK_EQUAL(report.listed[0].fields[0].field, "extra");
+
+  kimera::SweepOptions repair;
+  repair.repair = true;
+  BOOST_REQUIRE(store->Sweep(repair, &report).ok());
+  BOOST_CHECK_EQUAL(report.repaired, 1u);
+  BOOST_REQUIRE(store->secondary().Get("g1", &changed).ok());
+  BOOST_CHECK(changed.extra == g.extra);
+  BOOST_REQUIRE(store->Sweep({}, &report).ok());
+  BOOST_CHECK_EQUAL(report.differences, 0u);
 }
 
 BOOST_AUTO_TEST_CASE(planted_faults_are_all_reported_and_nothing_else) {

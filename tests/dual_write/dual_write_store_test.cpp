@@ -165,6 +165,39 @@ BOOST_AUTO_TEST_CASE(legacy_write_lands_in_both_sides_with_same_fields) {
   BOOST_CHECK(check.result == kimera::CheckResult::kConsistent);
 }
 
+BOOST_AUTO_TEST_CASE(extra_keys_land_in_every_kind_of_secondary) {
+  for (const SecondaryKind& kind : kSecondaryKinds) {
+    BOOST_TEST_CONTEXT(kind.name) {
+      TempDir dir;
+      Harness h(dir, Config(DualWriteMode::kStrict), SecondFolder(dir, kind), kind.format);
+      Identity g = Geoid("g1");
+      g.extra["content"] = "legacy content";
+      g.extra["metadata"] = {{"source", "reference"}, {"n", {1, 2.5, nullptr}}};
+      Identity s = Scar("s1");
+      s.extra["metadata"] = {{"links", true}};
+      BOOST_REQUIRE(h.store->Store(g).ok());
+      BOOST_REQUIRE(h.store->Store(s).ok());
+      for (const Identity& want : {g, s}) {
+        const auto [p, q] = h.BothSides(want.id);
+        BOOST_CHECK(p.extra == want.extra);
+        BOOST_CHECK(q.extra == want.extra);
+        BOOST_CHECK(h.store->secondary().Project(p) == q);
+        kimera::IdCheck check;
+        BOOST_REQUIRE(h.store->CheckId(want.id, &check).ok());
+        BOOST_CHECK(check.result == kimera::CheckResult::kConsistent);
+      }
+      // A replacement without extra keys drops them on both sides.
+      BOOST_REQUIRE(h.store->Store(Geoid("g1")).ok());
+      const auto [p, q] = h.BothSides("g1");
+      BOOST_CHECK(p.extra.empty());
+      BOOST_CHECK(q.extra.empty());
+      kimera::SweepReport report;
+      BOOST_REQUIRE(h.store->Sweep({}, &report).ok());
+      BOOST_CHECK_EQUAL(report.differences, 0u);
+    }
+  }
+}
+
 BOOST_AUTO_TEST_CASE(legacy_type_change_moves_the_row_to_the_other_table) {
   TempDir dir;
   Harness h(dir, Config(DualWriteMode::kStrict));

@@ -128,6 +128,51 @@ BOOST_AUTO_TEST_CASE(geoid_row_has_the_documented_layout) {
   BOOST_TEST(EncodeLegacyRow(LayoutGeoid()) == GeoidRowParts().Row());
 }
 
+BOOST_AUTO_TEST_CASE(row_without_extra_keys_stays_version_2) {
+  Identity g = LayoutGeoid();
+  g.extra = nlohmann::json::object();
+  BOOST_TEST(EncodeLegacyRow(g) == GeoidRowParts().Row());
+  BOOST_TEST(MustDecode("g-layout", IdentityType::kGeoid, GeoidRowParts().Row()).extra.empty());
+}
+
+BOOST_AUTO_TEST_CASE(row_with_extra_keys_is_version_3_with_one_more_column) {
+  Identity g = LayoutGeoid();
+  g.extra = {{"c", 1}};
+  GeoidRowParts p;
+  p.version = Byte(3);
+  const std::string extra = Byte(4) +
+                            "\x81\xa1"
+                            "c\x01";  // {"c": 1}
+  BOOST_TEST(EncodeLegacyRow(g) == p.Row() + extra);
+  const Identity back = MustDecode("g-layout", IdentityType::kGeoid, p.Row() + extra);
+  BOOST_TEST(back.extra == g.extra);
+  BOOST_TEST((back == g));
+  // Without the column, or with a reserved key or something not a map in it.
+  CheckCorrupt("g-layout", IdentityType::kGeoid, p.Row(), "extra keys");
+  CheckCorrupt("g-layout", IdentityType::kGeoid, p.Row() + Byte(6) + "\x81\xa3raw\x01",
+               "extra keys");
+  CheckCorrupt("g-layout", IdentityType::kGeoid, p.Row() + Byte(1) + "\x90", "extra keys");
+  for (std::size_t n = 0; n < p.Row().size() + extra.size(); ++n) {
+    Identity out;
+    BOOST_TEST(
+        !DecodeLegacyRow("g-layout", IdentityType::kGeoid, (p.Row() + extra).substr(0, n), &out)
+             .ok(),
+        n);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(extra_keys_round_trip_in_both_tables) {
+  for (Identity identity : {RichGeoid(), RichScar()}) {
+    identity.extra["content"] = "legacy content \xe6\x97\xa5";
+    identity.extra["metadata"] = {{"n", {1, -2, 2.5, nullptr, true}}, {"deep", {{"er", {}}}}};
+    const Identity back =
+        MustDecode(identity.id, identity.identity_type, EncodeLegacyRow(identity));
+    BOOST_TEST(back.extra == identity.extra);
+    BOOST_TEST((back == ProjectToLegacy(identity)));
+    BOOST_TEST(ProjectToLegacy(identity).extra == identity.extra);
+  }
+}
+
 BOOST_AUTO_TEST_CASE(scar_row_has_the_documented_layout) {
   Identity s = Scar("s-layout", 0.5);
   s.related_ids = {"g1", "g22"};
@@ -236,7 +281,7 @@ BOOST_AUTO_TEST_CASE(row_of_the_other_table_is_corruption) {
 BOOST_AUTO_TEST_CASE(unknown_row_version_is_corruption) {
   const std::string row = EncodeLegacyRow(Geoid("g1"));
   CheckCorrupt("g1", IdentityType::kGeoid, "", "unknown row version");
-  for (unsigned char version : {0, 1, 3, 0xff}) {
+  for (unsigned char version : {0, 1, 4, 0xff}) {
     BOOST_TEST_CONTEXT(static_cast<int>(version)) {
       CheckCorrupt("g1", IdentityType::kGeoid, Byte(version) + row.substr(1),
                    "unknown row version");

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <limits>
 #include <string>
+#include <vector>
 
 namespace kimera {
 namespace {
@@ -369,6 +370,102 @@ BOOST_AUTO_TEST_CASE(survives_very_deep_meta) {
   Identity identity = Geoid();
   identity.meta = Json{{"deep", std::move(meta)}};
   BOOST_TEST(Validate(identity).IsInvalidArgument());
+}
+
+BOOST_AUTO_TEST_CASE(extra_keys_take_no_part_in_entropy_or_decay) {
+  // Extra keys that look like the fields entropy reads must still be ignored.
+  Json look_alike = Json{{"terms", {{{"term", "x"}, {"intensity", 9}}, {{"intensity", 1}}}},
+                         {"tags", {"a", "b", "c"}}};
+  std::vector<Identity> identities;
+  identities.push_back(WithTerms(EqualTerms(3)));
+  identities.push_back(Geoid());
+  identities.back().tags = {"a", "b"};
+  identities.push_back(Geoid());
+  identities.push_back(Geoid());
+  identities.back().identity_type = IdentityType::kScar;
+  identities.back().related_ids = {"a", "b", "c", "d"};
+  identities.back().weight = 0.5;
+  for (const Identity& plain : identities) {
+    Identity with_extra = plain;
+    with_extra.extra["content"] = "text of many words";
+    with_extra.extra["metadata"] = look_alike;
+    with_extra.extra["terms"] = look_alike["terms"];
+    with_extra.extra["related"] = {"x", "y", "z"};
+    BOOST_REQUIRE(Validate(with_extra).ok());
+    BOOST_TEST(Entropy(with_extra) == Entropy(plain));
+    BOOST_TEST(EffectiveTau(Entropy(with_extra)) == EffectiveTau(Entropy(plain)));
+    Identity scaled = with_extra;
+    ScaleWeights(&scaled, 0.5);
+    BOOST_TEST(scaled.extra == with_extra.extra);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(accepts_extra_keys_of_any_json_value) {
+  Identity identity = Geoid();
+  identity.extra = Json{{"content", "c"},
+                        {"metadata", {{"a", {1, 2.5, true, nullptr}}}},
+                        {"n", 3},
+                        {"null", nullptr},
+                        {"list", Json::array()}};
+  BOOST_TEST(Validate(identity).ok(), Validate(identity).ToString());
+  identity.extra = Json::object();
+  BOOST_TEST(Validate(identity).ok());
+  identity.extra = nullptr;
+  BOOST_TEST(Validate(identity).ok());
+}
+
+BOOST_AUTO_TEST_CASE(rejects_reserved_extra_keys) {
+  for (const char* key :
+       {"id", "identity_type", "raw", "echo", "lang_axis", "tags", "weight", "related_ids", "meta",
+        "created_at", "updated_at", "entropy", "effective_tau"}) {
+    BOOST_TEST(IsReservedKey(key), key);
+    Identity identity = Geoid();
+    identity.extra[key] = "x";
+    ExpectRejected(identity, key);
+  }
+  for (const char* key : {"content", "metadata", "decay_applied_at", "Raw", ""}) {
+    BOOST_TEST(!IsReservedKey(key), key);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(rejects_bad_extra_values) {
+  Identity identity = Geoid();
+  identity.extra = Json::array({1});
+  ExpectRejected(identity, "extra");
+  identity.extra = Json{{"content", kBadUtf8}};
+  ExpectRejected(identity, "content");
+  identity.extra = Json{{"metadata", {{"x", std::numeric_limits<double>::quiet_NaN()}}}};
+  ExpectRejected(identity, "metadata.x");
+  identity.extra = Json::object();
+  identity.extra[kBadUtf8] = 1;
+  BOOST_TEST(Validate(identity).IsInvalidArgument());
+
+  // Each value may nest as deep as meta, and no deeper.
+  auto nested = [](int depth) {
+    Json value = Json::object();
+    for (int i = 1; i < depth; ++i) value = Json{{"n", std::move(value)}};
+    return value;
+  };
+  identity.extra = Json{{"metadata", nested(kMaxMetaDepth)}};
+  BOOST_TEST(Validate(identity).ok(), Validate(identity).ToString());
+  identity.extra = Json{{"metadata", nested(kMaxMetaDepth + 1)}};
+  const Status s = Validate(identity);
+  BOOST_TEST(s.IsInvalidArgument());
+  BOOST_TEST(s.message().find("field 'metadata.n.n") != std::string::npos, s.message());
+  BOOST_TEST(s.message().find("'g1'") != std::string::npos, s.message());
+}
+
+BOOST_AUTO_TEST_CASE(empty_extra_compares_equal_whether_null_or_empty_object) {
+  Identity a = Geoid();
+  Identity b = Geoid();
+  b.extra = Json::object();
+  BOOST_TEST((a == b));
+  b.extra["content"] = "c";
+  BOOST_TEST(!(a == b));
+  a.extra["content"] = "c";
+  BOOST_TEST((a == b));
+  a.extra["content"] = "d";
+  BOOST_TEST(!(a == b));
 }
 
 BOOST_AUTO_TEST_CASE(utf8_validation_follows_the_standard) {

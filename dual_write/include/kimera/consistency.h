@@ -1,9 +1,11 @@
 // Comparing one identity across the two sides of dual-write.
 //
 // Both sides are compared on the canonical field set (the 11 reference
-// fields, reduced to what the secondary keeps) through an XXH3 digest; only
-// on a digest mismatch are the fields diffed one by one. The entropy is
-// recomputed from each side and its difference reported as the drift.
+// fields, reduced to what the secondary keeps, and the extra keys, which
+// every secondary keeps) through an XXH3 digest; only on a digest mismatch
+// are the fields diffed one by one. The entropy is recomputed from each side
+// and its difference reported as the drift (the extra keys take no part in
+// it).
 //
 // Thread-safety: pure functions; call from any thread.
 #ifndef KIMERA_CONSISTENCY_H_
@@ -41,10 +43,14 @@ struct IdCheck {
   double entropy_drift = 0.0;     // |H_primary - H_secondary| when both exist.
 };
 
-// XXH3 of the canonical encoding of the 11 reference fields.
+// XXH3 of the canonical encoding: the 11 reference fields, then the extra
+// keys when there are any (the digest of an identity without extra keys is
+// that of its 11 fields alone). Equal identities give equal digests.
 std::uint64_t CanonicalDigest(const Identity& identity);
 
-// The fields of `primary` and `secondary` that differ, in reference order.
+// The fields of `primary` and `secondary` that differ, in reference order,
+// then "extra" (all extra keys as one JSON object, {} for none) when they
+// differ.
 std::vector<FieldDiff> DiffFields(const Identity& primary, const Identity& secondary);
 
 // Compares the two sides of one id; either may be absent (nullptr). Both

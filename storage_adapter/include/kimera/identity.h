@@ -14,6 +14,9 @@
 //   tau_eff = base_tau * (1 + k * H)
 //   decay(age) = exp(-age / tau_eff), 0 when tau_eff <= 0.
 //
+// Entropy, tau and decay read only the reference fields: an identity's extra
+// keys (below) never change them.
+//
 // Thread-safety: Identity is a value type; the free functions are pure and
 // may be called from any thread.
 #ifndef KIMERA_IDENTITY_H_
@@ -55,8 +58,21 @@ struct Identity {
   // When decay was last applied (0: never, decay counts from created_at).
   // Internal: not part of the reference JSON.
   Micros decay_applied_at = 0;
+  // The identity's other top-level JSON keys, each with its value verbatim
+  // (the reference's legacy constructors add "content" and "metadata"; any
+  // key and any JSON value is kept). Null (the default, which costs no
+  // allocation) or a JSON object; null and {} both mean "none". Never holds
+  // a name IsReservedKey() is true for: the 11 reference fields are the
+  // fields above, and "entropy" / "effective_tau" are computed on output
+  // and dropped on input. Stored, fetched, listed, scanned, exported and
+  // written to both dual-write secondaries with the identity; counts towards
+  // kMaxRecordBytes; no part of entropy, tau or decay. Validate() bounds each
+  // value as it bounds meta (depth, UTF-8, finite numbers).
+  nlohmann::json extra;
 
-  friend bool operator==(const Identity&, const Identity&) = default;
+  // Every field equal; `extra` compares as a set of keys, so null and {}
+  // are equal and key order never matters.
+  friend bool operator==(const Identity& a, const Identity& b);
 };
 
 // Decay parameters. Defaults are the reference's.
@@ -67,11 +83,18 @@ struct DecayParams {
 
 // Limits enforced by Validate().
 inline constexpr std::size_t kMaxIdBytes = 512;
-inline constexpr std::size_t kMaxRecordBytes = 16u << 20;  // Encoded record, 16 MiB.
+// The encoded record, extra keys included: 16 MiB.
+inline constexpr std::size_t kMaxRecordBytes = 16u << 20;
 inline constexpr int kMaxMetaDepth = 64;
 // A scar's weight multiplies its entropy (log2(n) * weight); above this the
 // entropy and tau stop meaning anything (1e300 overflows tau).
 inline constexpr double kMaxScarWeight = 1e6;
+
+// True for the top-level JSON keys an identity's `extra` can never hold:
+// the 11 reference fields (id, identity_type, raw, echo, lang_axis, tags,
+// weight, related_ids, meta, created_at, updated_at) and the computed
+// "entropy" and "effective_tau".
+bool IsReservedKey(std::string_view key);
 
 // Shannon entropy in bits, by the rules above.
 double Entropy(const Identity& identity);
@@ -91,8 +114,11 @@ double DecayFactor(double age_seconds, double tau_eff);
 // before created_at when both are set, numeric term intensities finite (other
 // intensity values, booleans included, are accepted as the reference accepts
 // them), every string valid UTF-8, meta an object no deeper than
-// kMaxMetaDepth. The error names the field and the id. Does not check the
-// encoded size (see EncodeRecord).
+// kMaxMetaDepth; extra null or an object with no reserved key
+// (IsReservedKey), each value held to meta's rules (no deeper than
+// kMaxMetaDepth, valid UTF-8, finite numbers). The error names the field (an
+// extra key by its own name) and the id. Does not check the encoded size
+// (see EncodeRecord).
 Status Validate(const Identity& identity);
 
 // True when `s` is well-formed UTF-8.
