@@ -33,6 +33,7 @@ ConfiguredStore& ConfiguredStore::operator=(ConfiguredStore&& other) noexcept {
     Close();
     store = std::move(other.store);
     dual_write = std::move(other.dual_write);
+    forms = std::move(other.forms);
   }
   return *this;
 }
@@ -41,6 +42,7 @@ ConfiguredStore::~ConfiguredStore() { Close(); }
 
 void ConfiguredStore::Close() {
   if (dual_write) dual_write->Stop();
+  forms.reset();  // Borrows the plugin and the records' database.
   dual_write.reset();
   store.reset();
 }
@@ -88,6 +90,10 @@ Status OpenConfiguredStore(const KimeraConfig& config, bool serve_metrics, Confi
                          records);
   if (!s.ok()) return s;
   stack.dual_write = std::make_unique<DualWriteAdmin>(stack.store.get(), dual, records);
+  // Beside the plugin, which times its calls; it joins no write and starts
+  // no thread.
+  s = FormStore::Open(*records, *stack.store, SystemNow, &stack.forms);
+  if (!s.ok()) return s;
   // Every participant has joined: background writers may start.
   if (dual != nullptr) dual->Start();
   if (serve) {
@@ -109,6 +115,7 @@ Status OpenConfiguredStore(const KimeraConfig& config, bool serve_metrics,
   ConfiguredStore stack;
   Status s = OpenConfiguredStore(config, serve_metrics, &stack, recovery_reports);
   if (!s.ok()) return s;
+  stack.forms.reset();
   stack.dual_write.reset();
   *out = std::move(stack.store);
   return Status::OK();

@@ -18,7 +18,13 @@ constexpr std::array<const char*, kOperationCount> kOperationNames = {"store",
                                                                       "check",
                                                                       "dual_write_verify",
                                                                       "dual_write_repair",
-                                                                      "dual_write_stats"};
+                                                                      "dual_write_stats",
+                                                                      "form_store",
+                                                                      "form_fetch",
+                                                                      "form_list",
+                                                                      "form_count",
+                                                                      "form_prune",
+                                                                      "form_decay"};
 
 constexpr std::array<const char*, kTypeLabelCount> kTypeNames = {"geoid", "scar", "other"};
 
@@ -31,7 +37,7 @@ constexpr bool AllNamed(const auto& names) {
   return std::ranges::none_of(names, [](const char* n) { return n == nullptr; });
 }
 static_assert(AllNamed(kOperationNames) &&
-              static_cast<std::size_t>(Operation::kDualWriteStats) + 1 == kOperationCount);
+              static_cast<std::size_t>(Operation::kFormDecay) + 1 == kOperationCount);
 static_assert(AllNamed(kTypeNames) &&
               static_cast<std::size_t>(IdentityType::kScar) + 1 == kOtherTypeLabel);
 static_assert(AllNamed(kReasonNames) &&

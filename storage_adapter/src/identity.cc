@@ -172,7 +172,7 @@ class MetaChecker {
     }
     std::string reason;
     std::string path;
-    if (!WalkJson(identity_.meta, 1, &path, &reason)) {
+    if (!CheckStorableJson(identity_.meta, &path, &reason)) {
       return Status::InvalidArgument(FieldError(identity_, "meta" + path, reason));
     }
     return CheckTerms();
@@ -225,7 +225,7 @@ Status CheckExtra(const Identity& identity) {
     }
     std::string reason;
     std::string path;
-    if (!WalkJson(it.value(), 1, &path, &reason)) {
+    if (!CheckStorableJson(it.value(), &path, &reason)) {
       return Status::InvalidArgument(FieldError(identity, DisplayId(key) + path, reason));
     }
   }
@@ -244,6 +244,10 @@ Status CheckUtf8List(const Identity& identity, const std::vector<std::string>& l
 }
 
 }  // namespace
+
+bool CheckStorableJson(const nlohmann::json& value, std::string* path, std::string* reason) {
+  return WalkJson(value, 1, path, reason);
+}
 
 const char* IdentityTypeName(IdentityType type) {
   return type == IdentityType::kScar ? "scar" : "geoid";

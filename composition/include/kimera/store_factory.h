@@ -1,6 +1,7 @@
 // OpenConfiguredStore: the whole store stack a configuration describes —
 // the embedded RocksDbStore at config.db_path, wrapped by the EntropyStore
-// plugin (and by dual-write when the configuration turns it on).
+// plugin (and by dual-write when the configuration turns it on), and the
+// echo forms (FormStore) beside it in the records' database.
 //
 // The one place that wires the layers: it hands each layer the others it
 // needs (the records' RocksDbStore to the plugin and the dual-write admin),
@@ -19,6 +20,7 @@
 #include "kimera/config_loader.h"
 #include "kimera/dual_write_admin.h"
 #include "kimera/entropy_store.h"
+#include "kimera/form_store.h"
 #include "kimera/status.h"
 
 namespace kimera {
@@ -32,7 +34,8 @@ struct ConfiguredStore {
   ~ConfiguredStore();
 
   // Stops dual-write's background threads, then closes the layers from the
-  // top: the plugin leaves the records' participants, then dual-write, then
+  // top: the forms (which borrow the plugin and the records' database),
+  // then the plugin leaves the records' participants, then dual-write, then
   // the engine closes. Idempotent; the destructor calls it.
   void Close();
 
@@ -41,6 +44,11 @@ struct ConfiguredStore {
   // Dual-write administration (verify, repair, stats, cleanup); present
   // even when dual-write is off, whose calls then say so. Borrows `store`.
   std::unique_ptr<DualWriteAdmin> dual_write;
+  // The echo forms, in the records' database and timed by `store`; null
+  // when the records are not in a RocksDbStore. Read-only with the stack
+  // (config.storage.read_only): its writes then fail with IOError. Borrows
+  // `store`: reset it first when taking `store` out of the stack.
+  std::unique_ptr<FormStore> forms;
 };
 
 // Opens the stack. Before anything is opened, InvalidArgument naming both

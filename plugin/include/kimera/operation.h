@@ -22,8 +22,14 @@ enum class Operation : std::uint8_t {
   kDualWriteVerify,
   kDualWriteRepair,
   kDualWriteStats,
+  kFormStore,  // FormStore: the echo forms beside the identities.
+  kFormFetch,
+  kFormList,
+  kFormCount,
+  kFormPrune,  // PruneCreatedBefore and RemoveDomain.
+  kFormDecay,
 };
-inline constexpr std::size_t kOperationCount = 13;
+inline constexpr std::size_t kOperationCount = 19;
 const char* OperationName(Operation op);
 
 }  // namespace kimera

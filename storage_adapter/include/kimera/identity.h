@@ -96,6 +96,13 @@ inline constexpr double kMaxScarWeight = 1e6;
 // "entropy" and "effective_tau".
 bool IsReservedKey(std::string_view key);
 
+// Checks that `value` (meta, an extra key, an echo form's blob) holds only
+// what storage keeps verbatim: valid UTF-8 strings and keys, finite numbers,
+// nesting at most kMaxMetaDepth deep. On the first value that breaks a rule
+// returns false with its path below `value` (".terms[2].intensity") in
+// `*path` and the reason ("is not valid UTF-8") in `*reason`.
+bool CheckStorableJson(const nlohmann::json& value, std::string* path, std::string* reason);
+
 // Shannon entropy in bits, by the rules above.
 double Entropy(const Identity& identity);
 // A term intensity as the reference's arithmetic sees it: a number as is, a
