@@ -134,31 +134,20 @@ _PROTOTYPES = {
 }
 
 
-class _Missing:
-    """Stands for a C function the loaded library does not export."""
-
-    def __init__(self, name, path):
-        self._name, self._path = name, path
-
-    def __call__(self, *args):
-        raise NotImplementedError("%s does not export %s" % (self._path, self._name))
-
-
 def _declare(lib, path):
-    missing = []
+    """Sets every prototype; ImportError naming what a too-old library lacks."""
+    missing = [name for name in _PROTOTYPES if getattr(lib, name, None) is None]
+    if missing:
+        raise ImportError("%s does not export %s: rebuild it from this checkout"
+                          % (path, ", ".join(missing)))
     for name, (restype, argtypes) in _PROTOTYPES.items():
-        fn = getattr(lib, name, None)
-        if fn is None:
-            missing.append(name)
-            setattr(lib, name, _Missing(name, path))
-            continue
+        fn = getattr(lib, name)
         fn.restype = restype
         fn.argtypes = argtypes
-    return missing
 
 
 lib, library_path = _load()
-missing_functions = _declare(lib, library_path)
+_declare(lib, library_path)
 _free = lib.kimera_free
 
 

@@ -20,9 +20,6 @@ import kimera_entropy  # noqa: E402
 from kimera_entropy import _native, compat  # noqa: E402
 
 REFERENCE_SAMPLE = os.path.join(_REPO, "tests", "data", "reference_sample.jsonl")
-FORM_FUNCTIONS = [n for n in _native.missing_functions if n.startswith("kimera_form_")]
-needs_forms = pytest.mark.skipif(
-    bool(FORM_FUNCTIONS), reason="the loaded libkimera.so lacks %s" % ", ".join(FORM_FUNCTIONS))
 
 _ENV = ("KIMERA_ID_DUAL_WRITE", "KIMERA_METRICS_ENABLED", "KIMERA_METRICS_DETAILED",
         "KIMERA_METRICS_PORT", "KIMERA_CONFIG")

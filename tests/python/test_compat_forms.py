@@ -7,9 +7,8 @@ import pytest
 
 import kimera_entropy
 from kimera_entropy import compat
-from conftest import HostEchoForm, needs_forms
+from conftest import HostEchoForm
 
-pytestmark = needs_forms
 
 ROW_KEYS = {"anchor", "created_at", "updated_at", "domain", "phase", "intensity_sum"}
 

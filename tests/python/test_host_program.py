@@ -10,7 +10,7 @@ import datetime
 
 import pytest
 
-from conftest import HostEchoForm, HostIdentity, FORM_FUNCTIONS
+from conftest import HostEchoForm, HostIdentity
 
 UTC = datetime.timezone.utc
 
@@ -62,14 +62,13 @@ def test_host_program_end_to_end(monkeypatch, tmp_path, host_modules):
     assert [s.id for s in storage.get_scars_by_type("tension")] == ["scar_1", "scar_3"]
     assert {s.id for s in storage.get_related_scars("geoid_3")} == {"scar_2", "scar_3"}
 
-    # Forms, when the library has them.
-    if not FORM_FUNCTIONS:
-        form = HostEchoForm("cls:anchor", domain="cls", phase=0.3,
-                            terms=[{"term": "x", "intensity": 2.0}])
-        storage.store_form(form)
-        assert storage.fetch_form("cls:anchor").flatten() == form.flatten()
-        storage.conn.execute("DELETE FROM echoforms WHERE domain = 'cls'")
-        assert storage.fetch_form("cls:anchor") is None
+    # Forms, and the CLS layer's one SQL statement.
+    form = HostEchoForm("cls:anchor", domain="cls", phase=0.3,
+                        terms=[{"term": "x", "intensity": 2.0}])
+    storage.store_form(form)
+    assert storage.fetch_form("cls:anchor").flatten() == form.flatten()
+    storage.conn.execute("DELETE FROM echoforms WHERE domain = 'cls'")
+    assert storage.fetch_form("cls:anchor") is None
 
     # Dual-write: every identity consistent, stats with per-type legacy counts.
     for ident in geoids + scars:

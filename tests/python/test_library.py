@@ -4,6 +4,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 import kimera_entropy
 from kimera_entropy import _native
 
@@ -59,5 +61,15 @@ def test_search_order(monkeypatch):
     assert _native.candidate_paths() == [("KIMERA_LIBRARY", "/x/libkimera.so")]
 
 
-def test_every_declared_function_but_the_pending_ones_is_exported():
-    assert all(name.startswith("kimera_form_") for name in _native.missing_functions)
+def test_every_declared_function_is_exported_with_its_prototype():
+    for name, (restype, argtypes) in _native._PROTOTYPES.items():
+        fn = getattr(_native.lib, name)
+        assert fn.restype is restype and fn.argtypes == argtypes, name
+
+
+def test_a_library_lacking_a_function_is_refused_by_name():
+    class Old:
+        kimera_abi_version = _native.lib.kimera_abi_version
+
+    with pytest.raises(ImportError, match="kimera_form_store"):
+        _native._declare(Old(), "/old/libkimera.so")
