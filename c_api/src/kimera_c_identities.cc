@@ -14,148 +14,14 @@ namespace kimera::c_api {
 namespace {
 
 using Json = nlohmann::json;
-using JsonSerializer = nlohmann::detail::serializer<Json>;
 
-// The writer of the identities a call hands out. It writes the same text as
-// IdentityToJsonLine(identity, {entropy, effective_tau}) (the reference's
-// field order, extra keys in key order, then "entropy" and "effective_tau";
-// strings UTF-8 with nlohmann's escaping; doubles as nlohmann writes them)
-// but straight into one growing buffer: no nlohmann value or temporary
-// string per field or per double, and meta / extra values dumped by one
-// serializer into the buffer itself. Keep the two in step: any change to
-// IdentityToJsonLine's output must be made here too.
-class IdentityWriter {
- public:
-  explicit IdentityWriter(std::string* out)
-      : out_(*out),
-        serializer_(nlohmann::detail::output_adapter<char, std::string>(*out), ' ',
-                    Json::error_handler_t::replace) {}
-
-  void Write(const Identity& identity, const DecayParams& decay) {
-    Key("{\"id\": ");
-    String(identity.id);
-    Key(", \"identity_type\": ");
-    String(IdentityTypeName(identity.identity_type));
-    Key(", \"raw\": ");
-    String(identity.raw);
-    Key(", \"echo\": ");
-    String(identity.echo);
-    Key(", \"lang_axis\": ");
-    String(identity.lang_axis);
-    Key(", \"tags\": ");
-    StringList(identity.tags);
-    Key(", \"weight\": ");
-    Double(identity.weight);
-    Key(", \"related_ids\": ");
-    StringList(identity.related_ids);
-    Key(", \"meta\": ");
-    serializer_.dump(identity.meta, false, false, 0);
-    Key(", \"created_at\": \"");
-    Timestamp(identity.created_at);
-    Key("\", \"updated_at\": \"");
-    Timestamp(identity.updated_at);
-    out_.push_back('"');
-    if (identity.extra.is_object()) {
-      // As IdentityToJsonLine: key order; a reserved name is left out.
-      for (auto it = identity.extra.begin(); it != identity.extra.end(); ++it) {
-        if (IsReservedKey(it.key())) continue;
-        Key(", ");
-        String(it.key());
-        Key(": ");
-        serializer_.dump(it.value(), false, false, 0);
-      }
-    }
-    const double h = Entropy(identity);
-    Key(", \"entropy\": ");
-    Double(h);
-    Key(", \"effective_tau\": ");
-    Double(EffectiveTau(h, decay));
-    out_.push_back('}');
-  }
-
- private:
-  template <std::size_t N>
-  void Key(const char (&text)[N]) {
-    out_.append(text, N - 1);
-  }
-
-  // nlohmann's escaping with ensure_ascii off: '"', '\\' and the control
-  // characters escaped, every other byte as is; runs of plain bytes are
-  // appended whole. Invalid UTF-8 (which Validate refuses) goes through
-  // nlohmann's replacing path, as IdentityToJsonLine does.
-  void String(std::string_view s) {
-    if (!IsValidUtf8(s)) {
-      serializer_.dump(Json(s), false, false, 0);
-      return;
-    }
-    static constexpr char kHex[] = "0123456789abcdef";
-    out_.push_back('"');
-    const char* p = s.data();
-    const char* const end = p + s.size();
-    const char* run = p;
-    for (; p != end; ++p) {
-      const auto c = static_cast<unsigned char>(*p);
-      if (c >= 0x20 && c != '"' && c != '\\') continue;
-      out_.append(run, static_cast<std::size_t>(p - run));
-      run = p + 1;
-      switch (c) {
-        case '"':
-          out_.append("\\\"", 2);
-          break;
-        case '\\':
-          out_.append("\\\\", 2);
-          break;
-        case '\b':
-          out_.append("\\b", 2);
-          break;
-        case '\f':
-          out_.append("\\f", 2);
-          break;
-        case '\n':
-          out_.append("\\n", 2);
-          break;
-        case '\r':
-          out_.append("\\r", 2);
-          break;
-        case '\t':
-          out_.append("\\t", 2);
-          break;
-        default: {
-          const char esc[6] = {'\\', 'u', '0', '0', kHex[c >> 4], kHex[c & 0xF]};
-          out_.append(esc, 6);
-        }
-      }
-    }
-    out_.append(run, static_cast<std::size_t>(end - run));
-    out_.push_back('"');
-  }
-
-  void StringList(const std::vector<std::string>& list) {
-    out_.push_back('[');
-    for (std::size_t i = 0; i < list.size(); ++i) {
-      if (i > 0) out_.append(", ", 2);
-      String(list[i]);
-    }
-    out_.push_back(']');
-  }
-
-  // nlohmann's own shortest round-trip formatting (what dump() writes);
-  // -0.0 as 0.0 and a non-finite value as null, as IdentityToJsonLine.
-  void Double(double value) {
-    if (!std::isfinite(value)) {
-      out_.append("null", 4);
-      return;
-    }
-    char buf[64];
-    char* end = nlohmann::detail::to_chars(buf, buf + sizeof(buf), value == 0.0 ? 0.0 : value);
-    out_.append(buf, static_cast<std::size_t>(end - buf));
-  }
-
-  void Timestamp(Micros micros) { out_.append(FormatTimestamp(micros)); }
-
-  std::string& out_;
-  JsonSerializer serializer_;
-};
+// The entropy and effective tau a handed-out identity carries, the latter
+// with the store's configured decay parameters, so a host sees what the
+// index holds.
+std::pair<double, double> EntropyAndTau(const kimera_store& store, const Identity& identity) {
+  const double h = Entropy(identity);
+  return {h, EffectiveTau(h, store.config.plugin.entropy.decay)};
+}
 
 // The output buffer of this thread, reused call after call so that it
 // stops growing after the first calls: the only allocation left per call is
@@ -172,17 +38,15 @@ std::string& OutputBuffer() {
 // malloc'ed for the caller.
 char* IdentityCString(const kimera_store& store, const Identity& identity) {
   std::string& out = OutputBuffer();
-  IdentityWriter writer(&out);
-  writer.Write(identity, store.config.plugin.entropy.decay);
+  AppendIdentityJsonLine(identity, EntropyAndTau(store, identity), &out);
   return CopyString(out);
 }
 
 std::string IdentitiesText(const kimera_store& store, const std::vector<Identity>& identities) {
   std::string out = "[";
-  IdentityWriter writer(&out);
   for (std::size_t i = 0; i < identities.size(); ++i) {
     if (i > 0) out.append(", ", 2);
-    writer.Write(identities[i], store.config.plugin.entropy.decay);
+    AppendIdentityJsonLine(identities[i], EntropyAndTau(store, identities[i]), &out);
   }
   out.push_back(']');
   return out;
@@ -191,10 +55,9 @@ std::string IdentitiesText(const kimera_store& store, const std::vector<Identity
 char* IdentitiesCString(const kimera_store& store, const std::vector<Identity>& identities) {
   std::string& out = OutputBuffer();
   out.push_back('[');
-  IdentityWriter writer(&out);
   for (std::size_t i = 0; i < identities.size(); ++i) {
     if (i > 0) out.append(", ", 2);
-    writer.Write(identities[i], store.config.plugin.entropy.decay);
+    AppendIdentityJsonLine(identities[i], EntropyAndTau(store, identities[i]), &out);
   }
   out.push_back(']');
   return CopyString(out);

@@ -167,74 +167,6 @@ Status BadTimestamp(std::string_view text, std::string_view reason) {
   return Status::InvalidArgument(msg);
 }
 
-// JSON string escaping as nlohmann writes it with ensure_ascii off.
-void AppendJsonString(std::string_view s, std::string* out) {
-  if (!IsValidUtf8(s)) {
-    out->append(Json(s).dump(-1, ' ', false, Json::error_handler_t::replace));
-    return;
-  }
-  static constexpr char kHex[] = "0123456789abcdef";
-  out->reserve(out->size() + s.size() + 2);
-  out->push_back('"');
-  for (const char ch : s) {
-    const auto c = static_cast<unsigned char>(ch);
-    switch (c) {
-      case '"':
-        out->append("\\\"");
-        break;
-      case '\\':
-        out->append("\\\\");
-        break;
-      case '\b':
-        out->append("\\b");
-        break;
-      case '\f':
-        out->append("\\f");
-        break;
-      case '\n':
-        out->append("\\n");
-        break;
-      case '\r':
-        out->append("\\r");
-        break;
-      case '\t':
-        out->append("\\t");
-        break;
-      default:
-        if (c < 0x20) {
-          out->append("\\u00");
-          out->push_back(kHex[c >> 4]);
-          out->push_back(kHex[c & 0xF]);
-        } else {
-          out->push_back(ch);
-        }
-    }
-  }
-  out->push_back('"');
-}
-
-void AppendJsonStringList(const std::vector<std::string>& list, std::string* out) {
-  out->push_back('[');
-  for (std::size_t i = 0; i < list.size(); ++i) {
-    if (i > 0) out->append(", ");
-    AppendJsonString(list[i], out);
-  }
-  out->push_back(']');
-}
-
-// -0.0 (an entropy of -sum over one term, a weight scaled from -0) reads as
-// a sign where there is none; it is written as 0.0.
-void AppendDouble(double value, std::string* out) {
-  out->append(Json(value == 0.0 ? 0.0 : value).dump());
-}
-
-void AppendKey(const char* key, std::string* out) {
-  if (out->size() > 1) out->append(", ");
-  out->push_back('"');
-  out->append(key);
-  out->append("\": ");
-}
-
 // Copying a json value recurses once per level, so hostile nesting must be
 // refused before the copy; the recursion here stops at the limit.
 bool DepthWithin(const Json& value, int depth) {
@@ -437,56 +369,6 @@ Json IdentityToJson(const Identity& identity) {
     }
   }
   return j;
-}
-
-std::string IdentityToJsonLine(const Identity& identity,
-                               std::optional<std::pair<double, double>> entropy_and_tau) {
-  std::string meta = identity.meta.dump(-1, ' ', false, Json::error_handler_t::replace);
-  std::string out;
-  out.reserve(256 + identity.raw.size() + identity.echo.size() + meta.size());
-  out.push_back('{');
-  AppendKey("id", &out);
-  AppendJsonString(identity.id, &out);
-  AppendKey("identity_type", &out);
-  AppendJsonString(IdentityTypeName(identity.identity_type), &out);
-  AppendKey("raw", &out);
-  AppendJsonString(identity.raw, &out);
-  AppendKey("echo", &out);
-  AppendJsonString(identity.echo, &out);
-  AppendKey("lang_axis", &out);
-  AppendJsonString(identity.lang_axis, &out);
-  AppendKey("tags", &out);
-  AppendJsonStringList(identity.tags, &out);
-  AppendKey("weight", &out);
-  AppendDouble(identity.weight, &out);
-  AppendKey("related_ids", &out);
-  AppendJsonStringList(identity.related_ids, &out);
-  AppendKey("meta", &out);
-  out.append(meta);
-  AppendKey("created_at", &out);
-  AppendJsonString(FormatTimestamp(identity.created_at), &out);
-  AppendKey("updated_at", &out);
-  AppendJsonString(FormatTimestamp(identity.updated_at), &out);
-  if (identity.extra.is_object()) {
-    // In key order (nlohmann keeps them sorted), so the line stays
-    // deterministic; a reserved name (which Validate refuses) is left out
-    // rather than written as a second copy of a field.
-    for (auto it = identity.extra.begin(); it != identity.extra.end(); ++it) {
-      if (IsReservedKey(it.key())) continue;
-      out.append(", ");
-      AppendJsonString(it.key(), &out);
-      out.append(": ");
-      out.append(it.value().dump(-1, ' ', false, Json::error_handler_t::replace));
-    }
-  }
-  if (entropy_and_tau) {
-    AppendKey("entropy", &out);
-    AppendDouble(entropy_and_tau->first, &out);
-    AppendKey("effective_tau", &out);
-    AppendDouble(entropy_and_tau->second, &out);
-  }
-  out.push_back('}');
-  return out;
 }
 
 Status ParseTimestamp(std::string_view text, Micros* out) {

@@ -138,6 +138,25 @@ BOOST_AUTO_TEST_CASE(no_unknown_keys_leave_extra_empty) {
   BOOST_TEST(out.extra.empty());
 }
 
+BOOST_AUTO_TEST_CASE(line_escapes_as_nlohmann_and_appends_after_what_is_there) {
+  Identity identity;
+  identity.id = "q\"\\\b\f\n\r\t\x01\x1f/\u00e9\u6771";
+  identity.raw = "plain";
+  identity.tags = {"a", "b\n"};
+  identity.weight = -0.0;
+  identity.meta = Json{{"x", "\x02"}};
+  const std::string line = IdentityToJsonLine(identity, std::pair{-0.0, 1e300});
+  // Every string as nlohmann writes it with ensure_ascii off, -0.0 as 0.0.
+  const std::string id_json = Json(identity.id).dump();
+  BOOST_TEST(line.rfind("{\"id\": " + id_json + ", ", 0) == 0, line);
+  BOOST_TEST(line.find(R"("tags": ["a", "b\n"], "weight": 0.0,)") != std::string::npos, line);
+  BOOST_TEST(line.find(R"("meta": {"x":"\u0002"})") != std::string::npos, line);
+  BOOST_TEST(line.find(R"("entropy": 0.0, "effective_tau": 1e+300})") != std::string::npos, line);
+  std::string buffer = "[1, ";
+  AppendIdentityJsonLine(identity, std::pair{-0.0, 1e300}, &buffer);
+  BOOST_TEST(buffer == "[1, " + line);
+}
+
 BOOST_AUTO_TEST_CASE(extra_keys_round_trip_through_every_output) {
   Identity original = Awkward();
   original.extra["content"] = "legacy \"content\" 東京\n";

@@ -51,6 +51,11 @@ nlohmann::json IdentityToJson(const Identity& identity);
 std::string IdentityToJsonLine(
     const Identity& identity,
     std::optional<std::pair<double, double>> entropy_and_tau = std::nullopt);
+// Appends the same text to `*out`: for a writer of many identities into one
+// buffer (a JSON array, a page of results).
+void AppendIdentityJsonLine(const Identity& identity,
+                            const std::optional<std::pair<double, double>>& entropy_and_tau,
+                            std::string* out);
 
 // Parses an ISO-8601 timestamp ("2026-11-26T12:00:00", "...12:00:00.5Z",
 // "...12:00:00.123456+02:00", a space instead of 'T') into UTC micros.
