@@ -148,6 +148,8 @@ const char* kimera_status_name(kimera_status status) {
       return "aborted";
     case KIMERA_INTERNAL:
       return "internal";
+    case KIMERA_STATUS_MAX_ENUM_:
+      break;
   }
   return "unknown";
 }

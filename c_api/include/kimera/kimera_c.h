@@ -50,7 +50,10 @@ typedef enum kimera_status {
   KIMERA_BUSY = 6,
   KIMERA_UNAVAILABLE = 7,
   KIMERA_ABORTED = 8,
-  KIMERA_INTERNAL = 100 /* a failure inside the library (a bug): the message says where */
+  KIMERA_INTERNAL = 100, /* a failure inside the library (a bug): the message says where */
+  /* Not a status: makes the enum an int in C and lets C++ read any int a
+   * caller passes (a value outside an enum's range is undefined there). */
+  KIMERA_STATUS_MAX_ENUM_ = 0x7fffffff
 } kimera_status;
 
 /* An open store stack. Opaque. */
@@ -72,7 +75,8 @@ void kimera_free(void* p);
 
 typedef enum kimera_config_kind {
   KIMERA_CONFIG_TEXT = 0, /* `config` is TOML text (kimera.toml's format); "" = defaults */
-  KIMERA_CONFIG_PATH = 1  /* `config` is the path of a TOML file */
+  KIMERA_CONFIG_PATH = 1, /* `config` is the path of a TOML file */
+  KIMERA_CONFIG_KIND_MAX_ENUM_ = 0x7fffffff /* not a kind: as KIMERA_STATUS_MAX_ENUM_ */
 } kimera_config_kind;
 
 /* Flags of kimera_open. */
