@@ -25,6 +25,8 @@ namespace codec = form_codec;
 // Forms a sweep (prune, remove, decay) locks, reads and commits at once:
 // one batch per chunk keeps a synced database from paying a sync per form.
 constexpr std::size_t kSweepChunk = 128;
+// A sweep's batch is committed early when it grows past this.
+constexpr std::size_t kSweepBatchBytes = 8 << 20;
 constexpr std::size_t kTimeBytes = 8;
 
 // The smallest key above every key that starts with `prefix`.
@@ -169,6 +171,10 @@ Status FormStore::Impl::Store(const EchoFormRecord& form) {
   const Micros now = clock_();
   if (replaces) {
     after.created_at = before.created_at;
+    // A host stores back what it fetched, and the JSON it fetched does not
+    // carry the last decay: counting from created_at again would apply the
+    // same age twice.
+    if (after.decay_applied_at == 0) after.decay_applied_at = before.decay_applied_at;
   } else if (after.created_at == 0) {
     after.created_at = now;
   }
@@ -279,25 +285,17 @@ Status FormStore::Impl::Sweep(const std::string& begin, const std::string& end,
 Status FormStore::Impl::SweepChunk(std::vector<std::string>* anchors, const StepFn& step,
                                    std::string_view context, std::uint64_t* changed) {
   if (anchors->empty()) return Status::OK();
-  std::sort(anchors->begin(), anchors->end());
-  anchors->erase(std::unique(anchors->begin(), anchors->end()), anchors->end());
   const StripeGuard guard(locks_, *anchors);
-  std::vector<std::string> keys;
-  keys.reserve(anchors->size());
-  for (const std::string& anchor : *anchors) keys.push_back(codec::FormKey(anchor));
-  const std::vector<rocksdb::Slice> slices(keys.begin(), keys.end());
-  std::vector<rocksdb::PinnableSlice> values(keys.size());
-  std::vector<rocksdb::Status> statuses(keys.size());
-  database_->db()->MultiGet(rocksdb::ReadOptions(), cf_, keys.size(), slices.data(), values.data(),
-                            statuses.data());
+  // One form read at a time and the batch committed whenever it passes
+  // kSweepBatchBytes: a sweep's memory stays bounded by one form and one
+  // batch, whatever the forms weigh.
   rocksdb::WriteBatch batch;
   std::uint64_t count = 0;
-  for (std::size_t i = 0; i < keys.size(); ++i) {
-    const std::string& anchor = (*anchors)[i];
-    if (statuses[i].IsNotFound()) continue;  // Removed since the scan.
-    if (!statuses[i].ok()) return RocksDbDatabase::FromRocks(statuses[i], context);
+  for (const std::string& anchor : *anchors) {
     EchoFormRecord form;
-    if (Status s = codec::DecodeForm(anchor, values[i].ToStringView(), &form); !s.ok()) return s;
+    Status s = Fetch(anchor, &form);
+    if (s.IsNotFound()) continue;  // Removed since the scan.
+    if (!s.ok()) return s;
     switch (step(&form)) {
       case Step::kKeep:
         continue;
@@ -307,12 +305,18 @@ Status FormStore::Impl::SweepChunk(std::vector<std::string>* anchors, const Step
       case Step::kRewrite: {
         // A rewrite keeps created_at, updated_at and domain: no index key moves.
         std::string value;
-        if (Status s = codec::EncodeForm(form, &value); !s.ok()) return s;
-        batch.Put(cf_, keys[i], value);
+        if (s = codec::EncodeForm(form, &value); !s.ok()) return s;
+        batch.Put(cf_, codec::FormKey(anchor), value);
         break;
       }
     }
     ++count;
+    if (batch.GetDataSize() >= kSweepBatchBytes) {
+      if (s = database_->Write(&batch, context); !s.ok()) return s;
+      *changed += count;
+      count = 0;
+      batch.Clear();
+    }
   }
   anchors->clear();
   if (count == 0) return Status::OK();
@@ -386,9 +390,11 @@ Status FormStore::Decay(double tau_seconds, Micros now, std::uint64_t* updated) 
       return Status::InvalidArgument("form decay: tau_seconds must be finite and > 0 (got " +
                                      std::to_string(tau_seconds) + ")");
     }
-    const std::string forms(1, codec::kFormTag);
+    // The created_at index, whose values are empty: the forms themselves
+    // are read once each, under their lock.
+    const std::string created(1, codec::kCreatedTag);
     return impl_->Sweep(
-        forms, PrefixEnd(forms), 1,
+        created, PrefixEnd(created), 1 + kTimeBytes,
         [tau_seconds, now](EchoFormRecord* form) {
           // Counted from the last decay, so that decaying at t1 then t2
           // multiplies by exactly what one decay at t2 would.
@@ -396,7 +402,7 @@ Status FormStore::Decay(double tau_seconds, Micros now, std::uint64_t* updated) 
               form->decay_applied_at != 0 ? form->decay_applied_at : form->created_at;
           if (now <= since) return Impl::Step::kKeep;
           const double age_seconds = static_cast<double>(now - since) / 1e6;
-          form_rules::Scale(form, std::exp(-age_seconds / tau_seconds));
+          form_rules::Scale(form, DecayFactor(age_seconds, tau_seconds));
           form->decay_applied_at = now;
           return Impl::Step::kRewrite;
         },

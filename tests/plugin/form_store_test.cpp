@@ -267,6 +267,22 @@ BOOST_AUTO_TEST_CASE(decay_never_compounds) {
   RequireClose(twice.Get("a").intensity_sum, (1.0 + 0.3 + 7.25) * factor);
 }
 
+BOOST_FIXTURE_TEST_CASE(a_form_stored_back_through_json_keeps_its_last_decay, Fixture) {
+  // A host fetches a decayed form (the JSON carries no decay time), edits
+  // nothing and stores it back; the next decay must count from the last one.
+  const double tau = 86'400.0;
+  Put(Form("a", "x", {4.0}));
+  const Micros t0 = clock();
+  std::uint64_t updated = 0;
+  BOOST_REQUIRE(forms->Decay(tau, t0 + 86'400 * kSecond, &updated).ok());
+  EchoFormRecord back;
+  BOOST_REQUIRE(FormFromJson(FormToJson(Get("a")), &back).ok());
+  BOOST_TEST(back.decay_applied_at == 0);
+  Put(back);
+  BOOST_REQUIRE(forms->Decay(tau, t0 + 2 * 86'400 * kSecond, &updated).ok());
+  RequireClose(Get("a").blob["terms"][0]["intensity"].get<double>(), 4.0 * std::exp(-2.0));
+}
+
 BOOST_FIXTURE_TEST_CASE(decay_scales_boolean_and_number_intensities_and_the_sum, Fixture) {
   EchoFormRecord form = Form("a", "x", {});
   form.blob["terms"] = nlohmann::json::parse(R"([
@@ -493,15 +509,24 @@ BOOST_FIXTURE_TEST_CASE(a_store_racing_decays_and_prunes_loses_nothing, Fixture)
   constexpr int kPerWriter = 200;
   constexpr int kSlots = 50;
   // Boost.Test's checks are not thread-safe: the threads count failures.
+  constexpr int kOld = 40;
+  // Old forms the prunes race the writers for; the writers' forms are new.
+  for (int i = 0; i < kOld; ++i) {
+    EchoFormRecord old = Form(test::Numbered("old", i), "old", {1.0});
+    old.created_at = kSecond;
+    BOOST_REQUIRE(forms->Store(old).ok());
+  }
   std::atomic<int> failures{0};
   std::atomic<bool> done{false};
+  std::uint64_t pruned = 0;
   std::thread sweeper([&] {
     std::uint64_t n = 0;
     Micros now = clock();
     while (!done.load()) {
       now += kSecond;
       if (!forms->Decay(1e9, now, &n).ok()) ++failures;
-      if (!forms->PruneCreatedBefore(0, &n).ok() || n != 0) ++failures;
+      if (!forms->PruneCreatedBefore(2 * kSecond, &n).ok()) ++failures;
+      pruned += n;
     }
   });
   std::vector<std::thread> writers;
@@ -518,6 +543,8 @@ BOOST_FIXTURE_TEST_CASE(a_store_racing_decays_and_prunes_loses_nothing, Fixture)
   done = true;
   sweeper.join();
   BOOST_TEST(failures.load() == 0);
+  BOOST_TEST(pruned == static_cast<std::uint64_t>(kOld));  // Each old form once, no new one.
+  BOOST_TEST(CountOf("old") == 0u);
   const std::uint64_t total = kWriters * kSlots;
   BOOST_TEST(CountOf(std::nullopt) == total);
   BOOST_TEST(Anchors(std::nullopt, 1000).size() == total);
