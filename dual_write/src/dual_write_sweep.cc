@@ -374,10 +374,11 @@ Status DualWriteStore::Cleanup(RocksDbDatabase* database, const DualWriteConfig&
   if (!Empty(database, kRepairQueueColumnFamily)) {
     return refuse("the repair queue is not empty; run kimera dual-write repair");
   }
-  // The counts go with the tables they count: tables made again later are
-  // counted again from nothing.
-  for (const char* cf : {kLegacyGeoidsColumnFamily, kLegacyScarsColumnFamily,
-                         kSecondaryCountsColumnFamily, kAuditColumnFamily}) {
+  // The counts go with the tables they count, and first: each drop is a step
+  // of its own, and a crash between them must leave tables without counters
+  // (counted again at the next open), never counters without their tables.
+  for (const char* cf : {kSecondaryCountsColumnFamily, kLegacyGeoidsColumnFamily,
+                         kLegacyScarsColumnFamily, kAuditColumnFamily}) {
     if (!database->HasColumnFamily(cf)) continue;
     s = database->DropColumnFamily(cf);
     if (!s.ok() && !s.IsNotFound()) return s;
