@@ -144,8 +144,9 @@ kimera_status kimera_store_many(kimera_store* store, const char* identities_json
     }
     array = nlohmann::json();  // The parsed copies are enough from here.
     for (std::size_t i = 0; i < identities.size(); ++i) {
-      Status s = store->stack.store->Store(identities[i]);
+      // Set first: the count stays right even when Store throws.
       if (stored != nullptr) *stored = i;
+      Status s = store->stack.store->Store(identities[i]);
       if (!s.ok()) {
         // A refusal (the plugin's timestamp window) names the element as
         // validation does; the store's other errors name the id already.

@@ -1,7 +1,8 @@
 """LatticeStorage: the reference's identity and echo-form storage over one shared Store.
 
-Thread-safety: a storage object may be used from many threads at once,
-except close(), which must not run concurrently with another call on it.
+Thread-safety: a storage object may be used from many threads at once; the
+store under it closes only once the calls running on it return, and calls
+made after that raise StoreClosed.
 """
 
 import json

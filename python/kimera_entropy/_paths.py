@@ -187,7 +187,9 @@ def acquire(db_path, make_config):
         if shared is not None:
             shared.refs += 1
             return shared
-        folder = _prepare(path)
+        # By the real path, as the sharing above: a symlink and its target
+        # are one store, with one data folder beside the real file.
+        folder = _prepare(key)
         config = make_config(os.path.join(folder, "db"))
         shared = SharedStore(key, Store(config=config, apply_env=True), folder, False, config)
         _open[key] = shared
@@ -202,7 +204,9 @@ def release(shared):
             return
         if shared.key is not None and _open.get(shared.key) is shared:
             del _open[shared.key]
-    shared.store.close()
+        # Under the lock: an acquire() of the same path in between would open
+        # the database while it is still open here.
+        shared.store.close()
     if shared.temporary:
         shutil.rmtree(shared.folder, ignore_errors=True)
 

@@ -13,6 +13,7 @@ Store, except close(), which must not run concurrently with another call.
 import ctypes
 import datetime
 import os
+import threading
 
 from . import _config
 from . import _native
@@ -88,6 +89,44 @@ def model(identity, base_tau_seconds=_config.DEFAULT_BASE_TAU_SECONDS, k=_config
     return h.value, tau.value
 
 
+class _Calls:
+    """The handle of a Store and the calls running on it: close() waits for them.
+
+    kimera_close must not run while another call uses the handle (the C
+    ABI's one thread-safety rule); a Store is shared by threads, and the
+    compat layer closes it for them (close_storage, the last release).
+    """
+
+    def __init__(self, handle):
+        self._handle = handle
+        self._running = 0
+        self._cond = threading.Condition(threading.Lock())
+
+    def enter(self):
+        with self._cond:
+            if not self._handle:
+                raise StoreClosed(2, "the store is closed")
+            self._running += 1
+            return self._handle
+
+    def leave(self):
+        with self._cond:
+            self._running -= 1
+            if self._running == 0:
+                self._cond.notify_all()
+
+    def close(self):
+        """The handle, once no call runs on it (None when already closed); later calls fail."""
+        with self._cond:
+            handle, self._handle = self._handle, None
+            self._cond.wait_for(lambda: self._running == 0)
+            return handle
+
+    @property
+    def closed(self):
+        return not self._handle
+
+
 class Store:
     """One open store stack: RocksDB, the entropy plugin, dual-write when configured.
 
@@ -101,7 +140,7 @@ class Store:
 
     def __init__(self, path=None, *, config=None, config_file=None, apply_env=False,
                  serve_metrics=False):
-        self._h = None
+        self._calls = _Calls(None)
         flags = (_native.OPEN_APPLY_ENV if apply_env else 0) | (
             _native.OPEN_SERVE_METRICS if serve_metrics else 0)
         if config_file is not None:
@@ -127,19 +166,22 @@ class Store:
         st = _lib.kimera_open(text.encode("utf-8"), kind, flags, _byref(handle), _byref(err))
         if st:
             _raise(st, err)
-        self._h = handle.value
+        self._calls = _Calls(handle.value)
 
     # ---- lifetime -----------------------------------------------------------
 
     def close(self):
-        """Closes the store; idempotent. Not concurrently with another call."""
-        h, self._h = self._h, None
+        """Closes the store once the calls running on it return; idempotent.
+
+        Calls made after it starts raise StoreClosed.
+        """
+        h = self._calls.close()
         if h:
             _lib.kimera_close(h)
 
     @property
     def closed(self):
-        return not self._h
+        return self._calls.closed
 
     def __enter__(self):
         return self
@@ -156,29 +198,31 @@ class Store:
     def __repr__(self):
         return "<kimera_entropy.Store %r%s>" % (self.path, " closed" if self.closed else "")
 
-    def _handle(self):
-        h = self._h
-        if not h:
-            raise StoreClosed(2, "the store is closed")
-        return h
+    def _invoke(self, fn, *args):
+        """fn(handle, *args), with close() waiting until it returns."""
+        h = self._calls.enter()
+        try:
+            return fn(h, *args)
+        finally:
+            self._calls.leave()
 
     def _out_text(self, fn, *args):
         out, err = _void(), _void()
-        st = fn(self._handle(), *args, _byref(out), _byref(err))
+        st = self._invoke(fn, *args, _byref(out), _byref(err))
         if st:
             _raise(st, err)
         return _take(out)
 
     def _out_count(self, fn, *args):
         n, err = _u64(), _void()
-        st = fn(self._handle(), *args, _byref(n), _byref(err))
+        st = self._invoke(fn, *args, _byref(n), _byref(err))
         if st:
             _raise(st, err)
         return n.value
 
     def _call(self, fn, *args):
         err = _void()
-        st = fn(self._handle(), *args, _byref(err))
+        st = self._invoke(fn, *args, _byref(err))
         if st:
             _raise(st, err)
 
@@ -196,7 +240,7 @@ class Store:
         Every element is validated first; one bad element stores nothing.
         """
         stored, err = ctypes.c_size_t(), _void()
-        st = _lib.kimera_store_many(self._handle(), encode_array(identities, "identities"),
+        st = self._invoke(_lib.kimera_store_many, encode_array(identities, "identities"),
                                     _byref(stored), _byref(err))
         if st:
             _raise(st, err)
@@ -205,7 +249,7 @@ class Store:
     def fetch_json(self, id):
         """The stored identity as JSON text, or None when absent."""
         out, err = _void(), _void()
-        st = _lib.kimera_fetch(self._handle(), encode_str(id, "id"), _byref(out), _byref(err))
+        st = self._invoke(_lib.kimera_fetch, encode_str(id, "id"), _byref(out), _byref(err))
         if st == NOT_FOUND:
             _take(err)
             return None
@@ -216,7 +260,7 @@ class Store:
     def fetch(self, id):
         """The identity stored under `id` as a dict; NotFound when absent."""
         out, err = _void(), _void()
-        st = _fetch(self._handle(), encode_str(id, "id"), _byref(out), _byref(err))
+        st = self._invoke(_fetch, encode_str(id, "id"), _byref(out), _byref(err))
         if st:
             _raise(st, err)
         return _load_text(out)
@@ -224,7 +268,7 @@ class Store:
     def get(self, id, default=None):
         """The identity stored under `id` as a dict, or `default` when absent."""
         out, err = _void(), _void()
-        st = _fetch(self._handle(), encode_str(id, "id"), _byref(out), _byref(err))
+        st = self._invoke(_fetch, encode_str(id, "id"), _byref(out), _byref(err))
         if st:
             if st == NOT_FOUND:
                 _take(err)
@@ -239,7 +283,7 @@ class Store:
             if not isinstance(x, str):
                 raise TypeError("ids[%d] must be a string, not %s" % (i, type(x).__name__))
         out, err = _void(), _void()
-        st = _lib.kimera_fetch_many(self._handle(), dumps(ids, "ids").encode("utf-8"), _byref(out),
+        st = self._invoke(_lib.kimera_fetch_many, dumps(ids, "ids").encode("utf-8"), _byref(out),
                                     _byref(err))
         if st:
             _raise(st, err)
@@ -267,7 +311,7 @@ class Store:
     def find_by_entropy(self, min_entropy=0.0, max_entropy=float("inf"), limit=10):
         """At most `limit` identities with min <= H <= max, highest entropy first."""
         out, err = _void(), _void()
-        st = _find(self._handle(), float(min_entropy), float(max_entropy), _limit(limit),
+        st = self._invoke(_find, float(min_entropy), float(max_entropy), _limit(limit),
                    _byref(out), _byref(err))
         if st:
             _raise(st, err)
@@ -276,7 +320,7 @@ class Store:
     def scan_page(self, start_after=None, page_size=1000):
         """(identities, next_cursor) of one page in id order; next_cursor None at the end."""
         out, cursor, err = _void(), _void(), _void()
-        st = _lib.kimera_scan_page(self._handle(), _opt(start_after, "start_after"),
+        st = self._invoke(_lib.kimera_scan_page, _opt(start_after, "start_after"),
                                    _limit(page_size, "page_size"), _byref(out), _byref(cursor),
                                    _byref(err))
         if st:
@@ -353,7 +397,7 @@ class Store:
     def form_get(self, anchor, default=None):
         """The form under `anchor`, or `default` when absent."""
         out, err = _void(), _void()
-        st = _lib.kimera_form_fetch(self._handle(), encode_str(anchor, "anchor"), _byref(out),
+        st = self._invoke(_lib.kimera_form_fetch, encode_str(anchor, "anchor"), _byref(out),
                                     _byref(err))
         if st == NOT_FOUND:
             _take(err)

@@ -95,7 +95,7 @@ def test_conn_deletes_a_domain(storage):
                                  ("o'brien",)).rowcount == 1
     storage.conn.commit()
     assert [r["anchor"] for r in storage.list_forms()] == ["d"]
-    assert storage.conn.execute("DELETE FROM echoforms WHERE domain = 'none';").rowcount == 0
+    assert storage.conn.execute("DELETE FROM echoforms WHERE domain = 'none';").fetchall() == [(0,)]
 
 
 def test_module_level_form_functions(monkeypatch, tmp_path):

@@ -130,6 +130,21 @@ def test_symlinked_path_shares_by_realpath(tmp_path):
         b.close()
 
 
+def test_a_store_opened_through_a_symlink_is_found_through_its_target(tmp_path):
+    real = str(tmp_path / "real.db")
+    link = str(tmp_path / "link.db")
+    open(real, "w").close()
+    os.symlink(real, link)
+    s = compat.LatticeStorage(link)
+    s.store_identity(geoid("through-link"))
+    s.close()
+    s = compat.LatticeStorage(real)
+    try:
+        assert s.fetch_identity("through-link") is not None
+    finally:
+        s.close()
+
+
 def test_folder_of_a_lost_marker_is_kept_aside_not_deleted(db_path):
     s = compat.LatticeStorage(db_path)
     s.store_identity(geoid("keep"))

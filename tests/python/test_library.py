@@ -1,6 +1,7 @@
 """Where kimera_entropy finds libkimera.so, in order, and what it says when it cannot."""
 
 import os
+import re
 import subprocess
 import sys
 
@@ -61,10 +62,18 @@ def test_search_order(monkeypatch):
     assert _native.candidate_paths() == [("KIMERA_LIBRARY", "/x/libkimera.so")]
 
 
-def test_every_declared_function_is_exported_with_its_prototype():
-    for name, (restype, argtypes) in _native._PROTOTYPES.items():
-        fn = getattr(_native.lib, name)
-        assert fn.restype is restype and fn.argtypes == argtypes, name
+def test_the_prototypes_are_the_headers_functions_with_their_arity():
+    header = os.path.join(PYTHON_DIR, os.pardir, "c_api", "include", "kimera", "kimera_c.h")
+    with open(header, encoding="utf-8") as f:
+        text = re.sub(r"/\*.*?\*/", "", f.read(), flags=re.S)
+    declared = {}
+    for name, params in re.findall(r"\b(kimera_\w+)\s*\(([^)]*)\)\s*;", text):
+        params = params.strip()
+        declared[name] = 0 if params in ("", "void") else params.count(",") + 1
+    # kimera_abi_version is declared at load, before the version check.
+    assert declared.pop("kimera_abi_version") == len(_native.lib.kimera_abi_version.argtypes)
+    assert declared == {name: len(argtypes)
+                        for name, (_, argtypes) in _native._PROTOTYPES.items()}
 
 
 def test_a_library_lacking_a_function_is_refused_by_name():

@@ -245,3 +245,31 @@ def test_returned_strings_are_freed(store):
         store.fetch("leak")            # ~3 KB of JSON each: 90 MB if never freed
         store.get("absent")            # the error message of a NotFound
     assert _rss_kib() - before < 20 * 1024
+
+
+def test_close_waits_for_calls_running_on_other_threads(tmp_path):
+    store = kimera_entropy.Store(str(tmp_path / "db"))
+    store.store(geoid("g"))
+    started, outcomes = threading.Event(), []
+
+    def reader():
+        started.set()
+        try:
+            while True:
+                assert store.fetch("g")["id"] == "g"
+        except errors.StoreClosed as e:
+            outcomes.append(e)
+        except BaseException as e:  # noqa: BLE001 - reported below
+            outcomes.append(e)
+
+    threads = [threading.Thread(target=reader) for _ in range(4)]
+    for t in threads:
+        t.start()
+    started.wait()
+    store.close()
+    for t in threads:
+        t.join(10)
+    assert not any(t.is_alive() for t in threads)
+    assert len(outcomes) == 4 and all(isinstance(e, errors.StoreClosed) for e in outcomes), outcomes
+    with pytest.raises(errors.StoreClosed):
+        store.count()
