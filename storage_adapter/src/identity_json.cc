@@ -181,15 +181,12 @@ bool DepthWithin(const Json& value, int depth) {
 // Names the keys of `object` that are not identity fields, so a line such as
 // {"identity": "x"} says what it holds rather than only what it lacks.
 std::string UnknownKeysNote(const Json& object) {
-  static constexpr std::string_view kKnown[] = {
-      "id",         "identity_type", "raw",         "echo",    "lang_axis",
-      "tags",       "weight",        "related_ids", "meta",    "created_at",
-      "updated_at", "content",       "metadata",    "entropy", "effective_tau"};
   constexpr std::size_t kMaxNamed = 3;
   std::string named;
   std::size_t unknown = 0;
   for (auto it = object.begin(); it != object.end(); ++it) {
-    if (std::find(std::begin(kKnown), std::end(kKnown), it.key()) != std::end(kKnown)) continue;
+    // The fields, and the reference's legacy keys a line often carries.
+    if (IsReservedKey(it.key()) || it.key() == "content" || it.key() == "metadata") continue;
     if (++unknown > kMaxNamed) continue;
     if (!named.empty()) named += ", ";
     named += '\'';

@@ -8,26 +8,14 @@
 #include <filesystem>
 #include <string>
 
+#include "../temp_dir.h"
 #include "kimera/form_store.h"
 #include "kimera/rocksdb_store.h"
 
 namespace kimera {
 namespace {
 
-struct TempDir {
-  TempDir() {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "kimera_factory_XXXXXX").string();
-    BOOST_REQUIRE(::mkdtemp(tmpl.data()) != nullptr);
-    path = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  std::filesystem::path path;
-};
+using test::TempDir;
 
 KimeraConfig ConfigAt(const TempDir& dir, bool read_only = false) {
   KimeraConfig config;

@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "../temp_dir.h"
 #include "kimera/decay_sweep.h"
 #include "kimera/decay_verifier.h"
 #include "kimera/entropy_index.h"
@@ -37,21 +38,7 @@ inline std::string Numbered(const char* prefix, long long n) {
   return s;
 }
 
-struct TempDir {
-  TempDir() {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "kimera_decay_XXXXXX").string();
-    BOOST_REQUIRE(::mkdtemp(tmpl.data()) != nullptr);
-    path = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  std::string str(const std::string& sub) const { return (path / sub).string(); }
-  std::filesystem::path path;
-};
+using test::TempDir;
 
 // Time that moves only when told; copies share the time.
 struct ManualClock {

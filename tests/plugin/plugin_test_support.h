@@ -26,6 +26,7 @@
 #include <string>
 #include <vector>
 
+#include "../temp_dir.h"
 #include "kimera/entropy_index.h"
 #include "kimera/entropy_store.h"
 #include "kimera/identity.h"
@@ -43,26 +44,6 @@ std::string Numbered(const char* prefix, N n) {
   out += std::to_string(n);
   return out;
 }
-
-// A fresh folder under the system temporary folder, removed afterwards.
-struct TempDir {
-  TempDir() {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "kimera_plugin_XXXXXX").string();
-    BOOST_REQUIRE(::mkdtemp(tmpl.data()) != nullptr);
-    path = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  std::string str(const std::string& sub = {}) const {
-    return sub.empty() ? path.string() : (path / sub).string();
-  }
-
-  std::filesystem::path path;
-};
 
 // Time that moves only when told.
 struct ManualClock {

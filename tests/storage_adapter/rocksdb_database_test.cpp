@@ -7,30 +7,16 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
-#include <random>
 #include <string>
+
+#include "../temp_dir.h"
 
 namespace kimera {
 namespace {
 
 namespace fs = std::filesystem;
 
-struct TempDir {
-  TempDir() {
-    std::random_device random;
-    std::string name = "kimera_rocksdb_database_test_";
-    name += std::to_string(::getpid());
-    name += "_";
-    name += std::to_string(random());
-    path = fs::temp_directory_path() / name;
-    fs::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  fs::path path;
-};
+using test::TempDir;
 
 constexpr int kRecords = 60;
 

@@ -12,11 +12,11 @@
 #include <limits>
 #include <memory>
 #include <optional>
-#include <random>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "../temp_dir.h"
 #include "record_codec.h"
 #include "rocksdb_database.h"
 
@@ -31,22 +31,7 @@ std::string Numbered(std::string prefix, long long n) {
 }
 
 // A fresh folder under the system temporary folder, removed afterwards.
-struct TempDir {
-  TempDir() {
-    std::random_device random;
-    path = std::filesystem::temp_directory_path() /
-           (Numbered("kimera_rocksdb_store_test_", ::getpid()) + "_" + std::to_string(random()) +
-            std::to_string(random()));
-    std::filesystem::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path, ec);
-  }
-  std::string str() const { return path.string(); }
-
-  std::filesystem::path path;
-};
+using test::TempDir;
 
 struct ManualClock {
   std::shared_ptr<std::atomic<Micros>> now = std::make_shared<std::atomic<Micros>>(1'000'000);
