@@ -27,6 +27,11 @@ bool LineReader::Refill() {
   return true;
 }
 
+bool LineReader::LineReady() const {
+  if (eof_ || error_) return true;
+  return std::memchr(buffer_.data() + begin_, '\n', end_ - begin_) != nullptr;
+}
+
 LineReader::Result LineReader::Next(std::string* line) {
   line->clear();
   bool any = false;       // Whether the line has at least one byte or its '\n'.

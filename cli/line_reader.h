@@ -29,6 +29,11 @@ class LineReader {
 
   Result Next(std::string* line);
 
+  // True when Next() can return without reading the file: a whole line is
+  // in the buffer, or the input has ended. A caller holding work back (a
+  // batch) finishes it first when false, since the read may block.
+  bool LineReady() const;
+
   // 1-based number of the line last returned.
   std::uint64_t line_number() const { return line_number_; }
   // Bytes consumed from the input so far.

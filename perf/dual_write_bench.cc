@@ -56,11 +56,12 @@ using bench::TempDir;
 // participants, so it sees everything they added.
 class BatchKeyCounter : public kimera::WriteParticipant {
  public:
-  kimera::Status Participate(kimera::RecordWrite& write) override {
+  kimera::Status Prepare(kimera::RecordWrite& write) override {
     keys_ += static_cast<std::uint64_t>(write.batch()->Count());
     ++batches_;
-    return write.Continue();
+    return kimera::Status::OK();
   }
+  void Committed(kimera::RecordWrite&) override {}
   double per_batch() const {
     return batches_ == 0 ? 0.0 : static_cast<double>(keys_) / static_cast<double>(batches_);
   }

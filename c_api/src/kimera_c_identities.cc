@@ -98,6 +98,8 @@ std::string ElementError(std::size_t index, const nlohmann::json& element,
 
 using kimera::Identity;
 using kimera::Status;
+
+static_assert(KIMERA_MAX_STORE_MANY == kimera::kMaxStoreMany);
 using kimera::c_api::Boundary;
 using kimera::c_api::Clear;
 using kimera::c_api::CopyString;
@@ -134,6 +136,11 @@ kimera_status kimera_store_many(kimera_store* store, const char* identities_json
       return Status::InvalidArgument(std::string("identities: must be a JSON array (got ") +
                                      array.type_name() + ")");
     }
+    if (array.size() > KIMERA_MAX_STORE_MANY) {
+      return Status::InvalidArgument("identities: " + std::to_string(array.size()) +
+                                     " in one call; at most " +
+                                     std::to_string(KIMERA_MAX_STORE_MANY));
+    }
     // Every element first: one bad element and nothing is written.
     std::vector<Identity> identities(array.size());
     for (std::size_t i = 0; i < array.size(); ++i) {
@@ -143,19 +150,7 @@ kimera_status kimera_store_many(kimera_store* store, const char* identities_json
       }
     }
     array = nlohmann::json();  // The parsed copies are enough from here.
-    for (std::size_t i = 0; i < identities.size(); ++i) {
-      // Set first: the count stays right even when Store throws.
-      if (stored != nullptr) *stored = i;
-      Status s = store->stack.store->Store(identities[i]);
-      if (!s.ok()) {
-        // A refusal (the plugin's timestamp window) names the element as
-        // validation does; the store's other errors name the id already.
-        if (!s.IsInvalidArgument()) return s;
-        return Status::InvalidArgument("identities[" + std::to_string(i) + "]: " + s.message());
-      }
-    }
-    if (stored != nullptr) *stored = identities.size();
-    return Status::OK();
+    return store->stack.store->StoreMany(identities, stored);
   });
 }
 

@@ -55,7 +55,7 @@ QueueEntry DecodeQueueEntry(std::string_view bytes) {
 }  // namespace
 
 // What one write through the store saw of the primary, filled by
-// Participate; handed down with the primary's write.
+// Prepare; handed down with the primary's write.
 struct DualWriteStore::PendingWrite : WriteContext {
   PendingWrite(const WriteParticipant* owner, DualWriteOp write_op)
       : WriteContext(owner), op(write_op) {}
@@ -181,7 +181,17 @@ void DualWriteStore::NoteChanged(std::string_view id) {
   if (tracking_changes_) changed_.emplace(id);
 }
 
-Status DualWriteStore::Participate(RecordWrite& write) {
+namespace {
+
+// The legacy secondary's part of a record write, held until the batch
+// committed (with the secondary's lock of the id).
+struct SecondaryPart : WriteState {
+  SecondaryStore::BatchedWrite pending;
+};
+
+}  // namespace
+
+Status DualWriteStore::Prepare(RecordWrite& write) {
   const std::string_view id = write.id();
   const Identity* before = write.before();
   const Identity* after = write.after();
@@ -201,12 +211,12 @@ Status DualWriteStore::Participate(RecordWrite& write) {
     // secondary is put back after the primary, and until it is, a replay
     // at open must still copy the primary over.
     batch->Put(journal_, ToSlice(id), rocksdb::Slice());
-    return write.Continue();
+    return Status::OK();
   }
   const auto start = SteadyClock::now();
   // Holds the secondary's lock of the id until the batch is committed.
-  SecondaryStore::BatchedWrite pending;
-  Status s = secondary_->AddToBatch(id, before, after, batch, &pending);
+  auto part = std::make_unique<SecondaryPart>();
+  Status s = secondary_->AddToBatch(id, before, after, batch, &part->pending);
   metrics_->SecondaryDuration(SecondsSince(start));
   const DualWriteOp op = ctx ? ctx->op : DualWriteOp::kStore;
   if (!s.ok()) {
@@ -219,9 +229,12 @@ Status DualWriteStore::Participate(RecordWrite& write) {
     if (ctx) ctx->queued = true;
   }
   audit_->Append(Entry(op, id, s), batch);
-  Status committed = write.Continue();
-  if (committed.ok()) secondary_->Committed(pending);
-  return committed;
+  write.state() = std::move(part);
+  return Status::OK();
+}
+
+void DualWriteStore::Committed(RecordWrite& write) {
+  if (write.state()) secondary_->Committed(static_cast<SecondaryPart&>(*write.state()).pending);
 }
 
 Status DualWriteStore::Enqueue(std::string_view id, const Status& why, rocksdb::WriteBatch* batch) {
@@ -240,13 +253,7 @@ Status DualWriteStore::Write(DualWriteOp op, std::string_view id,
   Status s = primary_write(&ctx);
   metrics_->PrimaryDuration(SecondsSince(start));
   if (!s.ok()) {
-    metrics_->Operation(op, false);
-    // Invalid input and absent ids are the caller's problem, not a dual-write failure.
-    if (!ctx.secondary_status.ok()) {
-      (void)audit_->Write(Entry(op, id, ctx.secondary_status));
-    } else if (ctx.extended) {
-      (void)audit_->Write(Entry(op, id, s));
-    }
+    AuditFailed(ctx, id, s);
     return s;
   }
   NoteChanged(id);
@@ -254,24 +261,76 @@ Status DualWriteStore::Write(DualWriteOp op, std::string_view id,
   bool clear_journal = false;
   if (!secondary_->in_primary_batch()) {
     s = CompleteOnSecondary(ctx, id, &clear_journal);
+    if (s.ok() && Sample(config_.inline_sample_rate)) {
+      IdCheck check;
+      (void)CheckIdLocked(id, &check);
+    }
   } else {
     MaybeCrash("after_secondary");
-    if (ctx.queued) {
-      backlog_.fetch_add(1);
-      metrics_->SetRepairBacklog(static_cast<double>(backlog_.load()));
-      repair_cv_.notify_one();
-    }
-    metrics_->Operation(op, !ctx.queued);
-  }
-  if (s.ok() && Sample(config_.inline_sample_rate)) {
-    IdCheck check;
-    (void)CheckIdLocked(id, &check);
+    FinishInBatch(ctx, id);
   }
   lock.unlock();
   // The write is acknowledged either way: its journal entry stays until a
   // later clear, or a replay, finds the secondary durable.
   if (clear_journal) (void)ClearSyncedJournal();
   return s;
+}
+
+void DualWriteStore::AuditFailed(const PendingWrite& ctx, std::string_view id, const Status& why) {
+  metrics_->Operation(ctx.op, false);
+  // Invalid input and absent ids are the caller's problem, not a dual-write failure.
+  if (!ctx.secondary_status.ok()) {
+    (void)audit_->Write(Entry(ctx.op, id, ctx.secondary_status));
+  } else if (ctx.extended) {
+    (void)audit_->Write(Entry(ctx.op, id, why));
+  }
+}
+
+void DualWriteStore::FinishInBatch(const PendingWrite& ctx, std::string_view id) {
+  if (ctx.queued) {
+    backlog_.fetch_add(1);
+    metrics_->SetRepairBacklog(static_cast<double>(backlog_.load()));
+    repair_cv_.notify_one();
+  }
+  metrics_->Operation(ctx.op, !ctx.queued);
+  if (Sample(config_.inline_sample_rate)) {
+    IdCheck check;
+    (void)CheckIdLocked(id, &check);
+  }
+}
+
+Status DualWriteStore::StoreMany(const std::vector<Identity>& identities, std::size_t* stored) {
+  if (!secondary_->in_primary_batch()) return IdentityStore::StoreMany(identities, stored);
+  if (stored != nullptr) *stored = 0;
+  // The primary checks them all again; the contexts need a bounded count.
+  Status s = CheckStoreMany(identities);
+  if (!s.ok()) return s;
+  std::vector<std::string_view> ids;
+  ids.reserve(identities.size());
+  for (const Identity& identity : identities) ids.push_back(identity.id);
+  const StripedLocks::Group lock(locks_, ids);
+  std::vector<PendingWrite> contexts;
+  std::vector<WriteContext*> handed;
+  contexts.reserve(identities.size());
+  handed.reserve(identities.size());
+  const WriteParticipant* self = this;
+  for (std::size_t i = 0; i < identities.size(); ++i) {
+    handed.push_back(&contexts.emplace_back(self, DualWriteOp::kStore));
+  }
+  const auto start = SteadyClock::now();
+  s = primary_->StoreMany(identities, handed, stored);
+  metrics_->PrimaryDuration(SecondsSince(start));
+  if (!s.ok()) {
+    for (std::size_t i = 0; i < identities.size(); ++i) AuditFailed(contexts[i], ids[i], s);
+    return s;
+  }
+  MaybeCrash("after_primary");
+  MaybeCrash("after_secondary");
+  for (std::size_t i = 0; i < identities.size(); ++i) {
+    NoteChanged(ids[i]);
+    FinishInBatch(contexts[i], ids[i]);
+  }
+  return Status::OK();
 }
 
 Status DualWriteStore::CompleteOnSecondary(PendingWrite& ctx, std::string_view id,
@@ -449,7 +508,7 @@ Status DualWriteStore::ClearSyncedJournal() {
   Status s = SyncBothSides();
   if (!s.ok()) return s;
   // The ids whose last secondary write this sync made durable, by lock.
-  std::map<std::mutex*, std::vector<std::string>> by_lock;
+  std::map<StripedLocks::Mutex*, std::vector<std::string>> by_lock;
   {
     std::lock_guard lock(unsynced_mu_);
     for (const auto& [id, written_in] : unsynced_) {

@@ -343,13 +343,14 @@ class CurrentFormatSecondary : public SecondaryStore, private WriteParticipant {
  private:
   // The store reads each record before, under the id's lock, so before()
   // is what this secondary really held: the change is exact.
-  Status Participate(RecordWrite& write) override {
-    const SecondaryCountsChange change = CountsChange(write.before(), write.after());
-    counters_->AddToBatch(change, write.batch());
+  Status Prepare(RecordWrite& write) override {
+    counters_->AddToBatch(CountsChange(write.before(), write.after()), write.batch());
     marks_.Add(write.id(), write.batch());
-    Status s = write.Continue();
-    if (s.ok()) counters_->Committed(change);
-    return s;
+    return Status::OK();
+  }
+  // The change is a pure function of the write: computed again, not kept.
+  void Committed(RecordWrite& write) override {
+    counters_->Committed(CountsChange(write.before(), write.after()));
   }
 
   // The records per type at `snapshot`. Scan reads at no fixed state, so

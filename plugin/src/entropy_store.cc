@@ -296,6 +296,26 @@ Status EntropyStore::Store(const Identity& identity) {
   return timer.Done(s, identity.identity_type);
 }
 
+Status EntropyStore::StoreMany(const std::vector<Identity>& identities, std::size_t* stored) {
+  OperationTimer timer(metrics_.get(), Operation::kStoreMany);
+  if (stored != nullptr) *stored = 0;
+  // The layers below validate; the window is this layer's own rule.
+  const Micros now = clock_();
+  Status s = CheckStoreMany(identities, [&](const Identity& identity) {
+    return CheckTimestamps(identity, now, config_.entropy);
+  });
+  if (!s.ok()) return timer.Done(s);
+  if (indexer_->shared_records() != nullptr)
+    return timer.Done(target()->StoreMany(identities, stored));
+  for (std::size_t i = 0; i < identities.size(); ++i) {
+    const Identity& identity = identities[i];
+    s = indexer_->WriteBelow(identity.id, [&] { return target()->Store(identity); });
+    if (!s.ok()) return timer.Done(AboutElement(i, s));
+    if (stored != nullptr) *stored = i + 1;
+  }
+  return timer.Done(Status::OK());
+}
+
 Status EntropyStore::Fetch(std::string_view id, Identity* out) {
   OperationTimer timer(metrics_.get(), Operation::kFetch);
   Status s = target()->Fetch(id, out);

@@ -51,26 +51,6 @@ std::string Quoted(std::string_view text) {
   return out;
 }
 
-// Locks the stripes of many anchors at once, in address order: Store takes
-// one stripe only, so a fixed order among sweeps cannot deadlock.
-class StripeGuard {
- public:
-  StripeGuard(StripedLocks& locks, const std::vector<std::string>& anchors) {
-    for (const std::string& anchor : anchors) held_.push_back(&locks.For(anchor));
-    std::sort(held_.begin(), held_.end(), std::less<>());
-    held_.erase(std::unique(held_.begin(), held_.end()), held_.end());
-    for (std::mutex* m : held_) m->lock();
-  }
-  ~StripeGuard() {
-    for (auto it = held_.rbegin(); it != held_.rend(); ++it) (*it)->unlock();
-  }
-  StripeGuard(const StripeGuard&) = delete;
-  StripeGuard& operator=(const StripeGuard&) = delete;
-
- private:
-  std::vector<std::mutex*> held_;
-};
-
 }  // namespace
 
 class FormStore::Impl {
@@ -285,7 +265,8 @@ Status FormStore::Impl::Sweep(const std::string& begin, const std::string& end,
 Status FormStore::Impl::SweepChunk(std::vector<std::string>* anchors, const StepFn& step,
                                    std::string_view context, std::uint64_t* changed) {
   if (anchors->empty()) return Status::OK();
-  const StripeGuard guard(locks_, *anchors);
+  const StripedLocks::Group guard(locks_,
+                                  std::vector<std::string_view>(anchors->begin(), anchors->end()));
   // One form read at a time and the batch committed whenever it passes
   // kSweepBatchBytes: a sweep's memory stays bounded by one form and one
   // batch, whatever the forms weigh.

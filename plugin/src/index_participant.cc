@@ -88,17 +88,30 @@ IndexEntry IndexParticipant::EntryOf(const Identity& identity) const {
   return e;
 }
 
-Status IndexParticipant::Participate(RecordWrite& write) {
+namespace {
+
+// A record write's index entries, from Prepare to Committed.
+struct EntryChange : WriteState {
   IndexEntry before, after;
-  if (write.before()) before = EntryOf(*write.before());
-  if (write.after()) after = EntryOf(*write.after());
-  const IndexEntry* was = write.before() ? &before : nullptr;
-  const IndexEntry* is = write.after() ? &after : nullptr;
-  index_->AddChanges(write.id(), was, is, write.batch());
-  Status s = write.Continue();
-  if (!s.ok()) return s;
-  Apply(write.id(), was, is, write.before() && write.after() ? write.before()->updated_at : 0);
+};
+
+}  // namespace
+
+Status IndexParticipant::Prepare(RecordWrite& write) {
+  auto change = std::make_unique<EntryChange>();
+  if (write.before()) change->before = EntryOf(*write.before());
+  if (write.after()) change->after = EntryOf(*write.after());
+  index_->AddChanges(write.id(), write.before() ? &change->before : nullptr,
+                     write.after() ? &change->after : nullptr, write.batch());
+  write.state() = std::move(change);
   return Status::OK();
+}
+
+void IndexParticipant::Committed(RecordWrite& write) {
+  const auto& change = static_cast<const EntryChange&>(*write.state());
+  Apply(write.id(), write.before() ? &change.before : nullptr,
+        write.after() ? &change.after : nullptr,
+        write.before() && write.after() ? write.before()->updated_at : 0);
 }
 
 void IndexParticipant::Apply(std::string_view id, const IndexEntry* before, const IndexEntry* after,

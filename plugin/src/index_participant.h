@@ -81,9 +81,10 @@ class IndexParticipant : private WriteParticipant {
  private:
   IndexParticipant(IdentityStore* below, const PluginConfig& config, Clock clock);
 
-  // Adds the index change to the record's batch and, once it committed,
-  // applies it.
-  Status Participate(RecordWrite& write) override;
+  // Adds the index change to the record's batch, keeping the entries.
+  Status Prepare(RecordWrite& write) override;
+  // Applies the change once the batch committed.
+  void Committed(RecordWrite& write) override;
   // Applies a committed index change to the in-memory views and metrics.
   void Apply(std::string_view id, const IndexEntry* before, const IndexEntry* after,
              Micros previous_update);

@@ -24,7 +24,8 @@ constexpr std::array<const char*, kOperationCount> kOperationNames = {"store",
                                                                       "form_list",
                                                                       "form_count",
                                                                       "form_prune",
-                                                                      "form_decay"};
+                                                                      "form_decay",
+                                                                      "store_many"};
 
 constexpr std::array<const char*, kTypeLabelCount> kTypeNames = {"geoid", "scar", "other"};
 
@@ -37,7 +38,7 @@ constexpr bool AllNamed(const auto& names) {
   return std::ranges::none_of(names, [](const char* n) { return n == nullptr; });
 }
 static_assert(AllNamed(kOperationNames) &&
-              static_cast<std::size_t>(Operation::kFormDecay) + 1 == kOperationCount);
+              static_cast<std::size_t>(Operation::kStoreMany) + 1 == kOperationCount);
 static_assert(AllNamed(kTypeNames) &&
               static_cast<std::size_t>(IdentityType::kScar) + 1 == kOtherTypeLabel);
 static_assert(AllNamed(kReasonNames) &&

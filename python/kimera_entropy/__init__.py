@@ -18,6 +18,7 @@ from .errors import (Aborted, Busy, Corruption, InternalError, InvalidArgument, 
 from .store import Store, model
 
 ABI_VERSION = _native.ABI_VERSION
+MAX_STORE_MANY = _native.MAX_STORE_MANY
 library_path = _native.library_path
 
 
@@ -38,7 +39,7 @@ def status_name(code):
 
 __all__ = [
     "Store", "model", "abi_version", "library_version", "status_name", "library_path",
-    "ABI_VERSION", "KimeraError", "NotFound", "InvalidArgument", "Corruption", "StorageIOError",
+    "ABI_VERSION", "MAX_STORE_MANY", "KimeraError", "NotFound", "InvalidArgument", "Corruption", "StorageIOError",
     "NoSpace", "Busy", "Unavailable", "Aborted", "InternalError", "StoreClosed",
     "LibraryNotFound",
 ]

@@ -20,6 +20,8 @@ import os
 from .errors import LibraryNotFound, error_for
 
 ABI_VERSION = 1
+# KIMERA_MAX_STORE_MANY: the most identities one store_many call takes.
+MAX_STORE_MANY = 10000
 OPEN_SERVE_METRICS = 1
 OPEN_APPLY_ENV = 2
 CONFIG_TEXT = 0

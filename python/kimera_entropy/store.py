@@ -18,7 +18,7 @@ import threading
 from . import _config
 from . import _native
 from ._json import dumps, encode_array, encode_object, encode_str, loads
-from .errors import NOT_FOUND, StoreClosed
+from .errors import NOT_FOUND, KimeraError, StoreClosed
 
 _lib = _native.lib
 _take = _native.take_string
@@ -235,15 +235,24 @@ class Store:
     store_identity = store
 
     def store_many(self, identities):
-        """Stores an iterable of identities (or JSON array text) in one call; returns how many.
+        """Stores an iterable of at most MAX_STORE_MANY identities (or JSON array text) in one
+        call; returns how many.
 
-        Every element is validated first; one bad element stores nothing.
+        Every element is checked first: one bad element, or an id given twice, raises
+        InvalidArgument naming its index and stores nothing. On the embedded store all are then
+        committed in one atomic batch, so any error means none was stored. With a
+        second-database dual-write secondary or a separate index they are stored one at a
+        time; an error's `stored` attribute tells how many, from the first, were.
         """
         stored, err = ctypes.c_size_t(), _void()
         st = self._invoke(_lib.kimera_store_many, encode_array(identities, "identities"),
                                     _byref(stored), _byref(err))
         if st:
-            _raise(st, err)
+            try:
+                _raise(st, err)
+            except KimeraError as e:
+                e.stored = stored.value
+                raise
         return stored.value
 
     def fetch_json(self, id):

@@ -17,31 +17,46 @@ Status NotFound(std::string_view id) {
 // the lock held (it may call back into the store) and memory stays bounded.
 constexpr std::size_t kScanBatch = 256;
 
+// The checks of a store, without the lock: Validate, and what the RocksDB
+// store also rejects, a record it cannot encode. Doing the same here keeps
+// the two backends interchangeable (dual-write compares them).
+Status CheckStorable(const Identity& identity) {
+  Status s = Validate(identity);
+  if (!s.ok()) return s;
+  std::string encoded;
+  return EncodeRecord(identity, &encoded);
+}
+
 }  // namespace
 
 MemoryStore::MemoryStore(Clock clock) : clock_(clock ? std::move(clock) : Clock(SystemNow)) {}
 
-Status MemoryStore::Store(const Identity& identity) {
-  Status s = Validate(identity);
-  if (!s.ok()) return s;
-  // The RocksDB store rejects records it cannot encode; doing the same here
-  // keeps the two backends interchangeable (dual-write compares them).
-  {
-    std::string encoded;
-    s = EncodeRecord(identity, &encoded);
-    if (!s.ok()) return s;
-  }
-
-  Identity record = identity;
-  std::unique_lock lock(mu_);
-  const Micros now = clock_();
-  auto it = records_.find(identity.id);
+void MemoryStore::PutLocked(Identity record, Micros now) {
+  auto it = records_.find(record.id);
   store_rules::StampForStore(it == records_.end() ? nullptr : &it->second, now, &record);
   if (it == records_.end()) {
     records_.emplace(record.id, std::move(record));
   } else {
     it->second = std::move(record);
   }
+}
+
+Status MemoryStore::Store(const Identity& identity) {
+  Status s = CheckStorable(identity);
+  if (!s.ok()) return s;
+  std::unique_lock lock(mu_);
+  PutLocked(identity, clock_());
+  return Status::OK();
+}
+
+Status MemoryStore::StoreMany(const std::vector<Identity>& identities, std::size_t* stored) {
+  if (stored != nullptr) *stored = 0;
+  Status s = CheckStoreMany(identities, CheckStorable);
+  if (!s.ok()) return s;
+  std::unique_lock lock(mu_);
+  const Micros now = clock_();
+  for (const Identity& identity : identities) PutLocked(identity, now);
+  if (stored != nullptr) *stored = identities.size();
   return Status::OK();
 }
 

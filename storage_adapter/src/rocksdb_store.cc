@@ -89,15 +89,29 @@ Status RocksDbStore::ReadLocked(std::string_view id, Identity* out) {
   return DecodeRecord(id, ToView(value), out);
 }
 
-Status RecordWrite::Continue() {
-  if (next_ < store_->participants_.size()) {
-    return store_->participants_[next_++]->Participate(*this);
-  }
-  return store_->Commit(*this);
+std::unique_ptr<WriteState>& RecordWrite::state() {
+  if (states_.size() <= current_) states_.resize(current_ + 1);
+  return states_[current_];
 }
 
-Status RocksDbStore::Commit(const RecordWrite& write) {
-  return database_->Write(write.batch(), About("writing", write.id()));
+Status RocksDbStore::CommitWrites(std::vector<RecordWrite>& writes, rocksdb::WriteBatch* batch,
+                                  const std::string& what) {
+  for (RecordWrite& write : writes) {
+    for (std::size_t p = 0; p < participants_.size(); ++p) {
+      write.current_ = p;
+      Status s = participants_[p]->Prepare(write);
+      if (!s.ok()) return s;
+    }
+  }
+  Status s = database_->Write(batch, what);
+  if (!s.ok()) return s;
+  for (auto write = writes.rbegin(); write != writes.rend(); ++write) {
+    for (std::size_t p = participants_.size(); p-- > 0;) {
+      write->current_ = p;
+      participants_[p]->Committed(*write);
+    }
+  }
+  return Status::OK();
 }
 
 Status RocksDbStore::CommitLocked(std::string_view id, const Identity* before,
@@ -113,8 +127,9 @@ Status RocksDbStore::CommitLocked(std::string_view id, const Identity* before,
   } else {
     batch.Delete(identities_, ToSlice(id));
   }
-  RecordWrite write(this, id, before, after, &batch, context);
-  return write.Continue();
+  std::vector<RecordWrite> writes;
+  writes.push_back(RecordWrite(id, before, after, &batch, context));
+  return CommitWrites(writes, &batch, About("writing", id));
 }
 
 Status RocksDbStore::Store(const Identity& identity) { return Store(identity, nullptr); }
@@ -133,6 +148,49 @@ Status RocksDbStore::Store(const Identity& identity, WriteContext* context) {
   const Identity* old = s.ok() ? &before : nullptr;
   store_rules::StampForStore(old, clock_(), &after);
   return CommitLocked(identity.id, old, &after, context);
+}
+
+Status RocksDbStore::StoreMany(const std::vector<Identity>& identities, std::size_t* stored) {
+  return StoreMany(identities, {}, stored);
+}
+
+Status RocksDbStore::StoreMany(const std::vector<Identity>& identities,
+                               const std::vector<WriteContext*>& contexts, std::size_t* stored) {
+  if (stored != nullptr) *stored = 0;
+  Status s = CheckStoreMany(identities);
+  if (!s.ok()) return s;
+  if (identities.empty()) return Status::OK();
+  std::vector<std::string> ids;
+  std::vector<std::string_view> views;
+  ids.reserve(identities.size());
+  views.reserve(identities.size());
+  for (const Identity& identity : identities) views.push_back(ids.emplace_back(identity.id));
+  const StripedLocks::Group lock(locks_, views);
+  std::vector<std::optional<Identity>> before;
+  // As in Store, a stored record that cannot be decoded is not overwritten.
+  s = ReadMany(ids, nullptr, &before);
+  if (!s.ok()) return s;
+  const Micros now = clock_();
+  std::vector<Identity> after(identities);
+  rocksdb::WriteBatch batch;
+  std::string value;
+  std::vector<RecordWrite> writes;
+  writes.reserve(identities.size());
+  for (std::size_t i = 0; i < identities.size(); ++i) {
+    const Identity* old = before[i] ? &*before[i] : nullptr;
+    store_rules::StampForStore(old, now, &after[i]);
+    value.clear();  // EncodeRecord appends.
+    s = EncodeRecord(after[i], &value);
+    if (!s.ok()) return AboutElement(i, s);
+    batch.Put(identities_, ToSlice(ids[i]), value);
+    writes.push_back(
+        RecordWrite(ids[i], old, &after[i], &batch, contexts.empty() ? nullptr : contexts[i]));
+  }
+  s = CommitWrites(writes, &batch,
+                   "writing " + std::to_string(writes.size()) + " identities from " +
+                       About("", ids.front()).substr(1));
+  if (s.ok() && stored != nullptr) *stored = identities.size();
+  return s;
 }
 
 Status RocksDbStore::Fetch(std::string_view id, Identity* out) { return ReadLocked(id, out); }

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cmath>
 #include <string>
+#include <unordered_map>
 
 namespace kimera {
 
@@ -11,6 +12,46 @@ Micros SystemNow() {
   return std::chrono::duration_cast<std::chrono::microseconds>(
              std::chrono::system_clock::now().time_since_epoch())
       .count();
+}
+
+Status AboutElement(std::size_t index, const Status& status) {
+  if (!status.IsInvalidArgument()) return status;
+  return Status::InvalidArgument("identities[" + std::to_string(index) + "]: " + status.message());
+}
+
+Status CheckStoreMany(const std::vector<Identity>& identities,
+                      const std::function<Status(const Identity&)>& check) {
+  if (identities.size() > kMaxStoreMany) {
+    return Status::InvalidArgument("identities: " + std::to_string(identities.size()) +
+                                   " in one call; at most " + std::to_string(kMaxStoreMany));
+  }
+  // Two writes of one id in one atomic batch would each read the record as
+  // it was before the batch; refusing them keeps every write exact.
+  std::unordered_map<std::string_view, std::size_t> first;
+  first.reserve(identities.size());
+  for (std::size_t i = 0; i < identities.size(); ++i) {
+    Status s = check ? check(identities[i]) : Validate(identities[i]);
+    if (!s.ok()) return AboutElement(i, s);
+    auto [it, added] = first.emplace(identities[i].id, i);
+    if (!added) {
+      return Status::InvalidArgument(
+          "identities[" + std::to_string(i) + "]: id '" + DisplayId(identities[i].id) +
+          "' is identities[" + std::to_string(it->second) + "] again; store an id once per call");
+    }
+  }
+  return Status::OK();
+}
+
+Status IdentityStore::StoreMany(const std::vector<Identity>& identities, std::size_t* stored) {
+  if (stored != nullptr) *stored = 0;
+  Status s = CheckStoreMany(identities);
+  if (!s.ok()) return s;
+  for (std::size_t i = 0; i < identities.size(); ++i) {
+    s = Store(identities[i]);
+    if (!s.ok()) return AboutElement(i, s);
+    if (stored != nullptr) *stored = i + 1;
+  }
+  return Status::OK();
 }
 
 namespace store_rules {

@@ -363,6 +363,30 @@ static void test_identities(kimera_store* store) {
   ERROR_HAS("id");
   EXPECT(KIMERA_OK, kimera_count(store, NULL, &n, &error_text));
   CHECK(n == 2);
+  EXPECT(KIMERA_INVALID_ARGUMENT,
+         kimera_store_many(store, "[{\"id\": \"m7\"}, {\"id\": \"m7\"}]", &stored, &error_text));
+  ERROR_HAS("identities[1]: id 'm7' is identities[0] again");
+  CHECK(stored == 0);
+  {
+    /* One more than a call takes: refused whole, before anything is parsed into identities. */
+    const char element[] = "{\"id\": \"big\"},";
+    const size_t count = KIMERA_MAX_STORE_MANY + 1;
+    char* many = malloc(count * (sizeof(element) - 1) + 2);
+    CHECK(many != NULL);
+    if (many != NULL) {
+      char* at = many;
+      *at++ = '[';
+      for (size_t i = 0; i < count; ++i, at += sizeof(element) - 1) {
+        memcpy(at, element, sizeof(element) - 1);
+      }
+      at[-1] = ']';
+      *at = '\0';
+      EXPECT(KIMERA_INVALID_ARGUMENT, kimera_store_many(store, many, &stored, &error_text));
+      ERROR_HAS("10001 in one call; at most 10000");
+      CHECK(stored == 0);
+      free(many);
+    }
+  }
   EXPECT(KIMERA_INVALID_ARGUMENT, kimera_store_many(store, "{}", &stored, &error_text));
   ERROR_HAS("array");
   EXPECT(KIMERA_INVALID_ARGUMENT, kimera_store_many(store, "[{", &stored, &error_text));

@@ -49,11 +49,13 @@ class CliSafety(unittest.TestCase):
                            timeout=300)
         return r.returncode, r.stdout.decode("utf-8", "replace"), r.stderr.decode("utf-8", "replace")
 
-    def import_then_crash(self):
+    def import_then_crash(self, batch=1):
         """Imports the samples through stdin and kills the importer: the data is
-        only in the write-ahead log, as after a crash."""
-        proc = subprocess.Popen([KIMERA, "--db", self.db, "import", "-"], stdin=subprocess.PIPE,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        only in the write-ahead log, as after a crash. With batch=1 each sample
+        is a record of its own in the log."""
+        proc = subprocess.Popen([KIMERA, "--db", self.db, "import", "--batch", str(batch), "-"],
+                                stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
         with open(SAMPLES, "rb") as f:
             proc.stdin.write(f.read())
         # Blank lines (skipped) fill import's 1 MiB read buffer, so it stores
@@ -125,6 +127,24 @@ class CliSafety(unittest.TestCase):
         self.assertEqual(rc, 0, err)
         self.assertEqual(self.exported_ids(out), sorted(self.ids)[:0] + sorted(
             i for i in self.ids if i != self.ids[-1]))
+
+    def test_log_torn_inside_a_batch_loses_the_whole_batch(self):
+        # Every sample in one batch of the default size: one record of the
+        # log, so a torn tail takes all of it, never a part.
+        self.import_then_crash(batch=1000)
+        log = self.wal()
+        with open(log, "r+b") as f:
+            f.truncate(os.path.getsize(log) - 10)
+        rc, out, err = self.kimera("count")
+        self.assertEqual((rc, out.strip()), (0, "0"), err)
+        self.assertIn("ended inside a record", err)
+        rc, out, err = self.kimera("check")
+        self.assertEqual(rc, 0, out + err)
+        # Resuming is running the same import again.
+        rc, _, err = self.kimera("import", SAMPLES)
+        self.assertEqual(rc, 0, err)
+        rc, out, err = self.kimera("count")
+        self.assertEqual((rc, out.strip()), (0, str(len(self.ids))), err)
 
     def test_clean_close_flushes(self):
         rc, _, err = self.kimera("import", SAMPLES)

@@ -81,6 +81,7 @@ class Stack {
 
 // 1. The in-memory store.
 struct MemoryStack : Stack {
+  static constexpr bool kAtomicStoreMany = true;
   MemoryStack() { store_ = std::make_unique<MemoryStore>(); }
 };
 
@@ -108,6 +109,7 @@ class RocksDbBackedStack : public Stack {
 
 // 2. The bare embedded RocksDB store.
 struct RocksDbStack : RocksDbBackedStack {
+  static constexpr bool kAtomicStoreMany = true;
   RocksDbStack() {
     std::unique_ptr<RocksDbStore> rocks;
     const Status s = RocksDbStore::Open(dir_.Sub("db"), SmallOptions(), &rocks);
@@ -161,21 +163,25 @@ class ConfiguredStack : public RocksDbBackedStack {
 
 // 3. RocksDB wrapped by the entropy index plugin (EntropyStore).
 struct IndexedRocksDbStack : ConfiguredStack {
+  static constexpr bool kAtomicStoreMany = true;
   IndexedRocksDbStack() { Open(Config()); }
 };
 
 // 4. Stack 3 with dual-write to the legacy column families of the same database.
 struct DualWriteLegacyColumnFamiliesStack : ConfiguredStack {
+  static constexpr bool kAtomicStoreMany = true;
   DualWriteLegacyColumnFamiliesStack() { OpenDualWrite("legacy", "legacy"); }
 };
 
 // 5a. Stack 3 with dual-write to a second database in the legacy format.
 struct DualWriteSecondDatabaseLegacyStack : ConfiguredStack {
+  static constexpr bool kAtomicStoreMany = false;  // The secondary is written after the primary.
   DualWriteSecondDatabaseLegacyStack() { OpenDualWrite(dir_.Sub("secondary"), "legacy"); }
 };
 
 // 5b. Stack 3 with dual-write to a second database in the current format.
 struct DualWriteSecondDatabaseCurrentStack : ConfiguredStack {
+  static constexpr bool kAtomicStoreMany = false;
   DualWriteSecondDatabaseCurrentStack() { OpenDualWrite(dir_.Sub("secondary"), "current"); }
 };
 

@@ -290,6 +290,95 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(rejects_bad_input_naming_field_and_id_and_writes_n
              boost::test_tools::per_element());
 }
 
+BOOST_AUTO_TEST_CASE_TEMPLATE(store_many_stores_each_as_store_would, S, Stacks) {
+  S stack;
+  IdentityStore& store = stack.store();
+  const Identity first = Stamped(Geoid("m-old", {1.0}), kT0, kT0);
+  BOOST_REQUIRE(store.Store(first).ok());
+  std::vector<Identity> batch;
+  for (int i = 0; i < 40; ++i) {
+    batch.push_back(Stamped(Geoid(Padded("m-", i), {1.0, 2.0 + i}), kT0 + i, kT0 + i));
+  }
+  batch.push_back(Scar("m-scar", 4, 0.5));  // No timestamps: stamped now.
+  Identity replaced = Geoid("m-old", {1.0, 1.0});
+  replaced.created_at = kT0 + kDay;  // The first created_at wins.
+  batch.push_back(replaced);
+  std::size_t stored = 99;
+  const Micros before = SystemNow();
+  const Status s = store.StoreMany(batch, &stored);
+  const Micros after = SystemNow();
+  BOOST_REQUIRE_MESSAGE(s.ok(), s.ToString());
+  BOOST_TEST(stored == batch.size());
+  for (int i = 0; i < 40; ++i) BOOST_TEST((MustFetch(store, batch[i].id) == batch[i]));
+  const Identity scar = MustFetch(store, "m-scar");
+  BOOST_TEST(scar.created_at >= before);
+  BOOST_TEST(scar.created_at <= after);
+  BOOST_TEST(scar.updated_at == scar.created_at);
+  const Identity old = MustFetch(store, "m-old");
+  BOOST_TEST(old.created_at == kT0);
+  BOOST_TEST(old.updated_at >= before);
+  BOOST_TEST(old.meta == replaced.meta);
+  std::uint64_t n = 0;
+  BOOST_REQUIRE(store.Count(std::nullopt, &n).ok());
+  BOOST_TEST(n == 42u);
+  BOOST_REQUIRE(store.Count(IdentityType::kScar, &n).ok());
+  BOOST_TEST(n == 1u);
+  // Two equal terms and a scar of 4 links at weight 0.5 have 1 bit each.
+  std::vector<Identity> found;
+  BOOST_REQUIRE(store.FindByEntropy(0.999, 1.001, 10, &found).ok());
+  BOOST_TEST((Ids(found) == std::vector<std::string>{"m-old", "m-scar"}));
+  // An empty batch stores nothing and is not an error.
+  BOOST_REQUIRE(store.StoreMany({}, &stored).ok());
+  BOOST_TEST(stored == 0u);
+}
+
+BOOST_AUTO_TEST_CASE_TEMPLATE(store_many_refuses_bad_or_repeated_input_and_writes_nothing, S,
+                              Stacks) {
+  S stack;
+  IdentityStore& store = stack.store();
+  Identity bad = Geoid("r-bad", {1.0});
+  bad.weight = -1.0;
+  const std::vector<std::pair<std::vector<Identity>, std::string>> cases = {
+      {{Geoid("r-a", {1.0}), bad, Geoid("r-b", {1.0})}, "identities[1]: "},
+      {{Geoid("r-a", {1.0}), Geoid("r-b", {1.0}), Geoid("r-a", {2.0})},
+       "identities[2]: id 'r-a' is identities[0] again"},
+  };
+  for (const auto& [batch, message] : cases) {
+    std::size_t stored = 99;
+    const Status s = store.StoreMany(batch, &stored);
+    BOOST_TEST(s.IsInvalidArgument(), s.ToString());
+    BOOST_TEST(Contains(s.message(), message), s.message());
+    BOOST_TEST(stored == 0u);
+  }
+  const std::vector<Identity> too_many(kMaxStoreMany + 1, Geoid("r-x", {1.0}));
+  const Status s = store.StoreMany(too_many, nullptr);
+  BOOST_TEST(s.IsInvalidArgument(), s.ToString());
+  BOOST_TEST(Contains(s.message(), "at most 10000"), s.message());
+  std::uint64_t n = 99;
+  BOOST_REQUIRE(store.Count(std::nullopt, &n).ok());
+  BOOST_TEST(n == 0u);
+}
+
+// A failure below the checks (here a stored record that cannot be decoded,
+// which no store overwrites) leaves exactly the first *stored identities:
+// none where the store commits the group atomically.
+BOOST_AUTO_TEST_CASE_TEMPLATE(store_many_failing_part_way_reports_what_it_stored, S,
+                              CorruptibleStacks) {
+  S stack;
+  IdentityStore& store = stack.store();
+  stack.PlantUndecodable("p-1");
+  const std::vector<Identity> batch = {Geoid("p-0", {1.0}), Geoid("p-1", {1.0}),
+                                       Geoid("p-2", {1.0})};
+  std::size_t stored = 99;
+  const Status s = store.StoreMany(batch, &stored);
+  BOOST_TEST(s.IsCorruption(), s.ToString());
+  BOOST_TEST(Contains(s.message(), "p-1"), s.message());
+  BOOST_TEST(stored == (S::kAtomicStoreMany ? 0u : 1u));
+  Identity out;
+  BOOST_TEST(store.Fetch("p-0", &out).ok() == (stored == 1));
+  BOOST_TEST(store.Fetch("p-2", &out).IsNotFound());
+}
+
 BOOST_AUTO_TEST_CASE_TEMPLATE(remove_deletes_and_absent_id_is_not_found, S, Stacks) {
   S stack;
   IdentityStore& store = stack.store();

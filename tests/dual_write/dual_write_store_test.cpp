@@ -241,6 +241,59 @@ BOOST_AUTO_TEST_CASE(strict_legacy_failure_returns_error_and_changes_nothing) {
   BOOST_CHECK_EQUAL(h.store->repair_backlog(), 0u);
 }
 
+BOOST_AUTO_TEST_CASE(store_many_lands_on_both_sides_with_exact_counts) {
+  for (const SecondaryKind& kind : kSecondaryKinds) {
+    BOOST_TEST_CONTEXT(kind.name) {
+      TempDir dir;
+      Harness h(dir, Config(DualWriteMode::kStrict), SecondFolder(dir, kind), kind.format);
+      for (int i = 0; i < 10; ++i) BOOST_REQUIRE(h.store->Store(Geoid(Id("g", i))).ok());
+      // The most one call takes; two stored geoids become scars on the way.
+      std::vector<Identity> batch;
+      for (int i = 0; i < 2; ++i) batch.push_back(Scar(Id("g", i)));
+      for (int i = 10; batch.size() < kimera::kMaxStoreMany; ++i) {
+        batch.push_back(i % 4 == 0 ? Scar(Id("s", i)) : Geoid(Id("g", i)));
+      }
+      std::size_t stored = 0;
+      const Status s = h.store->StoreMany(batch, &stored);
+      BOOST_REQUIRE_MESSAGE(s.ok(), s.ToString());
+      BOOST_CHECK_EQUAL(stored, batch.size());
+      const std::uint64_t scars = PrimaryCount(*h.store, kimera::IdentityType::kScar);
+      const std::uint64_t geoids = PrimaryCount(*h.store, kimera::IdentityType::kGeoid);
+      BOOST_CHECK_EQUAL(geoids + scars, batch.size() + 8);
+      CheckSecondaryCounts(*h.store, geoids, scars);
+      Identity p, q;
+      BOOST_REQUIRE(h.store->Fetch("g0", &p).ok());
+      BOOST_REQUIRE(h.SecondaryHas("g0", &q));
+      BOOST_CHECK(p.identity_type == kimera::IdentityType::kScar);
+      BOOST_CHECK(kimera::ProjectToLegacy(p) == q);
+      kimera::SweepReport report;
+      BOOST_REQUIRE(h.store->Sweep({}, &report).ok());
+      BOOST_CHECK(report.clean());
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(strict_legacy_store_many_failure_writes_nothing_on_either_side) {
+  TempDir dir;
+  Harness h(dir, Config(DualWriteMode::kStrict));
+  BOOST_REQUIRE(h.store->Store(Geoid("g0", "first")).ok());
+  h.faults->fail_every_nth_write = 3;
+  std::size_t stored = 99;
+  const Status s =
+      h.store->StoreMany({Geoid("g0", "second"), Geoid("g1"), Scar("s2"), Geoid("g3")}, &stored);
+  BOOST_CHECK_MESSAGE(s.IsAborted(), s.ToString());
+  BOOST_CHECK_EQUAL(stored, 0u);
+  Identity p;
+  BOOST_REQUIRE(h.store->Fetch("g0", &p).ok());
+  BOOST_CHECK_EQUAL(p.raw, "first");
+  for (const char* id : {"g1", "s2", "g3"}) {
+    BOOST_CHECK(h.store->Fetch(id, &p).IsNotFound());
+    BOOST_CHECK(!h.SecondaryHas(id));
+  }
+  CheckSecondaryCounts(*h.store, 1, 0);
+  BOOST_CHECK_EQUAL(h.store->repair_backlog(), 0u);
+}
+
 BOOST_AUTO_TEST_CASE(strict_second_database_failure_restores_primary) {
   TempDir dir;
   Harness h(dir, Config(DualWriteMode::kStrict), dir.Sub("second"), "current");

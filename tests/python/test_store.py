@@ -92,8 +92,22 @@ def test_scan_pages_through_everything_in_id_order(store):
 def test_store_many_refuses_the_whole_batch_on_one_bad_element(store):
     with pytest.raises(kimera_entropy.InvalidArgument) as e:
         store.store_many([geoid("ok1"), geoid("bad", weight=-1.0), geoid("ok2")])
-    assert "1" in e.value.message and "bad" in e.value.message
+    assert "identities[1]" in e.value.message and "bad" in e.value.message
+    assert e.value.stored == 0
     assert store.count() == 0
+
+
+def test_store_many_refuses_a_repeated_id_and_more_than_the_limit(store):
+    with pytest.raises(kimera_entropy.InvalidArgument) as e:
+        store.store_many([geoid("a"), geoid("b"), geoid("a", terms=[1, 2])])
+    assert "identities[2]: id 'a' is identities[0] again" in e.value.message
+    too_many = [geoid("id%05d" % i) for i in range(kimera_entropy.MAX_STORE_MANY + 1)]
+    with pytest.raises(kimera_entropy.InvalidArgument) as e:
+        store.store_many(too_many)
+    assert "at most %d" % kimera_entropy.MAX_STORE_MANY in e.value.message
+    assert store.count() == 0
+    assert store.store_many(too_many[:kimera_entropy.MAX_STORE_MANY]) == 10000
+    assert store.count() == 10000
 
 
 @pytest.mark.parametrize("bad, words", [

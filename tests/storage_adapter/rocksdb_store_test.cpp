@@ -98,7 +98,7 @@ class MirrorExtension : public WriteParticipant {
     BOOST_REQUIRE_MESSAGE(s.ok(), s.ToString());
   }
 
-  Status Participate(RecordWrite& write) override {
+  Status Prepare(RecordWrite& write) override {
     const std::string_view id = write.id();
     const Identity* before = write.before();
     const Identity* after = write.after();
@@ -111,10 +111,9 @@ class MirrorExtension : public WriteParticipant {
       batch->Delete(cf_, rocksdb::Slice(id.data(), id.size()));
     }
     if (fail) return Status::Aborted("mirror refused '" + std::string(id) + "'");
-    Status s = write.Continue();
-    if (s.ok()) ++committed;
-    return s;
+    return Status::OK();
   }
+  void Committed(RecordWrite&) override { ++committed; }
 
   rocksdb::ColumnFamilyHandle* cf() const { return cf_; }
 
@@ -244,12 +243,13 @@ class ContextReader : public WriteParticipant {
     int seen = 0;
   };
 
-  Status Participate(RecordWrite& write) override {
+  Status Prepare(RecordWrite& write) override {
     Tag* tag = write.ContextFor<Tag>(this);
     seen.push_back(tag != nullptr ? tag->text : "");
     if (tag != nullptr) ++tag->seen;
-    return write.Continue();
+    return Status::OK();
   }
+  void Committed(RecordWrite&) override {}
 
   std::vector<std::string> seen;
 };

@@ -40,6 +40,9 @@ extern "C" {
 /* Bumped on any incompatible change to this header. */
 #define KIMERA_C_ABI_VERSION 1
 
+/* The most identities one kimera_store_many call takes. */
+#define KIMERA_MAX_STORE_MANY 10000u
+
 typedef enum kimera_status {
   KIMERA_OK = 0,
   KIMERA_NOT_FOUND = 1,
@@ -100,11 +103,14 @@ void kimera_close(kimera_store* store);
  * KIMERA_INVALID_ARGUMENT naming the field and the id; nothing is written. */
 kimera_status kimera_store_identity(kimera_store* store, const char* identity_json, char** error);
 
-/* Stores a JSON array of identities. Every element is parsed and validated
- * first: one bad element gives KIMERA_INVALID_ARGUMENT naming its index and
- * id, and nothing is written. Then they are stored in order; *stored (when
- * not NULL) receives how many were written, which on a later failure is the
- * index of the identity that failed. */
+/* Stores a JSON array of at most 10,000 identities (KIMERA_MAX_STORE_MANY).
+ * Every element is parsed and checked first: one bad element, or an id given
+ * twice, gives KIMERA_INVALID_ARGUMENT naming its index ("identities[3]: ...")
+ * and nothing is written. On the embedded store they are then committed in
+ * one atomic batch, so a failure leaves none of them; with a second-database
+ * dual-write secondary, or an index at index.separate_path, they are stored
+ * one at a time, in order. *stored (when not NULL) receives how many, from
+ * the first, are stored when the call returns. */
 kimera_status kimera_store_many(kimera_store* store, const char* identities_json_array,
                                 size_t* stored, char** error);
 

@@ -96,6 +96,11 @@ class DualWriteStore : public StoreWrapper, private WriteParticipant {
   void Stop();
 
   Status Store(const Identity& identity) override;
+  // With the legacy secondary, one atomic batch: every record, its legacy
+  // rows and its audit entry, all committed or none. With a second database,
+  // which is written after the primary, one Store per identity, in order
+  // (IdentityStore::StoreMany's default).
+  Status StoreMany(const std::vector<Identity>& identities, std::size_t* stored) override;
   Status Remove(std::string_view id) override;
   Status ApplyDecay(std::string_view id, Micros now, const DecayParams& params) override;
   // From read_from's side; a sample of primary reads is shadow-read.
@@ -156,11 +161,18 @@ class DualWriteStore : public StoreWrapper, private WriteParticipant {
 
   // Adds the journal entry (second database) or the legacy rows (legacy
   // column families) to the record's batch.
-  Status Participate(RecordWrite& write) override;
+  Status Prepare(RecordWrite& write) override;
+  // Legacy: applies the rows' change to the secondary's counts.
+  void Committed(RecordWrite& write) override;
 
   // Runs one primary write under the id's lock and completes it on the secondary.
   Status Write(DualWriteOp op, std::string_view id,
                const std::function<Status(WriteContext*)>& primary_write);
+  // The end of a primary write the secondary was part of (legacy): its
+  // queued repair and its metrics. `id`'s lock held.
+  void FinishInBatch(const PendingWrite& ctx, std::string_view id);
+  // The audit of a primary write that failed with `why`.
+  void AuditFailed(const PendingWrite& ctx, std::string_view id, const Status& why);
   // Writes the secondary after the primary committed. Sets *clear_journal
   // when ClearSyncedJournal is due.
   Status CompleteOnSecondary(PendingWrite& ctx, std::string_view id, bool* clear_journal);

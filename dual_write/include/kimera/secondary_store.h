@@ -26,6 +26,7 @@
 #include "kimera/dual_write_config.h"
 #include "kimera/identity.h"
 #include "kimera/status.h"
+#include "kimera/striped_locks.h"
 #include "rocksdb_database.h"
 
 namespace kimera {
@@ -76,7 +77,7 @@ class SecondaryStore {
   // other write of the id runs between the read of what the secondary held
   // and the commit; `change` is what the batch does to the counts.
   struct BatchedWrite {
-    std::unique_lock<std::mutex> lock;
+    std::unique_lock<StripedLocks::Mutex> lock;
     SecondaryCountsChange change;
   };
 

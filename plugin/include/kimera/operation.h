@@ -28,8 +28,9 @@ enum class Operation : std::uint8_t {
   kFormCount,
   kFormPrune,  // PruneCreatedBefore and RemoveDomain.
   kFormDecay,
+  kStoreMany,  // One StoreMany call, however many identities it holds.
 };
-inline constexpr std::size_t kOperationCount = 19;
+inline constexpr std::size_t kOperationCount = 20;
 const char* OperationName(Operation op);
 
 }  // namespace kimera

@@ -32,6 +32,21 @@ struct ListQuery {
   std::size_t limit = 100;                    // Default: 100 identities.
 };
 
+// The most identities one StoreMany call takes: one atomic write holds them
+// all in memory, with every layer's state for each.
+inline constexpr std::size_t kMaxStoreMany = 10000;
+
+// What every StoreMany checks before it writes anything: at most
+// kMaxStoreMany identities, no id twice, and `check` (Validate when empty)
+// of each. An error is InvalidArgument prefixed with the index of the
+// identity it is about: "identities[3]: ...".
+Status CheckStoreMany(const std::vector<Identity>& identities,
+                      const std::function<Status(const Identity&)>& check = {});
+// `status`, an error about identities[index], with that prefix when it is
+// InvalidArgument; other errors name the id already and are returned as
+// they are.
+Status AboutElement(std::size_t index, const Status& status);
+
 // Called once per identity by Scan, in id order; return false to stop early.
 using ScanVisitor = std::function<bool(const Identity&)>;
 
@@ -47,6 +62,19 @@ class IdentityStore {
   // A decorator may refuse more than a backend does, the same way (the
   // plugin refuses timestamps outside its [entropy] window).
   [[nodiscard]] virtual Status Store(const Identity& identity) = 0;
+
+  // Stores many identities, each as Store would, in order. Every one is
+  // checked first: an invalid one, or an id given twice, gives
+  // InvalidArgument naming its index ("identities[3]: ...") and nothing is
+  // written. A store that can commits them all in one atomic write, so that
+  // a failure leaves none of them (RocksDbStore: one WriteBatch with every
+  // participant's writes; MemoryStore: under one lock). Otherwise (the
+  // default) they are stored one at a time, and a failure part way leaves
+  // those before it stored. Either way `*stored` (when not null) is set to
+  // how many, from the first, are stored when the call returns. At most
+  // kMaxStoreMany identities per call.
+  [[nodiscard]] virtual Status StoreMany(const std::vector<Identity>& identities,
+                                         std::size_t* stored);
 
   // Reads the identity stored under `id` into `*out`. NotFound when absent;
   // Corruption naming the id when the stored bytes cannot be decoded.
@@ -118,6 +146,9 @@ class StoreWrapper : public IdentityStore {
   IdentityStore* target() const { return target_.get(); }
 
   Status Store(const Identity& identity) override { return target_->Store(identity); }
+  Status StoreMany(const std::vector<Identity>& identities, std::size_t* stored) override {
+    return target_->StoreMany(identities, stored);
+  }
   Status Fetch(std::string_view id, Identity* out) override { return target_->Fetch(id, out); }
   Status FetchMany(const std::vector<std::string>& ids, std::vector<Identity>* out) override {
     return target_->FetchMany(ids, out);

@@ -19,6 +19,8 @@ class MemoryStore : public IdentityStore {
   explicit MemoryStore(Clock clock = SystemNow);
 
   Status Store(const Identity& identity) override;
+  // All under one lock: every identity is stored, or none.
+  Status StoreMany(const std::vector<Identity>& identities, std::size_t* stored) override;
   Status Fetch(std::string_view id, Identity* out) override;
   Status Remove(std::string_view id) override;
   Status List(const ListQuery& query, std::vector<Identity>* out) override;
@@ -30,6 +32,9 @@ class MemoryStore : public IdentityStore {
   Status Sync() override { return Status::OK(); }
 
  private:
+  // Stamps and stores one checked identity; mu_ held exclusively.
+  void PutLocked(Identity record, Micros now);
+
   Clock clock_;
   mutable std::shared_mutex mu_;  // Guards records_.
   std::map<std::string, Identity, std::less<>> records_;

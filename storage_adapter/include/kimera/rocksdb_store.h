@@ -56,6 +56,13 @@ class WriteContext {
   const WriteParticipant* owner_;
 };
 
+// What a participant keeps of one record write between Prepare and
+// Committed (see RecordWrite::state).
+class WriteState {
+ public:
+  virtual ~WriteState() = default;
+};
+
 // One record write on its way through the participants to its commit.
 class RecordWrite {
  public:
@@ -65,7 +72,8 @@ class RecordWrite {
   // The record being written; nullptr when it is removed.
   const Identity* after() const { return after_; }
   // The batch the record's own write is in; what a participant adds to it
-  // commits atomically with the record.
+  // commits atomically with the record. In a group write (StoreMany) every
+  // record of the group shares one batch.
   rocksdb::WriteBatch* batch() const { return batch_; }
 
   // The context `participant`'s layer handed down with this write, or
@@ -76,24 +84,24 @@ class RecordWrite {
                                                                    : nullptr;
   }
 
-  // Hands the write to the next participant; after the last one, commits
-  // the batch. Returns the commit's status (or the error of a participant
-  // further on that aborted the write).
-  Status Continue();
+  // The slot of the participant being called, for state its Committed
+  // needs; empty until it fills it. Destroyed with the write, after
+  // Committed, or when the batch is not committed.
+  std::unique_ptr<WriteState>& state();
 
  private:
   friend class RocksDbStore;
-  RecordWrite(RocksDbStore* store, std::string_view id, const Identity* before,
-              const Identity* after, rocksdb::WriteBatch* batch, WriteContext* context)
-      : store_(store), id_(id), before_(before), after_(after), batch_(batch), context_(context) {}
+  RecordWrite(std::string_view id, const Identity* before, const Identity* after,
+              rocksdb::WriteBatch* batch, WriteContext* context)
+      : id_(id), before_(before), after_(after), batch_(batch), context_(context) {}
 
-  RocksDbStore* store_;
   std::string_view id_;
   const Identity* before_;
   const Identity* after_;
   rocksdb::WriteBatch* batch_;
   WriteContext* context_;
-  std::size_t next_ = 0;
+  std::size_t current_ = 0;                          // The participant being called.
+  std::vector<std::unique_ptr<WriteState>> states_;  // By participant; sized on first use.
 };
 
 // A component that keeps data of its own in the records' database and
@@ -103,11 +111,14 @@ class WriteParticipant {
   virtual ~WriteParticipant() = default;
 
   // Called with the id's lock held, once per record write, in registration
-  // order. Adds the participant's writes to write.batch(), calls
-  // write.Continue() exactly once, then does its after-commit work (which
-  // cannot fail) and returns Continue's status. Returning an error without
-  // calling Continue aborts the write: nothing of the batch is committed.
-  virtual Status Participate(RecordWrite& write) = 0;
+  // order, before the batch is committed: adds the participant's writes to
+  // write.batch(), and keeps in write.state() what Committed will need.
+  // Returning an error aborts the write (the whole group in StoreMany):
+  // nothing of the batch is committed, and no participant's Committed runs.
+  virtual Status Prepare(RecordWrite& write) = 0;
+  // Called once the batch committed, for every write it held, in reverse
+  // order of Prepare: the after-commit work, which cannot fail.
+  virtual void Committed(RecordWrite& write) = 0;
 };
 
 class RocksDbStore : public IdentityStore {
@@ -119,6 +130,9 @@ class RocksDbStore : public IdentityStore {
   ~RocksDbStore() override;
 
   Status Store(const Identity& identity) override;
+  // One WriteBatch for the whole group, with every participant's writes for
+  // each record: all are committed or none.
+  Status StoreMany(const std::vector<Identity>& identities, std::size_t* stored) override;
   Status Fetch(std::string_view id, Identity* out) override;
   Status Remove(std::string_view id) override;
   Status List(const ListQuery& query, std::vector<Identity>* out) override;
@@ -137,6 +151,9 @@ class RocksDbStore : public IdentityStore {
   // The same writes, carrying `context` (borrowed, may be nullptr) down to
   // the participants (see WriteContext).
   Status Store(const Identity& identity, WriteContext* context);
+  // `contexts` is empty or holds one context (or nullptr) per identity.
+  Status StoreMany(const std::vector<Identity>& identities,
+                   const std::vector<WriteContext*>& contexts, std::size_t* stored);
   Status Remove(std::string_view id, WriteContext* context);
   Status ApplyDecay(std::string_view id, Micros now, const DecayParams& params,
                     WriteContext* context);
@@ -197,9 +214,10 @@ class RocksDbStore : public IdentityStore {
   // under the lock.
   Status CommitLocked(std::string_view id, const Identity* before, const Identity* after,
                       WriteContext* context);
-  // The end of a RecordWrite: the batch itself.
-  Status Commit(const RecordWrite& write);
-  friend class RecordWrite;
+  // Prepares every write of `batch` with each participant, commits the
+  // batch, then runs their Committed; `what` names the write in errors.
+  Status CommitWrites(std::vector<RecordWrite>& writes, rocksdb::WriteBatch* batch,
+                      const std::string& what);
   // The stack's components that keep column families of their own next to
   // the records reach the database through rocksdb_database.h (internal to the project).
   friend RocksDbDatabase& DatabaseOf(const RocksDbStore& store);
