@@ -8,7 +8,10 @@ Side by side in one run, on the same identities:
     in one transaction per batch);
   - fetch_identity of random ids (both return an Identity built by from_dict);
   - find_identities_by_entropy(min, max, limit=10) over random entropy ranges;
-then the per-call cost of crossing the C ABI from Python (ctypes).
+then the per-call cost of crossing the C ABI from Python (ctypes), next to
+the Python work both sides do per identity (JSON encoding going in,
+json.loads + from_dict coming out): a ratio cannot exceed what that shared
+cost leaves.
 
 The SQLite side is the reference's layout: a table of JSON blobs with the
 listed columns, a B-tree index on entropy_score, entropy computed in Python at
@@ -38,7 +41,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(
                                 "python"))
 
 import kimera_entropy  # noqa: E402
-from kimera_entropy import _native, compat  # noqa: E402
+from kimera_entropy import _json, _native, compat  # noqa: E402
 from kimera_entropy._identity import Identity  # noqa: E402
 
 WORDS = ["lattice", "echo", "semantic", "beta", "gamma", "delta", "naive", "tokyo", "x"]
@@ -203,7 +206,13 @@ def main():
         calls = max(args.queries, 10000)
         key = keys[0]
         lib = _native.lib
+        sample = ids[0]
+        text = json.dumps(sample)
         abi = [
+            ("both sides: json encode of one identity",
+             per_call_us(lambda: _json.encode_object(sample, "identity"), calls)),
+            ("both sides: json.loads + from_dict of one",
+             per_call_us(lambda: Identity.from_dict(json.loads(text)), calls)),
             ("kimera_abi_version() via ctypes", per_call_us(lib.kimera_abi_version, calls)),
             ("Store.count() (kimera_count)", per_call_us(native.count, calls)),
             ("Store.fetch_json(id) (kimera_fetch, text)",

@@ -144,12 +144,15 @@ kimera_status kimera_store_many(kimera_store* store, const char* identities_json
     // Every element first: one bad element and nothing is written.
     std::vector<Identity> identities(array.size());
     for (std::size_t i = 0; i < array.size(); ++i) {
-      Status s = kimera::IdentityFromJson(array[i], &identities[i]);
+      // Taken apart, not copied: its meta and extra keys are moved out (the
+      // id, which an error names, never is), then what is left freed.
+      Status s = kimera::IdentityFromJson(std::move(array[i]), &identities[i]);
       if (!s.ok()) {
         return Status::InvalidArgument(kimera::c_api::ElementError(i, array[i], s.message()));
       }
+      array[i] = nullptr;
     }
-    array = nlohmann::json();  // The parsed copies are enough from here.
+    array = nlohmann::json();
     return store->stack.store->StoreMany(identities, stored);
   });
 }

@@ -310,6 +310,15 @@ Status IdentityFromJson(const Json& object, Identity* out) {
   return ReadIdentity(object, nullptr, nullptr, out);
 }
 
+Status IdentityFromJson(Json&& object, Identity* out) {
+  Json* meta = nullptr;
+  if (object.is_object()) {
+    const auto it = object.find("meta");
+    if (it != object.end() && it->is_object()) meta = &*it;
+  }
+  return ReadIdentity(object, meta, &object, out);
+}
+
 namespace {
 
 // The parser quotes the token it stopped in ("last read: '...'") byte for
@@ -338,12 +347,7 @@ Status IdentityFromJsonText(std::string_view text, Identity* out) {
   } catch (const Json::exception& e) {
     return Status::InvalidArgument("identity: malformed JSON: " + ParseErrorMessage(e.what()));
   }
-  Json* meta = nullptr;
-  if (object.is_object()) {
-    const auto it = object.find("meta");
-    if (it != object.end() && it->is_object()) meta = &*it;
-  }
-  return ReadIdentity(object, meta, &object, out);
+  return IdentityFromJson(std::move(object), out);
 }
 
 Json IdentityToJson(const Identity& identity) {

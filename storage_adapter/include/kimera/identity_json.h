@@ -32,6 +32,9 @@ namespace kimera {
 // the field and, when known, the id. `out` is only written on success. Runs
 // Validate().
 Status IdentityFromJson(const nlohmann::json& object, Identity* out);
+// The same, taking `object` apart (its meta and extra keys are moved, not
+// copied); `object` is left valid but unspecified, even on error.
+Status IdentityFromJson(nlohmann::json&& object, Identity* out);
 
 // Parses text holding one JSON object. Malformed JSON gives InvalidArgument
 // with the parser's position.
