@@ -201,9 +201,9 @@ void AddImportCommand(CLI::App& app, const GlobalOptions& global) {
       "Bad lines are reported and skipped (exit 1).");
   auto path = std::make_shared<std::string>();
   cmd->add_option("FILE", *path, "JSON Lines file; - reads standard input")->required();
-  auto batch = std::make_shared<std::size_t>(1000);
+  auto batch = std::make_shared<std::size_t>(100);
   cmd->add_option("--batch", *batch,
-                  "identities per atomic write (default 1000; 1 stores each line on its own)")
+                  "identities per atomic write (default 100; 1 stores each line on its own)")
       ->check(CLI::Range(std::size_t{1}, kimera::kMaxStoreMany));
   SetCommandBody(cmd, [&global, path, batch] { return RunImport(global, *path, *batch); });
 }

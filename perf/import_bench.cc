@@ -5,9 +5,17 @@
 // Store() of the ready identities, and the import path of `kimera import`
 // (IdentityFromJsonText of one JSON line, then Store()).
 //
+// Then the same two with StoreMany in batches (--batch, default 1000; one
+// WriteBatch each), as `kimera import` writes now.
+//
 // Usage: import_bench [--count N]   (default 100000)
+//        import_bench --count N --jsonl FILE   writes the identities as JSON
+//          Lines to FILE, prints the mean encoded record size and JSON line
+//          size, and times nothing (perf/import_vs_db_bench.py uses it).
 #include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cmath>
 #include <cstdint>
@@ -124,11 +132,17 @@ void Row(const char* what, std::size_t n, double seconds) {
 
 int main(int argc, char** argv) {
   std::size_t count = 100000;
+  const char* jsonl = nullptr;
+  std::size_t batch_size = 1000;
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--count") == 0 && i + 1 < argc) {
       count = std::strtoull(argv[++i], nullptr, 10);
+    } else if (std::strcmp(argv[i], "--batch") == 0 && i + 1 < argc) {
+      batch_size = std::max<std::size_t>(1, std::strtoull(argv[++i], nullptr, 10));
+    } else if (std::strcmp(argv[i], "--jsonl") == 0 && i + 1 < argc) {
+      jsonl = argv[++i];
     } else {
-      std::fprintf(stderr, "usage: %s [--count N]\n", argv[0]);
+      std::fprintf(stderr, "usage: %s [--count N] [--batch N] [--jsonl FILE]\n", argv[0]);
       return 2;
     }
   }
@@ -147,6 +161,26 @@ int main(int argc, char** argv) {
     lines.push_back(kimera::IdentityToJsonLine(identity));
     json_bytes += lines.back().size();
     if (identity.identity_type == kimera::IdentityType::kScar) ++scars;
+  }
+
+  if (jsonl != nullptr) {
+    std::FILE* out = std::fopen(jsonl, "wb");
+    if (out == nullptr) {
+      std::fprintf(stderr, "cannot write %s: %s\n", jsonl, std::strerror(errno));
+      return 1;
+    }
+    for (const std::string& line : lines) {
+      std::fwrite(line.data(), 1, line.size(), out);
+      std::fputc('\n', out);
+    }
+    if (std::fclose(out) != 0) {
+      std::fprintf(stderr, "writing %s failed\n", jsonl);
+      return 1;
+    }
+    std::printf("mean_encoded_record_bytes %.0f\nmean_json_line_bytes %.0f\n",
+                static_cast<double>(encoded_bytes) / static_cast<double>(count),
+                static_cast<double>(json_bytes) / static_cast<double>(count));
+    return 0;
   }
 
   bench::TempDir tmp;
@@ -181,6 +215,39 @@ int main(int argc, char** argv) {
     json_seconds = Seconds(start);
   }
 
+  // Batches as `kimera import` makes them.
+  double many_seconds = 0;
+  {
+    auto store = OpenFresh(tmp.path / "many");
+    const auto start = std::chrono::steady_clock::now();
+    std::vector<kimera::Identity> batch;
+    for (std::size_t i = 0; i < identities.size(); i += batch_size) {
+      batch.assign(identities.begin() + static_cast<std::ptrdiff_t>(i),
+                   identities.begin() +
+                       static_cast<std::ptrdiff_t>(std::min(i + batch_size, identities.size())));
+      Check(store->StoreMany(batch, nullptr), "store many");
+    }
+    Check(store->Sync(), "sync");
+    many_seconds = Seconds(start);
+  }
+
+  double json_many_seconds = 0;
+  {
+    auto store = OpenFresh(tmp.path / "json_many");
+    const auto start = std::chrono::steady_clock::now();
+    std::vector<kimera::Identity> batch;
+    for (const std::string& line : lines) {
+      Check(kimera::IdentityFromJsonText(line, &batch.emplace_back()), "parse");
+      if (batch.size() == batch_size) {
+        Check(store->StoreMany(batch, nullptr), "store many");
+        batch.clear();
+      }
+    }
+    Check(store->StoreMany(batch, nullptr), "store many");
+    Check(store->Sync(), "sync");
+    json_many_seconds = Seconds(start);
+  }
+
   std::printf(
       "import of %zu generated identities (%zu geoid, %zu scar) into a fresh RocksDbStore\n", count,
       count - scars, scars);
@@ -191,5 +258,9 @@ int main(int argc, char** argv) {
   Row("Store (RocksDbStore)", count, store_seconds);
   Row("IdentityFromJsonText alone", count, parse_seconds);
   Row("IdentityFromJsonText + Store", count, json_seconds);
+  Row(("StoreMany, batches of " + std::to_string(batch_size)).c_str(), count, many_seconds);
+  Row("IdentityFromJsonText + StoreMany", count, json_many_seconds);
+  std::printf("\nbatched / one at a time: Store %.2fx, with parsing %.2fx\n",
+              store_seconds / many_seconds, json_seconds / json_many_seconds);
   return 0;
 }

@@ -214,10 +214,12 @@ class RocksDbStore : public IdentityStore {
   // under the lock.
   Status CommitLocked(std::string_view id, const Identity* before, const Identity* after,
                       WriteContext* context);
-  // Prepares every write of `batch` with each participant, commits the
-  // batch, then runs their Committed; `what` names the write in errors.
-  Status CommitWrites(std::vector<RecordWrite>& writes, rocksdb::WriteBatch* batch,
-                      const std::string& what);
+  // Hands `write` to each participant's Prepare, in order.
+  Status Prepare(RecordWrite& write);
+  // Commits `batch`, holding every one of `writes` (all prepared), then
+  // runs each participant's Committed; `what` names the write in errors.
+  Status CommitPrepared(std::vector<RecordWrite>& writes, rocksdb::WriteBatch* batch,
+                        const std::string& what);
   // The stack's components that keep column families of their own next to
   // the records reach the database through rocksdb_database.h (internal to the project).
   friend RocksDbDatabase& DatabaseOf(const RocksDbStore& store);
