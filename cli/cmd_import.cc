@@ -89,9 +89,9 @@ int RunImport(const GlobalOptions& global, const std::string& path, std::size_t 
     std::fprintf(stderr, "line %llu: %s\n", static_cast<unsigned long long>(line_number),
                  reason.c_str());
   };
-  auto stopped = [&](std::uint64_t line_number, const kimera::Status& s) {
+  auto stopped = [&](const std::string& where, const kimera::Status& s) {
     progress.Clear();
-    PrintError("line " + std::to_string(line_number) + ": " + s.ToString());
+    PrintError(where + ": " + s.ToString());
     PrintError("import stopped after " + std::to_string(imported) + " identities");
     return kExitStorage;
   };
@@ -106,9 +106,11 @@ int RunImport(const GlobalOptions& global, const std::string& path, std::size_t 
   std::vector<std::uint64_t> batch_lines;
   std::unordered_set<std::string> batch_ids;
   std::size_t batch_bytes = 0;
-  // Stores the batch. An error stops the import; *at is then the number of
-  // the first line not stored.
-  auto flush = [&](std::uint64_t* at) -> kimera::Status {
+  // Stores the batch. An error stops the import; *at then names the line
+  // that failed, or the lines not stored (all of the batch when it was one
+  // atomic write; an "identities[i]" in the error counts from the batch's
+  // first line).
+  auto flush = [&](std::string* at) -> kimera::Status {
     if (batch.empty()) return kimera::Status::OK();
     std::size_t stored = 0;
     kimera::Status s = store->StoreMany(batch, &stored);
@@ -125,13 +127,15 @@ int RunImport(const GlobalOptions& global, const std::string& path, std::size_t 
           continue;
         }
         if (!s.ok()) {
-          *at = batch_lines[i];
+          *at = "line " + std::to_string(batch_lines[i]);
           return s;
         }
         ++imported;
       }
     } else if (!s.ok()) {
-      *at = batch_lines[stored];
+      *at = stored + 1 == batch.size() ? "line " + std::to_string(batch_lines[stored])
+                                       : "lines " + std::to_string(batch_lines[stored]) + "-" +
+                                             std::to_string(batch_lines.back());
       return s;
     }
     batch.clear();
@@ -141,7 +145,7 @@ int RunImport(const GlobalOptions& global, const std::string& path, std::size_t 
     progress.Update(imported, reader.bytes_read());
     return kimera::Status::OK();
   };
-  std::uint64_t failed_line = 0;
+  std::string failed_line;
 
   for (;;) {
     // Nothing waits in a batch while the input may block (a pipe).

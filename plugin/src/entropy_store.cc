@@ -299,14 +299,17 @@ Status EntropyStore::Store(const Identity& identity) {
 Status EntropyStore::StoreMany(const std::vector<Identity>& identities, std::size_t* stored) {
   OperationTimer timer(metrics_.get(), Operation::kStoreMany);
   if (stored != nullptr) *stored = 0;
-  // The layers below validate; the window is this layer's own rule.
+  // The window is this layer's own rule. With the index in the records'
+  // database the store below checks the rest before writing any; written
+  // one at a time, every identity is checked whole first.
   const Micros now = clock_();
+  const bool checked_below = indexer_->shared_records() != nullptr;
   Status s = CheckStoreMany(identities, [&](const Identity& identity) {
-    return CheckTimestamps(identity, now, config_.entropy);
+    Status t = checked_below ? Status::OK() : CheckStorable(identity);
+    return t.ok() ? CheckTimestamps(identity, now, config_.entropy) : t;
   });
   if (!s.ok()) return timer.Done(s);
-  if (indexer_->shared_records() != nullptr)
-    return timer.Done(target()->StoreMany(identities, stored));
+  if (checked_below) return timer.Done(target()->StoreMany(identities, stored));
   for (std::size_t i = 0; i < identities.size(); ++i) {
     const Identity& identity = identities[i];
     s = indexer_->WriteBelow(identity.id, [&] { return target()->Store(identity); });

@@ -17,16 +17,6 @@ Status NotFound(std::string_view id) {
 // the lock held (it may call back into the store) and memory stays bounded.
 constexpr std::size_t kScanBatch = 256;
 
-// The checks of a store, without the lock: Validate, and what the RocksDB
-// store also rejects, a record it cannot encode. Doing the same here keeps
-// the two backends interchangeable (dual-write compares them).
-Status CheckStorable(const Identity& identity) {
-  Status s = Validate(identity);
-  if (!s.ok()) return s;
-  std::string encoded;
-  return EncodeRecord(identity, &encoded);
-}
-
 }  // namespace
 
 MemoryStore::MemoryStore(Clock clock) : clock_(clock ? std::move(clock) : Clock(SystemNow)) {}
@@ -42,6 +32,8 @@ void MemoryStore::PutLocked(Identity record, Micros now) {
 }
 
 Status MemoryStore::Store(const Identity& identity) {
+  // What the RocksDB store rejects too, a record it cannot encode: the two
+  // backends stay interchangeable (dual-write compares them).
   Status s = CheckStorable(identity);
   if (!s.ok()) return s;
   std::unique_lock lock(mu_);
@@ -51,7 +43,7 @@ Status MemoryStore::Store(const Identity& identity) {
 
 Status MemoryStore::StoreMany(const std::vector<Identity>& identities, std::size_t* stored) {
   if (stored != nullptr) *stored = 0;
-  Status s = CheckStoreMany(identities, CheckStorable);
+  Status s = CheckStoreMany(identities);
   if (!s.ok()) return s;
   std::unique_lock lock(mu_);
   const Micros now = clock_();

@@ -161,8 +161,8 @@ Status RocksDbStore::StoreMany(const std::vector<Identity>& identities, std::siz
 Status RocksDbStore::StoreMany(const std::vector<Identity>& identities,
                                const std::vector<WriteContext*>& contexts, std::size_t* stored) {
   if (stored != nullptr) *stored = 0;
-  // The count and repeated ids first; each identity is validated in the
-  // pass below, which writes nothing until the batch commits.
+  // The count and repeated ids first; each identity is validated and
+  // encoded in the first pass below, before any participant sees one.
   Status s = CheckStoreMany(identities, [](const Identity&) { return Status::OK(); });
   if (!s.ok()) return s;
   if (identities.empty()) return Status::OK();
@@ -177,29 +177,33 @@ Status RocksDbStore::StoreMany(const std::vector<Identity>& identities,
   s = ReadMany(ids, nullptr, &before);
   if (!s.ok()) return s;
   const Micros now = clock_();
-  // One pass takes each identity through validation, stamping, encoding
-  // and the participants while it is in the cache: phase by phase over
-  // thousands of identities made a batch slower than as many Store calls.
+  // Two passes, each taking one identity at a time through all its steps
+  // while it is in the cache (step by step over thousands of identities
+  // made a batch slower than as many Store calls): validate, stamp and
+  // encode every record, so that a refused group reaches no participant;
+  // then the participants.
   std::vector<Identity> after;
-  std::vector<RecordWrite> writes;
   after.reserve(identities.size());
-  writes.reserve(identities.size());
   rocksdb::WriteBatch batch;
   std::string value;
   for (std::size_t i = 0; i < identities.size(); ++i) {
     s = Validate(identities[i]);
     if (!s.ok()) return AboutElement(i, s);
-    const Identity* old = before[i] ? &*before[i] : nullptr;
     Identity& record = after.emplace_back(identities[i]);
-    store_rules::StampForStore(old, now, &record);
+    store_rules::StampForStore(before[i] ? &*before[i] : nullptr, now, &record);
     value.clear();  // EncodeRecord appends.
     s = EncodeRecord(record, &value);
     if (!s.ok()) return AboutElement(i, s);
     batch.Put(identities_, ToSlice(ids[i]), value);
-    RecordWrite& write = writes.emplace_back(
-        RecordWrite(ids[i], old, &record, &batch, contexts.empty() ? nullptr : contexts[i]));
+  }
+  std::vector<RecordWrite> writes;
+  writes.reserve(identities.size());
+  for (std::size_t i = 0; i < identities.size(); ++i) {
+    RecordWrite& write =
+        writes.emplace_back(RecordWrite(ids[i], before[i] ? &*before[i] : nullptr, &after[i],
+                                        &batch, contexts.empty() ? nullptr : contexts[i]));
     s = Prepare(write);
-    if (!s.ok()) return s;
+    if (!s.ok()) return AboutElement(i, s);
   }
   s = CommitPrepared(writes, &batch,
                      "writing " + std::to_string(writes.size()) + " identities from " +

@@ -6,6 +6,8 @@
 #include <string>
 #include <unordered_map>
 
+#include "record_codec.h"
+
 namespace kimera {
 
 Micros SystemNow() {
@@ -15,8 +17,35 @@ Micros SystemNow() {
 }
 
 Status AboutElement(std::size_t index, const Status& status) {
-  if (!status.IsInvalidArgument()) return status;
-  return Status::InvalidArgument("identities[" + std::to_string(index) + "]: " + status.message());
+  const std::string message = "identities[" + std::to_string(index) + "]: " + status.message();
+  switch (status.code()) {
+    case Status::Code::kOk:
+      return status;
+    case Status::Code::kNotFound:
+      return Status::NotFound(message);
+    case Status::Code::kInvalidArgument:
+      return Status::InvalidArgument(message);
+    case Status::Code::kCorruption:
+      return Status::Corruption(message);
+    case Status::Code::kIOError:
+      return Status::IOError(message);
+    case Status::Code::kNoSpace:
+      return Status::NoSpace(message);
+    case Status::Code::kBusy:
+      return Status::Busy(message);
+    case Status::Code::kUnavailable:
+      return Status::Unavailable(message);
+    case Status::Code::kAborted:
+      return Status::Aborted(message);
+  }
+  return status;
+}
+
+Status CheckStorable(const Identity& identity) {
+  Status s = Validate(identity);
+  if (!s.ok()) return s;
+  std::string encoded;
+  return EncodeRecord(identity, &encoded);
 }
 
 Status CheckStoreMany(const std::vector<Identity>& identities,
@@ -30,7 +59,7 @@ Status CheckStoreMany(const std::vector<Identity>& identities,
   std::unordered_map<std::string_view, std::size_t> first;
   first.reserve(identities.size());
   for (std::size_t i = 0; i < identities.size(); ++i) {
-    Status s = check ? check(identities[i]) : Validate(identities[i]);
+    Status s = check ? check(identities[i]) : CheckStorable(identities[i]);
     if (!s.ok()) return AboutElement(i, s);
     auto [it, added] = first.emplace(identities[i].id, i);
     if (!added) {

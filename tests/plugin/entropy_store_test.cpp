@@ -131,8 +131,7 @@ BOOST_AUTO_TEST_CASE(refuses_timestamps_outside_the_configured_window) {
   config.entropy.max_future_seconds = 3600;
   config.entropy.earliest_timestamp_seconds = 1'000'000'000;  // 2001-09-09.
   auto store = test::Wrap(test::OpenRocks(dir.str("data")), config, clock);
-  Identity identity;
-  identity.id = "t";
+  Identity identity = test::ScarOfEntropy("t", 0.0);
   identity.created_at = clock() + 3601'000'000LL;
   Status s = store->Store(identity);
   BOOST_TEST(s.IsInvalidArgument());
@@ -319,6 +318,37 @@ BOOST_AUTO_TEST_CASE(other_store_without_separate_path_is_rejected) {
   s = EntropyStore::Open(nullptr, test::QuietConfig(), &store);
   BOOST_TEST(s.IsInvalidArgument());
   BOOST_CHECK_THROW(wrap(std::make_unique<MemoryStore>(), test::QuietConfig()), std::runtime_error);
+}
+
+BOOST_AUTO_TEST_CASE(store_many_over_a_separate_index_checks_every_identity_first) {
+  // Over a MemoryStore the index lives at index.separate_path and the
+  // identities are written one at a time: a bad one must still stop the
+  // whole call before anything is written.
+  test::TempDir dir;
+  PluginConfig config = test::QuietConfig();
+  config.index.separate_path = dir.str("index");
+  std::unique_ptr<EntropyStore> store;
+  Status s = EntropyStore::Open(std::make_unique<MemoryStore>(), config, &store);
+  BOOST_REQUIRE_MESSAGE(s.ok(), s.ToString());
+  Identity bad = test::ScarOfEntropy("m2", 1.0);
+  bad.weight = -1.0;
+  std::size_t stored = 99;
+  s = store->StoreMany({test::ScarOfEntropy("m0", 1.0), test::ScarOfEntropy("m1", 1.5), bad},
+                       &stored);
+  BOOST_TEST(s.IsInvalidArgument(), s.ToString());
+  BOOST_TEST(s.message().find("identities[2]") != std::string::npos, s.message());
+  BOOST_TEST(stored == 0u);
+  std::uint64_t n = 99;
+  BOOST_REQUIRE(store->Count(std::nullopt, &n).ok());
+  BOOST_TEST(n == 0u);
+  s = store->StoreMany({test::ScarOfEntropy("m0", 1.0), test::ScarOfEntropy("m1", 1.5)}, &stored);
+  BOOST_REQUIRE_MESSAGE(s.ok(), s.ToString());
+  BOOST_TEST(stored == 2u);
+  std::vector<Identity> found;
+  BOOST_REQUIRE(store->FindByEntropy(1.5, 1.5, 10, &found).ok());
+  BOOST_REQUIRE_EQUAL(found.size(), 1u);
+  BOOST_TEST(found[0].id == "m1");
+  test::RequireIndexExact(*store);
 }
 
 BOOST_AUTO_TEST_CASE(wrap_is_a_one_line_swap) {

@@ -36,15 +36,18 @@ struct ListQuery {
 // all in memory, with every layer's state for each.
 inline constexpr std::size_t kMaxStoreMany = 10000;
 
+// What every store refuses of `identity` before writing: Validate, and a
+// record it cannot encode (over kMaxRecordBytes with its extra keys).
+Status CheckStorable(const Identity& identity);
+
 // What every StoreMany checks before it writes anything: at most
-// kMaxStoreMany identities, no id twice, and `check` (Validate when empty)
-// of each. An error is InvalidArgument prefixed with the index of the
-// identity it is about: "identities[3]: ...".
+// kMaxStoreMany identities, no id twice, and `check` (CheckStorable when
+// empty) of each. An error is InvalidArgument prefixed with the index of
+// the identity it is about: "identities[3]: ...".
 Status CheckStoreMany(const std::vector<Identity>& identities,
                       const std::function<Status(const Identity&)>& check = {});
-// `status`, an error about identities[index], with that prefix when it is
-// InvalidArgument; other errors name the id already and are returned as
-// they are.
+// `status`, an error about identities[index], with the prefix
+// "identities[3]: ", its code kept.
 Status AboutElement(std::size_t index, const Status& status);
 
 // Called once per identity by Scan, in id order; return false to stop early.
