@@ -320,7 +320,9 @@ class ServeTest(unittest.TestCase):
             except OSError:
                 self.assertLess(time.time(), deadline, server.stderr())
                 time.sleep(0.2)
-        self.assertIn("[::1]:%d" % port, server.stderr())
+        # The endpoint answers as soon as it listens, before serve has
+        # finished opening the stack and printed where it serves.
+        self.assertTrue(server.wait_for("[::1]:%d" % port, 30), server.stderr())
         self.assertEqual(server.stop(), 0, server.stderr())
 
     def test_version_flag_matches_build_info(self):
