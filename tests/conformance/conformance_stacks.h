@@ -30,6 +30,7 @@
 #include <utility>
 #include <vector>
 
+#include "../temp_dir.h"
 #include "kimera/dual_write_store.h"
 #include "kimera/identity_json.h"
 #include "kimera/memory_store.h"
@@ -39,27 +40,7 @@
 
 namespace kimera::conformance {
 
-// A fresh folder under the system temporary folder, removed afterwards.
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl =
-        (std::filesystem::temp_directory_path() / "kimera_conformance_XXXXXX").string();
-    BOOST_REQUIRE(::mkdtemp(tmpl.data()) != nullptr);
-    path_ = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-
-  std::string Sub(const std::string& name) const { return (path_ / name).string(); }
-
- private:
-  std::filesystem::path path_;
-};
+using test::TempDir;
 
 inline RocksDbOptions SmallOptions() {
   RocksDbOptions options;
@@ -112,7 +93,7 @@ struct RocksDbStack : RocksDbBackedStack {
   static constexpr bool kAtomicStoreMany = true;
   RocksDbStack() {
     std::unique_ptr<RocksDbStore> rocks;
-    const Status s = RocksDbStore::Open(dir_.Sub("db"), SmallOptions(), &rocks);
+    const Status s = RocksDbStore::Open(dir_.str("db"), SmallOptions(), &rocks);
     BOOST_REQUIRE_MESSAGE(s.ok(), s.ToString());
     store_ = std::move(rocks);
   }
@@ -124,7 +105,7 @@ class ConfiguredStack : public RocksDbBackedStack {
  protected:
   KimeraConfig Config() const {
     KimeraConfig config;
-    config.db_path = dir_.Sub("db");
+    config.db_path = dir_.str("db");
     config.storage = SmallOptions();
     config.plugin.metrics.enabled = false;
     config.plugin.metrics.serve = false;
@@ -176,13 +157,13 @@ struct DualWriteLegacyColumnFamiliesStack : ConfiguredStack {
 // 5a. Stack 3 with dual-write to a second database in the legacy format.
 struct DualWriteSecondDatabaseLegacyStack : ConfiguredStack {
   static constexpr bool kAtomicStoreMany = false;  // The secondary is written after the primary.
-  DualWriteSecondDatabaseLegacyStack() { OpenDualWrite(dir_.Sub("secondary"), "legacy"); }
+  DualWriteSecondDatabaseLegacyStack() { OpenDualWrite(dir_.str("secondary"), "legacy"); }
 };
 
 // 5b. Stack 3 with dual-write to a second database in the current format.
 struct DualWriteSecondDatabaseCurrentStack : ConfiguredStack {
   static constexpr bool kAtomicStoreMany = false;
-  DualWriteSecondDatabaseCurrentStack() { OpenDualWrite(dir_.Sub("secondary"), "current"); }
+  DualWriteSecondDatabaseCurrentStack() { OpenDualWrite(dir_.str("secondary"), "current"); }
 };
 
 using Stacks =
