@@ -95,12 +95,14 @@ void AuditLog::Append(AuditEntry entry, rocksdb::WriteBatch* batch) {
   const std::uint64_t seq = next_sequence_.fetch_add(1);
   batch->Put(cf_, EntryKey(seq), EncodeEntry(entry));
   if (seq > max_entries_ && seq % trim_step_ == 0) {
-    // Entries 1 .. seq - max_entries are off the end. The trims of one run
-    // remove adjacent ranges (the previous trim ended where this one
-    // begins), so their tombstones do not pile up over each other.
+    // Entries 1 .. seq - max_entries are off the end. Each trim of a run
+    // reaches back two steps, over the previous trim's range too: a batch
+    // that is never written (a group its store refused) takes its trim with
+    // it, and the next trim then removes what that one would have. So no key
+    // lies under more than two range tombstones, however long the run.
     const std::uint64_t end = seq - max_entries_ + 1;
     const std::uint64_t begin =
-        !trimmed_.exchange(true) || end <= trim_step_ ? 0 : end - trim_step_;
+        !trimmed_.exchange(true) || end <= 2 * trim_step_ ? 0 : end - 2 * trim_step_;
     batch->DeleteRange(cf_, EntryKey(begin), EntryKey(end));
   }
   if (entry.status != "ok") {

@@ -9,7 +9,9 @@
 // a write batch pays for one key, not two, per entry. The sequence number
 // counts every entry ever appended (the total of operations); failures are
 // also counted in a merge counter, since the entries that record them may
-// have rolled off.
+// have rolled off. An entry appended to a batch that is then never written
+// (a group its store refused) leaves a gap in the numbers: total() counts it
+// until the next open, and the log may show fewer than max_entries entries.
 //
 // Thread-safety: safe for concurrent use by many threads.
 #ifndef KIMERA_AUDIT_LOG_H_

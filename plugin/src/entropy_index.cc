@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "coding.h"
+#include "entropy_population.h"
 #include "iterator_entry.h"
 
 namespace kimera {
@@ -15,6 +16,11 @@ namespace {
 constexpr char kOrderedPrefix = 'x';
 constexpr char kByIdPrefix = 'i';
 constexpr char kIntentPrefix = 'p';
+constexpr char kSummaryPrefix = 's';
+constexpr char kTypeTotal = 't';
+constexpr char kCellTotal = 'c';
+constexpr char kExactTotal = 'o';
+constexpr char kSummaryComplete = 'v';
 
 void PutDouble(double v, std::string* out) {
   char buf[sizeof(double)];
@@ -94,6 +100,54 @@ bool ParseOrderedValue(std::string_view v, IndexEntry* e) {
   return ParseType(v[0], &e->identity_type);
 }
 
+std::string SummaryKey(char kind) { return std::string{kSummaryPrefix, kind}; }
+
+std::string TypeTotalKey(IdentityType type) {
+  std::string key = SummaryKey(kTypeTotal);
+  key.push_back(static_cast<char>(type));
+  return key;
+}
+
+// The key of the population cell, or exact value, that counts `entropy`.
+std::string EntropyTotalKey(double entropy) {
+  if (EntropyPopulation::InCells(entropy)) {
+    std::string key = SummaryKey(kCellTotal);
+    coding::PutBigEndian64(EntropyPopulation::Cell(entropy), &key);
+    return key;
+  }
+  std::string key = SummaryKey(kExactTotal);
+  coding::PutBigEndian64(~DescendingBits(entropy), &key);
+  return key;
+}
+
+// Adds one stored total to `out`; false when the key or value is not one.
+bool ParseSummaryEntry(std::string_view key, std::string_view value, IndexSummary* out) {
+  if (key.size() < 2 || value.size() != sizeof(std::int64_t)) return false;
+  const std::int64_t n = RocksDbDatabase::DecodeCounter(value);
+  if (n == 0) return true;  // Every entry of it has gone.
+  switch (key[1]) {
+    case kTypeTotal: {
+      IdentityType type;
+      if (key.size() != 3 || !ParseType(key[2], &type)) return false;
+      out->types[static_cast<std::size_t>(type)] += n;
+      return true;
+    }
+    case kCellTotal: {
+      if (key.size() != 10) return false;
+      const std::uint64_t cell = coding::DecodeBigEndian64(key.data() + 2);
+      if (cell >= EntropyPopulation::kCells) return false;
+      out->cells[static_cast<std::uint32_t>(cell)] += n;
+      return true;
+    }
+    case kExactTotal:
+      if (key.size() != 10) return false;
+      out->exact[FromDescendingBits(~coding::DecodeBigEndian64(key.data() + 2))] += n;
+      return true;
+    default:
+      return false;
+  }
+}
+
 // Iterator bounds keep a prefix scan from wandering into the next prefix.
 struct PrefixBounds {
   explicit PrefixBounds(char prefix)
@@ -105,7 +159,33 @@ struct PrefixBounds {
   rocksdb::Slice lower_slice, upper_slice;
 };
 
+// Visits every key under `prefix` in order, with its value; stops when
+// `visit` returns false.
+Status ForEachOfPrefix(const RocksDbDatabase& database, rocksdb::ColumnFamilyHandle* cf,
+                       char prefix, const char* what,
+                       const std::function<bool(std::string_view, std::string_view)>& visit) {
+  PrefixBounds bounds(prefix);
+  rocksdb::ReadOptions ro;
+  ro.iterate_upper_bound = &bounds.upper_slice;
+  std::unique_ptr<rocksdb::Iterator> it(database.db()->NewIterator(ro, cf));
+  std::string key, value;
+  for (it->Seek(bounds.lower_slice); it->Valid(); it->Next()) {
+    CopyIteratorEntry(*it, &key, &value);
+    if (!visit(key, value)) break;
+  }
+  return RocksDbDatabase::FromRocks(it->status(), what);
+}
+
 }  // namespace
+
+void IndexSummary::Add(const IndexEntry& entry) {
+  ++types[static_cast<std::size_t>(entry.identity_type)];
+  if (EntropyPopulation::InCells(entry.entropy)) {
+    ++cells[static_cast<std::uint32_t>(EntropyPopulation::Cell(entry.entropy))];
+  } else {
+    ++exact[entry.entropy];
+  }
+}
 
 std::string EncodeIndexKey(double entropy, std::string_view id) {
   std::string key;
@@ -148,6 +228,17 @@ void EntropyIndex::AddChanges(std::string_view id, const IndexEntry* before,
   } else if (keeps_by_id_) {
     batch->Delete(cf_, ByIdKey(id));
   }
+  // The totals, by merges: writes of other ids commit in any order and their
+  // changes add up whatever the order. A move within one cell changes none.
+  const auto shift = [&](const std::string& from, const std::string& to) {
+    if (from == to) return;
+    if (!from.empty()) batch->Merge(cf_, from, RocksDbDatabase::EncodeCounter(-1));
+    if (!to.empty()) batch->Merge(cf_, to, RocksDbDatabase::EncodeCounter(1));
+  };
+  shift(before ? TypeTotalKey(before->identity_type) : std::string(),
+        after ? TypeTotalKey(after->identity_type) : std::string());
+  shift(before ? EntropyTotalKey(before->entropy) : std::string(),
+        after ? EntropyTotalKey(after->entropy) : std::string());
 }
 
 Status EntropyIndex::Lookup(std::string_view id, IndexEntry* out) const {
@@ -274,23 +365,62 @@ void EntropyIndex::ClearIntent(std::string_view id, rocksdb::WriteBatch* batch) 
 
 Status EntropyIndex::PendingIntents(std::vector<std::string>* ids) const {
   ids->clear();
-  PrefixBounds bounds(kIntentPrefix);
-  rocksdb::ReadOptions ro;
-  ro.iterate_upper_bound = &bounds.upper_slice;
-  std::unique_ptr<rocksdb::Iterator> it(database_->db()->NewIterator(ro, cf_));
-  std::string key, value;
-  for (it->Seek(bounds.lower_slice); it->Valid(); it->Next()) {
-    CopyIteratorEntry(*it, &key, &value);
-    ids->emplace_back(std::string_view(key).substr(1));
+  return ForEachOfPrefix(*database_, cf_, kIntentPrefix, "reading intents",
+                         [&](std::string_view key, std::string_view) {
+                           ids->emplace_back(key.substr(1));
+                           return true;
+                         });
+}
+
+Status EntropyIndex::ReadSummary(IndexSummary* out, bool* complete) const {
+  *out = IndexSummary{};
+  *complete = false;
+  std::string marker;
+  rocksdb::Status rs =
+      database_->db()->Get(rocksdb::ReadOptions(), cf_, SummaryKey(kSummaryComplete), &marker);
+  if (rs.IsNotFound()) return Status::OK();
+  if (!rs.ok()) return RocksDbDatabase::FromRocks(rs, "reading the index's totals");
+  bool parsed = true;
+  Status s = ForEachOfPrefix(*database_, cf_, kSummaryPrefix, "reading the index's totals",
+                             [&](std::string_view key, std::string_view value) {
+                               if (key == SummaryKey(kSummaryComplete)) return true;
+                               parsed = ParseSummaryEntry(key, value, out);
+                               return parsed;
+                             });
+  if (!s.ok()) return s;
+  if (!parsed) {
+    return Status::Corruption(
+        "a stored total of the entropy index is corrupt; kimera check --repair counts them "
+        "again");
   }
-  if (!it->status().ok()) return RocksDbDatabase::FromRocks(it->status(), "reading intents");
+  *complete = true;
   return Status::OK();
+}
+
+Status EntropyIndex::WriteSummary(const IndexSummary& summary) {
+  rocksdb::WriteBatch batch;
+  const std::string lower(1, kSummaryPrefix), upper(1, static_cast<char>(kSummaryPrefix + 1));
+  batch.DeleteRange(cf_, lower, upper);
+  for (std::size_t t = 0; t < summary.types.size(); ++t) {
+    batch.Put(cf_, TypeTotalKey(static_cast<IdentityType>(t)),
+              RocksDbDatabase::EncodeCounter(summary.types[t]));
+  }
+  for (const auto& [cell, n] : summary.cells) {
+    std::string key = SummaryKey(kCellTotal);
+    coding::PutBigEndian64(cell, &key);
+    batch.Put(cf_, key, RocksDbDatabase::EncodeCounter(n));
+  }
+  for (const auto& [entropy, n] : summary.exact) {
+    batch.Put(cf_, EntropyTotalKey(entropy), RocksDbDatabase::EncodeCounter(n));
+  }
+  batch.Put(cf_, SummaryKey(kSummaryComplete), "1");
+  return database_->Write(&batch, "storing the index's totals");
 }
 
 Status EntropyIndex::Clear() {
   rocksdb::WriteBatch batch;
   // Every key of a kind lies in [prefix, prefix + 1), whatever bytes its id holds.
-  for (char prefix : {kByIdPrefix, kIntentPrefix, kOrderedPrefix}) {
+  for (char prefix : {kByIdPrefix, kIntentPrefix, kOrderedPrefix, kSummaryPrefix}) {
     batch.DeleteRange(cf_, std::string(1, prefix), std::string(1, static_cast<char>(prefix + 1)));
   }
   return database_->Write(&batch);

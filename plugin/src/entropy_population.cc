@@ -3,10 +3,6 @@
 #include <cmath>
 
 namespace kimera {
-namespace {
-constexpr std::size_t kCells =
-    static_cast<std::size_t>(EntropyPopulation::kCellRange / EntropyPopulation::kResolution);
-}  // namespace
 
 EntropyPopulation::EntropyPopulation() : cells_(new std::atomic<std::int64_t>[kCells]) {
   for (std::size_t i = 0; i < kCells; ++i) cells_[i].store(0, std::memory_order_relaxed);
@@ -20,15 +16,24 @@ std::size_t EntropyPopulation::Cell(double entropy) {
 }
 
 void EntropyPopulation::Add(double entropy) {
-  total_.fetch_add(1, std::memory_order_relaxed);
-  if (entropy < kCellRange) {
-    const std::size_t cell = Cell(entropy);
-    cells_[cell].fetch_add(1, std::memory_order_relaxed);
-    cell_half_units_.fetch_add(static_cast<std::int64_t>(2 * cell + 1), std::memory_order_relaxed);
-    return;
+  if (InCells(entropy)) {
+    AddToCell(Cell(entropy), 1);
+  } else {
+    AddExact(entropy, 1);
   }
+}
+
+void EntropyPopulation::AddToCell(std::size_t cell, std::int64_t n) {
+  total_.fetch_add(n, std::memory_order_relaxed);
+  cells_[cell].fetch_add(n, std::memory_order_relaxed);
+  cell_half_units_.fetch_add(static_cast<std::int64_t>(2 * cell + 1) * n,
+                             std::memory_order_relaxed);
+}
+
+void EntropyPopulation::AddExact(double entropy, std::int64_t n) {
+  total_.fetch_add(n, std::memory_order_relaxed);
   std::lock_guard lock(overflow_mu_);
-  ++overflow_[entropy];
+  overflow_[entropy] += n;
 }
 
 void EntropyPopulation::Remove(double entropy) {

@@ -31,6 +31,17 @@ class EntropyPopulation {
   void Remove(double entropy);
   void Clear();
 
+  // Where a value is counted: in cell Cell(entropy) when InCells(entropy),
+  // else exactly. For tallies kept elsewhere and loaded back with AddToCell
+  // and AddExact (the entropy index's stored totals).
+  static bool InCells(double entropy) { return entropy < kCellRange; }
+  static std::size_t Cell(double entropy);
+  static constexpr std::size_t kCells = static_cast<std::size_t>(kCellRange / kResolution);
+  // Adds `n` values to cell `cell` (< kCells).
+  void AddToCell(std::size_t cell, std::int64_t n);
+  // Adds `n` values of exactly `entropy` (not InCells).
+  void AddExact(double entropy, std::int64_t n);
+
   std::uint64_t size() const;
 
   // The q-quantile (0 < q <= 1) by nearest rank: the smallest stored H such
@@ -43,8 +54,6 @@ class EntropyPopulation {
   std::uint64_t CountBelow(double threshold) const;
 
  private:
-  static std::size_t Cell(double entropy);
-
   std::unique_ptr<std::atomic<std::int64_t>[]> cells_;
   std::atomic<std::int64_t> total_{0};
   // Sum of (2 * cell + 1) over the values in cells: their sum in half cells,

@@ -1,9 +1,11 @@
 // EntropyStore::Check: the index verified against the records, and repaired.
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <functional>
+#include <map>
 #include <utility>
 
 #include "index_participant.h"
@@ -78,6 +80,7 @@ class IndexChecker {
   Status CheckOrderedEntries() {
     return index_.ForEachOrdered({}, [&](std::string_view key, const IndexEntry& e) {
       ++report_->index_entries;
+      entries_.Add(e);
       Identity record;
       const Status fs = records_.Fetch(e.id, &record);
       const bool orphan = fs.IsNotFound();
@@ -100,6 +103,28 @@ class IndexChecker {
                             ", records: " + std::to_string(counted_[t]));
       }
     }
+  }
+
+  // 5. The index's stored totals equal its entries (of pass 3).
+  Status CheckSummary() {
+    IndexSummary stored;
+    bool complete = false;
+    Status s = index_.ReadSummary(&stored, &complete);
+    // A read-only open of an index made before the totals were stored
+    // counted its entries instead; there is nothing stored to compare.
+    if (!s.ok() || !complete || stored == entries_) return s;
+    std::map<std::uint32_t, std::int64_t> drift = stored.cells;
+    for (const auto& [cell, n] : entries_.cells) drift[cell] -= n;
+    const auto cells = std::count_if(drift.begin(), drift.end(),
+                                     [](const auto& cell) { return cell.second != 0; });
+    Report(report_, "the index's stored totals differ from its entries: geoids " +
+                        std::to_string(stored.types[0]) + " stored, " +
+                        std::to_string(entries_.types[0]) + " entries; scars " +
+                        std::to_string(stored.types[1]) + " stored, " +
+                        std::to_string(entries_.types[1]) + " entries; " + std::to_string(cells) +
+                        " entropy cells differ" +
+                        (stored.exact == entries_.exact ? "" : ", and the exact values past them"));
+    return Status::OK();
   }
 
   rocksdb::WriteBatch* fixes() { return &fixes_; }
@@ -157,6 +182,7 @@ class IndexChecker {
   IndexCheckReport* report_;
   rocksdb::WriteBatch fixes_;
   std::array<std::int64_t, 2> counted_{};
+  IndexSummary entries_;  // Of every ordered entry, in pass 3.
 };
 
 }  // namespace
@@ -170,6 +196,7 @@ Status EntropyStore::Check(bool repair, IndexCheckReport* report) {
   Status s = checker.CheckRecords();
   if (s.ok()) s = checker.CheckByIdEntries();
   if (s.ok()) s = checker.CheckOrderedEntries();
+  if (s.ok()) s = checker.CheckSummary();
   if (!s.ok()) return s;
   checker.CheckCounts(indexer_->counts());
 
@@ -177,8 +204,9 @@ Status EntropyStore::Check(bool repair, IndexCheckReport* report) {
     s = indexer_->index().database().Write(checker.fixes());
     if (!s.ok()) return s;
     report->repaired = report->problem_count;
-    // Counts and percentiles are rebuilt from the repaired index.
-    s = indexer_->LoadState();
+    // Counts, percentiles and the stored totals are counted again from the
+    // repaired index.
+    s = indexer_->RecountState();
     if (!s.ok()) return s;
   }
   const double seconds =

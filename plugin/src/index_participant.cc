@@ -169,15 +169,46 @@ Status IndexParticipant::Reconcile(std::string_view id) {
 }
 
 Status IndexParticipant::LoadState() {
-  std::array<std::int64_t, 2> counts{};
-  population_.Clear();
-  Status s = index_->ForEachOrdered({}, [&](std::string_view, const IndexEntry& e) {
-    population_.Add(e.entropy);
-    ++counts[static_cast<std::size_t>(e.identity_type)];
+  IndexSummary summary;
+  bool complete = false;
+  Status s = index_->ReadSummary(&summary, &complete);
+  if (!s.ok()) return s;
+  if (complete) {
+    SetState(summary);
+    return Status::OK();
+  }
+  // An index made before the totals were stored: counted once, here.
+  if (index_->database().read_only()) {
+    s = CountEntries(&summary);
+    if (s.ok()) SetState(summary);
+    return s;
+  }
+  return RecountState();
+}
+
+Status IndexParticipant::RecountState() {
+  IndexSummary summary;
+  Status s = CountEntries(&summary);
+  if (!s.ok()) return s;
+  s = index_->WriteSummary(summary);
+  if (!s.ok()) return s;
+  SetState(summary);
+  return Status::OK();
+}
+
+Status IndexParticipant::CountEntries(IndexSummary* summary) const {
+  *summary = IndexSummary{};
+  return index_->ForEachOrdered({}, [&](std::string_view, const IndexEntry& e) {
+    summary->Add(e);
     return true;
   });
-  for (std::size_t t = 0; t < 2; ++t) counts_[t].store(counts[t]);
-  return s;
+}
+
+void IndexParticipant::SetState(const IndexSummary& summary) {
+  population_.Clear();
+  for (const auto& [cell, n] : summary.cells) population_.AddToCell(cell, n);
+  for (const auto& [entropy, n] : summary.exact) population_.AddExact(entropy, n);
+  for (std::size_t t = 0; t < 2; ++t) counts_[t].store(summary.types[t]);
 }
 
 Status IndexParticipant::IndexEntryOf(std::string_view id, IndexEntry* out) {
@@ -229,7 +260,7 @@ Status IndexParticipant::Rebuild() {
   if (!s.ok()) return s;
   s = index_->database().Write(&batch);
   if (!s.ok()) return s;
-  return LoadState();
+  return RecountState();
 }
 
 std::uint64_t IndexParticipant::StoredCount(std::optional<IdentityType> type) const {

@@ -67,8 +67,13 @@ class IndexParticipant : private WriteParticipant {
   // See EntropyStore::IndexEntryOf and EntropyStore::ReadIndexed.
   Status IndexEntryOf(std::string_view id, IndexEntry* out);
   Status ReadIndexed(std::string_view id, Identity* record, IndexEntry* entry, bool* indexed);
-  // Reloads the population and counts from the index (after a repair).
+  // Loads the population and counts from the index's stored totals, or, when
+  // it has none yet, counts its entries and stores the totals (unless
+  // read-only). Call before any write can reach the index.
   Status LoadState();
+  // Counts every entry again and replaces the stored totals (after a repair
+  // or a rebuild), with no writers running.
+  Status RecountState();
 
   std::uint64_t StoredCount(std::optional<IdentityType> type) const;
   const std::array<std::atomic<std::int64_t>, 2>& counts() const { return counts_; }
@@ -93,6 +98,9 @@ class IndexParticipant : private WriteParticipant {
   Status Reconcile(std::string_view id);
   Status WriteIntent(std::string_view id);
   Status Rebuild();
+  // Scans the ordered entries into `summary`.
+  Status CountEntries(IndexSummary* summary) const;
+  void SetState(const IndexSummary& summary);
 
   IdentityStore* const below_;
   const EntropyConfig config_;

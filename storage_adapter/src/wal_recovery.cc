@@ -1,6 +1,7 @@
 #include "wal_recovery.h"
 
 #include <rocksdb/db.h>
+#include <rocksdb/file_checksum.h>
 #include <rocksdb/options.h>
 #include <rocksdb/write_batch.h>
 
@@ -34,6 +35,22 @@ std::uint64_t LittleEndian(const unsigned char* p, int bytes) {
   std::uint64_t v = 0;
   for (int i = bytes - 1; i >= 0; --i) v = (v << 8) | p[i];
   return v;
+}
+
+// CRC-32C of `n` bytes, by RocksDB's own file-checksum generator (its only
+// public CRC-32C), as a log record's header holds it: masked.
+std::uint32_t MaskedCrc32c(const unsigned char* data, std::size_t n) {
+  static const std::shared_ptr<rocksdb::FileChecksumGenFactory> factory =
+      rocksdb::GetFileChecksumGenCrc32cFactory();
+  std::unique_ptr<rocksdb::FileChecksumGenerator> gen =
+      factory->CreateFileChecksumGenerator(rocksdb::FileChecksumGenContext{});
+  gen->Update(reinterpret_cast<const char*>(data), n);
+  gen->Finalize();
+  const std::string sum = gen->GetChecksum();  // Big-endian.
+  std::uint32_t crc = 0;
+  for (unsigned char c : sum) crc = (crc << 8) | c;
+  constexpr std::uint32_t kMaskDelta = 0xa282ead8u;
+  return ((crc >> 15) | (crc << 17)) + kMaskDelta;
 }
 
 rocksdb::Status OpenOnce(rocksdb::DBOptions db_options, const std::string& path,
@@ -84,8 +101,8 @@ std::uint64_t CountBatchesAfterDamage(const std::string& file, std::uint64_t tai
   std::vector<unsigned char> tail(n);
   in.seekg(static_cast<std::streamoff>(size - n));
   if (!in.read(reinterpret_cast<char*>(tail.data()), static_cast<std::streamsize>(n))) return 0;
-  // Log record header: crc (4), length (2), type (1: full, 2: first); a
-  // write batch starts with its sequence number (8) and count (4).
+  // Log record header: masked crc (4), length (2), type (1: full, 2: first);
+  // a write batch starts with its sequence number (8) and count (4).
   constexpr std::size_t kHeader = 7;
   constexpr std::uint64_t kSequenceWindow = 1u << 24;
   std::uint64_t found = 0;
@@ -95,7 +112,10 @@ std::uint64_t CountBatchesAfterDamage(const std::string& file, std::uint64_t tai
     const std::uint64_t length = LittleEndian(&tail[i + 4], 2);
     if (length < 12 || i + kHeader + length > tail.size()) continue;
     const std::uint64_t sequence = LittleEndian(&tail[i + kHeader], 8);
-    if (sequence >= next_sequence && sequence < next_sequence + kSequenceWindow) {
+    // The checksum (over type and payload) last: bytes inside a record's
+    // payload can look like a header with a plausible sequence number.
+    if (sequence >= next_sequence && sequence < next_sequence + kSequenceWindow &&
+        LittleEndian(&tail[i], 4) == MaskedCrc32c(&tail[i + 6], 1 + length)) {
       ++found;
       i += kHeader + length - 1;
     }

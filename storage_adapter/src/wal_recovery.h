@@ -44,7 +44,7 @@ struct WalRecoverySummary {
 
 // Counts the write batches in the last `tail_bytes` of log `file` that carry
 // a sequence number at or after `next_sequence` behind a whole-record
-// header: records written after the point where replay stopped. A write torn
+// header whose checksum holds: records written after the point where replay stopped. A write torn
 // by a crash leaves none (it was the last); damage in the middle of a log's
 // last block leaves the records after it, which RocksDB drops with it.
 std::uint64_t CountBatchesAfterDamage(const std::string& file, std::uint64_t tail_bytes,

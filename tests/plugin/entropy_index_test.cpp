@@ -2,6 +2,8 @@
 // removes, in each placement: inside the record database, and apart from it.
 #include "kimera/entropy_index.h"
 
+#include <rocksdb/write_batch.h>
+
 #include <array>
 #include <boost/test/unit_test.hpp>
 #include <limits>
@@ -142,6 +144,61 @@ BOOST_AUTO_TEST_CASE(same_id_stored_by_two_threads_never_leaves_stale_entry) {
         const bool stored = store->Fetch(id, &record).ok();
         BOOST_TEST(ordered_keys == (stored ? 1 : 0));
       }
+    }
+  }
+}
+
+// Writes `value` to the index's key `key` behind the store's back.
+void PutRaw(EntropyStore& store, const std::string& key, const std::string& value) {
+  rocksdb::WriteBatch batch;
+  batch.Put(store.index().column_family(), key, value);
+  BOOST_REQUIRE(store.index().database().Write(&batch).ok());
+}
+
+BOOST_AUTO_TEST_CASE(open_reads_the_stored_totals_and_check_repairs_them) {
+  for (IndexPlacement placement :
+       {IndexPlacement::kRecordDatabase, IndexPlacement::kSeparateOverRocks}) {
+    BOOST_TEST_CONTEXT(test::PlacementName(placement)) {
+      test::TempDir dir;
+      std::uint64_t geoids = 0;
+      {
+        auto store = test::OpenPlaced(dir, placement);
+        RandomWorkload(*store, 2, 3'000, 600, 9);
+        BOOST_REQUIRE(store->Count(IdentityType::kGeoid, &geoids).ok());
+        BOOST_REQUIRE_GT(geoids, 0u);
+        // A wrong total of geoids ("s" "t" 0), as a bug or a bad disk would leave.
+        PutRaw(*store, std::string("st\0", 3), RocksDbDatabase::EncodeCounter(123'456));
+      }
+      {
+        // The open took the stored total, not a count of the entries...
+        auto store = test::OpenPlaced(dir, placement);
+        std::uint64_t n = 0;
+        BOOST_REQUIRE(store->Count(IdentityType::kGeoid, &n).ok());
+        BOOST_TEST(n == 123'456u);
+        // ...which the check finds and the repair counts again.
+        IndexCheckReport report;
+        BOOST_REQUIRE(store->Check(false, &report).ok());
+        BOOST_TEST(test::ProblemsOf(report).find("stored totals differ") != std::string::npos,
+                   test::ProblemsOf(report));
+        BOOST_REQUIRE(store->Check(true, &report).ok());
+        BOOST_REQUIRE(store->Count(IdentityType::kGeoid, &n).ok());
+        BOOST_TEST(n == geoids);
+        test::RequireIndexExact(*store);
+      }
+      {
+        // An index from before the totals were stored is counted once at
+        // open, and its totals stored.
+        auto store = test::OpenPlaced(dir, placement);
+        rocksdb::WriteBatch batch;
+        batch.DeleteRange(store->index().column_family(), "s", "t");
+        BOOST_REQUIRE(store->index().database().Write(&batch).ok());
+        IndexSummary summary;
+        bool complete = true;
+        BOOST_REQUIRE(store->index().ReadSummary(&summary, &complete).ok());
+        BOOST_REQUIRE(!complete);
+      }
+      auto store = test::OpenPlaced(dir, placement);
+      test::RequireIndexExact(*store);
     }
   }
 }

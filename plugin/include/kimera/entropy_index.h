@@ -13,9 +13,17 @@
 // own. An index sharing the records' database commits in the records' own
 // batches and reads the previous entropy from the previous record, which the
 // store reads anyway (to keep the first created_at); there the record is the
-// by-id view, and one index key per record is all a store writes. Per-type
-// counts are kept in memory by the owner, rebuilt from the 'x' keys at open
-// (their values carry the type).
+// by-id view, and one index key per record is all a store writes.
+//
+// The index's totals, per type and per entropy cell of the population
+// (IndexSummary), live under a fourth prefix and change by merges in the same
+// batches as the entries, so they equal the 'x' keys after any crash and an
+// open reads them instead of every entry:
+//   's' 't' type          -> int64   entries of that type
+//   's' 'c' cell (be32)   -> int64   entries in that population cell
+//   's' 'o' ord(H)        -> int64   entries of exactly H, past the cells
+//   's' 'v'               -> "1"     the totals are complete (written with
+//                                    them after a count of every entry)
 //
 // Thread-safety: safe for concurrent use by many threads. Callers serialize
 // writes of one id (the store's id lock), so the batch built for an id sees
@@ -27,6 +35,7 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -45,6 +54,17 @@ inline constexpr const char* kEntropyIndexColumnFamily = "entropy_index";
 std::string EncodeIndexKey(double entropy, std::string_view id);
 // Parses a key made by EncodeIndexKey. False when `key` is not one.
 bool DecodeIndexKey(std::string_view key, double* entropy, std::string* id);
+
+// The totals of the ordered entries: how many of each type, and how many in
+// each cell of EntropyPopulation (exact values past its cells).
+struct IndexSummary {
+  std::array<std::int64_t, 2> types{};          // By IdentityType.
+  std::map<std::uint32_t, std::int64_t> cells;  // Population cell -> entries.
+  std::map<double, std::int64_t> exact;         // Entropy past the cells -> entries.
+
+  void Add(const IndexEntry& entry);
+  bool operator==(const IndexSummary&) const = default;
+};
 
 class EntropyIndex {
  public:
@@ -91,7 +111,15 @@ class EntropyIndex {
   void ClearIntent(std::string_view id, rocksdb::WriteBatch* batch) const;
   Status PendingIntents(std::vector<std::string>* ids) const;
 
-  // Deletes every key of the index (entries, by-id, intents).
+  // The stored totals; `*complete` false (and `*out` empty) when they were
+  // never written whole, as in an index made before they existed.
+  Status ReadSummary(IndexSummary* out, bool* complete) const;
+  // Replaces the stored totals with `summary`, marked complete. Callers hold
+  // off writers: a write between their count and this one would be lost
+  // from the totals.
+  Status WriteSummary(const IndexSummary& summary);
+
+  // Deletes every key of the index (entries, by-id, intents, totals).
   Status Clear();
 
   RocksDbDatabase& database() const { return *database_; }
