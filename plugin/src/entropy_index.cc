@@ -228,17 +228,6 @@ void EntropyIndex::AddChanges(std::string_view id, const IndexEntry* before,
   } else if (keeps_by_id_) {
     batch->Delete(cf_, ByIdKey(id));
   }
-  // The totals, by merges: writes of other ids commit in any order and their
-  // changes add up whatever the order. A move within one cell changes none.
-  const auto shift = [&](const std::string& from, const std::string& to) {
-    if (from == to) return;
-    if (!from.empty()) batch->Merge(cf_, from, RocksDbDatabase::EncodeCounter(-1));
-    if (!to.empty()) batch->Merge(cf_, to, RocksDbDatabase::EncodeCounter(1));
-  };
-  shift(before ? TypeTotalKey(before->identity_type) : std::string(),
-        after ? TypeTotalKey(after->identity_type) : std::string());
-  shift(before ? EntropyTotalKey(before->entropy) : std::string(),
-        after ? EntropyTotalKey(after->entropy) : std::string());
 }
 
 Status EntropyIndex::Lookup(std::string_view id, IndexEntry* out) const {
@@ -415,6 +404,15 @@ Status EntropyIndex::WriteSummary(const IndexSummary& summary) {
   }
   batch.Put(cf_, SummaryKey(kSummaryComplete), "1");
   return database_->Write(&batch, "storing the index's totals");
+}
+
+Status EntropyIndex::ForgetSummary() {
+  rocksdb::WriteBatch batch;
+  batch.DeleteRange(cf_, std::string(1, kSummaryPrefix),
+                    std::string(1, static_cast<char>(kSummaryPrefix + 1)));
+  Status s = database_->Write(&batch, "setting the index's stored totals aside");
+  // Synced: a crash must never leave later writes without this deletion.
+  return s.ok() ? database_->SyncWal() : s;
 }
 
 Status EntropyIndex::Clear() {

@@ -36,6 +36,17 @@ void EntropyPopulation::AddExact(double entropy, std::int64_t n) {
   overflow_[entropy] += n;
 }
 
+void EntropyPopulation::ForEachCount(
+    const std::function<void(std::size_t cell, std::int64_t n)>& cell,
+    const std::function<void(double entropy, std::int64_t n)>& exact) const {
+  for (std::size_t i = 0; i < kCells; ++i) {
+    const std::int64_t n = cells_[i].load(std::memory_order_relaxed);
+    if (n != 0) cell(i, n);
+  }
+  std::lock_guard lock(overflow_mu_);
+  for (const auto& [entropy, n] : overflow_) exact(entropy, n);
+}
+
 void EntropyPopulation::Remove(double entropy) {
   total_.fetch_sub(1, std::memory_order_relaxed);
   if (entropy < kCellRange) {

@@ -13,6 +13,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -41,6 +42,9 @@ class EntropyPopulation {
   void AddToCell(std::size_t cell, std::int64_t n);
   // Adds `n` values of exactly `entropy` (not InCells).
   void AddExact(double entropy, std::int64_t n);
+  // Visits every cell and exact value holding values, with their number.
+  void ForEachCount(const std::function<void(std::size_t cell, std::int64_t n)>& cell,
+                    const std::function<void(double entropy, std::int64_t n)>& exact) const;
 
   std::uint64_t size() const;
 

@@ -18,6 +18,9 @@ IndexParticipant::IndexParticipant(IdentityStore* below, const PluginConfig& con
 IndexParticipant::~IndexParticipant() {
   // Writes of the records' store no longer reach this index.
   if (joined_) rocks_->RemoveParticipant(this);
+  // No writer is left: the totals are the entries', for the next open to
+  // read. A failed write only means that open counts the entries.
+  if (loaded_ && !index_->database().read_only()) (void)index_->WriteSummary(State());
 }
 
 Status IndexParticipant::Open(IdentityStore* below, RocksDbStore* records,
@@ -171,26 +174,22 @@ Status IndexParticipant::Reconcile(std::string_view id) {
 Status IndexParticipant::LoadState() {
   IndexSummary summary;
   bool complete = false;
-  Status s = index_->ReadSummary(&summary, &complete);
+  RocksDbDatabase& database = index_->database();
+  // A salvaged database may have lost writes the totals counted.
+  Status s = database.salvage() ? Status::OK() : index_->ReadSummary(&summary, &complete);
+  if (s.ok() && !complete) s = CountEntries(&summary);
   if (!s.ok()) return s;
-  if (complete) {
-    SetState(summary);
-    return Status::OK();
+  if (!database.read_only()) {
+    s = index_->ForgetSummary();
+    if (!s.ok()) return s;
   }
-  // An index made before the totals were stored: counted once, here.
-  if (index_->database().read_only()) {
-    s = CountEntries(&summary);
-    if (s.ok()) SetState(summary);
-    return s;
-  }
-  return RecountState();
+  SetState(summary);
+  return Status::OK();
 }
 
 Status IndexParticipant::RecountState() {
   IndexSummary summary;
   Status s = CountEntries(&summary);
-  if (!s.ok()) return s;
-  s = index_->WriteSummary(summary);
   if (!s.ok()) return s;
   SetState(summary);
   return Status::OK();
@@ -204,11 +203,23 @@ Status IndexParticipant::CountEntries(IndexSummary* summary) const {
   });
 }
 
+IndexSummary IndexParticipant::State() const {
+  IndexSummary summary;
+  for (std::size_t t = 0; t < 2; ++t) summary.types[t] = counts_[t].load();
+  population_.ForEachCount(
+      [&](std::size_t cell, std::int64_t n) {
+        summary.cells[static_cast<std::uint32_t>(cell)] = n;
+      },
+      [&](double entropy, std::int64_t n) { summary.exact[entropy] = n; });
+  return summary;
+}
+
 void IndexParticipant::SetState(const IndexSummary& summary) {
   population_.Clear();
   for (const auto& [cell, n] : summary.cells) population_.AddToCell(cell, n);
   for (const auto& [entropy, n] : summary.exact) population_.AddExact(entropy, n);
   for (std::size_t t = 0; t < 2; ++t) counts_[t].store(summary.types[t]);
+  loaded_ = true;
 }
 
 Status IndexParticipant::IndexEntryOf(std::string_view id, IndexEntry* out) {

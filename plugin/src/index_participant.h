@@ -67,12 +67,12 @@ class IndexParticipant : private WriteParticipant {
   // See EntropyStore::IndexEntryOf and EntropyStore::ReadIndexed.
   Status IndexEntryOf(std::string_view id, IndexEntry* out);
   Status ReadIndexed(std::string_view id, Identity* record, IndexEntry* entry, bool* indexed);
-  // Loads the population and counts from the index's stored totals, or, when
-  // it has none yet, counts its entries and stores the totals (unless
-  // read-only). Call before any write can reach the index.
+  // Loads the population and counts from the totals stored at the last
+  // clean close, or counts the entries when there are none (after a crash,
+  // or a salvaging open). A writable open then deletes the stored totals,
+  // which the close writes again. Call before any write can reach the index.
   Status LoadState();
-  // Counts every entry again and replaces the stored totals (after a repair
-  // or a rebuild), with no writers running.
+  // Counts every entry again (after a repair or a rebuild).
   Status RecountState();
 
   std::uint64_t StoredCount(std::optional<IdentityType> type) const;
@@ -101,12 +101,15 @@ class IndexParticipant : private WriteParticipant {
   // Scans the ordered entries into `summary`.
   Status CountEntries(IndexSummary* summary) const;
   void SetState(const IndexSummary& summary);
+  // The population and counts, as totals to store.
+  IndexSummary State() const;
 
   IdentityStore* const below_;
   const EntropyConfig config_;
   const Clock clock_;
   RocksDbStore* rocks_ = nullptr;                  // When the index shares its database.
   bool joined_ = false;                            // A participant of rocks_.
+  bool loaded_ = false;                            // Whether the state is the entries'.
   std::unique_ptr<RocksDbDatabase> own_index_db_;  // Otherwise, the index's own database.
   std::unique_ptr<EntropyIndex> index_;
   EntropyPopulation population_;

@@ -148,55 +148,85 @@ BOOST_AUTO_TEST_CASE(same_id_stored_by_two_threads_never_leaves_stale_entry) {
   }
 }
 
-// Writes `value` to the index's key `key` behind the store's back.
-void PutRaw(EntropyStore& store, const std::string& key, const std::string& value) {
-  rocksdb::WriteBatch batch;
-  batch.Put(store.index().column_family(), key, value);
-  BOOST_REQUIRE(store.index().database().Write(&batch).ok());
+// The index's stored totals in the closed database at `path`, checked
+// against its entries; `*geoids` gets the stored total of geoids.
+void RequireStoredTotalsExact(const std::string& path, bool keeps_by_id, std::int64_t* geoids) {
+  std::unique_ptr<RocksDbDatabase> database;
+  BOOST_REQUIRE(RocksDbDatabase::Open(path, RocksDbOptions{}, &database).ok());
+  std::unique_ptr<EntropyIndex> index;
+  bool created = false;
+  BOOST_REQUIRE(EntropyIndex::Open(database.get(), keeps_by_id, &index, &created).ok());
+  BOOST_REQUIRE(!created);
+  IndexSummary stored, entries;
+  bool complete = false;
+  BOOST_REQUIRE(index->ReadSummary(&stored, &complete).ok());
+  BOOST_REQUIRE_MESSAGE(complete, "no stored totals after a clean close");
+  BOOST_REQUIRE(index
+                    ->ForEachOrdered({},
+                                     [&](std::string_view, const IndexEntry& e) {
+                                       entries.Add(e);
+                                       return true;
+                                     })
+                    .ok());
+  BOOST_REQUIRE(stored == entries);
+  *geoids = stored.types[0];
 }
 
-BOOST_AUTO_TEST_CASE(open_reads_the_stored_totals_and_check_repairs_them) {
+// Overwrites the stored total of geoids ("s" "t" 0) in the closed database.
+void SetStoredGeoids(const std::string& path, std::int64_t n) {
+  std::unique_ptr<RocksDbDatabase> database;
+  BOOST_REQUIRE(RocksDbDatabase::Open(path, RocksDbOptions{}, &database).ok());
+  rocksdb::ColumnFamilyHandle* cf = nullptr;
+  BOOST_REQUIRE(database->ColumnFamily(kEntropyIndexColumnFamily, &cf).ok());
+  rocksdb::WriteBatch batch;
+  batch.Put(cf, std::string("st\0", 3), RocksDbDatabase::EncodeCounter(n));
+  BOOST_REQUIRE(database->Write(&batch).ok());
+}
+
+BOOST_AUTO_TEST_CASE(a_clean_close_stores_the_totals_that_the_next_open_reads) {
   for (IndexPlacement placement :
        {IndexPlacement::kRecordDatabase, IndexPlacement::kSeparateOverRocks}) {
     BOOST_TEST_CONTEXT(test::PlacementName(placement)) {
       test::TempDir dir;
+      const bool separate = placement != IndexPlacement::kRecordDatabase;
+      const std::string index_path = dir.str(separate ? "index" : "data");
       std::uint64_t geoids = 0;
       {
         auto store = test::OpenPlaced(dir, placement);
         RandomWorkload(*store, 2, 3'000, 600, 9);
         BOOST_REQUIRE(store->Count(IdentityType::kGeoid, &geoids).ok());
         BOOST_REQUIRE_GT(geoids, 0u);
-        // A wrong total of geoids ("s" "t" 0), as a bug or a bad disk would leave.
-        PutRaw(*store, std::string("st\0", 3), RocksDbDatabase::EncodeCounter(123'456));
       }
+      std::int64_t stored_geoids = 0;
+      RequireStoredTotalsExact(index_path, separate, &stored_geoids);
+      BOOST_TEST(stored_geoids == static_cast<std::int64_t>(geoids));
+      // A wrong total, as a bug or a bad disk would leave.
+      SetStoredGeoids(index_path, 123'456);
       {
         // The open took the stored total, not a count of the entries...
         auto store = test::OpenPlaced(dir, placement);
         std::uint64_t n = 0;
         BOOST_REQUIRE(store->Count(IdentityType::kGeoid, &n).ok());
         BOOST_TEST(n == 123'456u);
-        // ...which the check finds and the repair counts again.
+        // ...and set the totals aside while open: a crash leaves none.
+        IndexSummary summary;
+        bool complete = true;
+        BOOST_REQUIRE(store->index().ReadSummary(&summary, &complete).ok());
+        BOOST_TEST(!complete);
+        // The check finds the count wrong; the repair counts again.
         IndexCheckReport report;
         BOOST_REQUIRE(store->Check(false, &report).ok());
-        BOOST_TEST(test::ProblemsOf(report).find("stored totals differ") != std::string::npos,
+        BOOST_TEST(test::ProblemsOf(report).find("count of geoid is 123456") != std::string::npos,
                    test::ProblemsOf(report));
         BOOST_REQUIRE(store->Check(true, &report).ok());
         BOOST_REQUIRE(store->Count(IdentityType::kGeoid, &n).ok());
         BOOST_TEST(n == geoids);
         test::RequireIndexExact(*store);
+        RandomWorkload(*store, 2, 1'000, 600, 10);
+        BOOST_REQUIRE(store->Count(IdentityType::kGeoid, &geoids).ok());
       }
-      {
-        // An index from before the totals were stored is counted once at
-        // open, and its totals stored.
-        auto store = test::OpenPlaced(dir, placement);
-        rocksdb::WriteBatch batch;
-        batch.DeleteRange(store->index().column_family(), "s", "t");
-        BOOST_REQUIRE(store->index().database().Write(&batch).ok());
-        IndexSummary summary;
-        bool complete = true;
-        BOOST_REQUIRE(store->index().ReadSummary(&summary, &complete).ok());
-        BOOST_REQUIRE(!complete);
-      }
+      RequireStoredTotalsExact(index_path, separate, &stored_geoids);
+      BOOST_TEST(stored_geoids == static_cast<std::int64_t>(geoids));
       auto store = test::OpenPlaced(dir, placement);
       test::RequireIndexExact(*store);
     }

@@ -16,14 +16,14 @@
 // by-id view, and one index key per record is all a store writes.
 //
 // The index's totals, per type and per entropy cell of the population
-// (IndexSummary), live under a fourth prefix and change by merges in the same
-// batches as the entries, so they equal the 'x' keys after any crash and an
-// open reads them instead of every entry:
+// (IndexSummary), are stored under a fourth prefix at a clean close, so that
+// the next open reads them instead of every entry. A writable open deletes
+// them (synced) before any write, so after a crash there are none and the
+// open counts the entries:
 //   's' 't' type          -> int64   entries of that type
-//   's' 'c' cell (be32)   -> int64   entries in that population cell
+//   's' 'c' cell (be64)   -> int64   entries in that population cell
 //   's' 'o' ord(H)        -> int64   entries of exactly H, past the cells
-//   's' 'v'               -> "1"     the totals are complete (written with
-//                                    them after a count of every entry)
+//   's' 'v'               -> "1"     the totals are complete
 //
 // Thread-safety: safe for concurrent use by many threads. Callers serialize
 // writes of one id (the store's id lock), so the batch built for an id sees
@@ -114,10 +114,11 @@ class EntropyIndex {
   // The stored totals; `*complete` false (and `*out` empty) when they were
   // never written whole, as in an index made before they existed.
   Status ReadSummary(IndexSummary* out, bool* complete) const;
-  // Replaces the stored totals with `summary`, marked complete. Callers hold
-  // off writers: a write between their count and this one would be lost
-  // from the totals.
+  // Replaces the stored totals with `summary`, marked complete. Only at a
+  // close, with no writer left: they must equal the entries.
   Status WriteSummary(const IndexSummary& summary);
+  // Deletes the stored totals and syncs, before a writable open's first write.
+  Status ForgetSummary();
 
   // Deletes every key of the index (entries, by-id, intents, totals).
   Status Clear();
