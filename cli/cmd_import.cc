@@ -6,13 +6,12 @@
 #include <cstdio>
 #include <cstring>
 #include <memory>
-#include <nlohmann/json.hpp>
 #include <string>
-#include <unordered_set>
+#include <thread>
 #include <vector>
 
 #include "commands.h"
-#include "kimera/identity_json.h"
+#include "import_reader.h"
 #include "line_reader.h"
 #include "progress.h"
 #include "store_opener.h"
@@ -22,32 +21,9 @@ namespace {
 
 constexpr std::size_t kMaxLineBytes = 32u << 20;  // 32 MiB.
 constexpr std::size_t kBatchBytes = 8u << 20;     // Input bytes per StoreMany.
-
-bool IsBlank(const std::string& line) {
-  return line.find_first_not_of(" \t\r\f\v") == std::string::npos;
-}
-
-// Parses one line: either a bare identity object or an object that carries
-// the identity under "identity" (the reference's sample format).
-kimera::Status ParseLine(const std::string& line, kimera::Identity* out) {
-  const nlohmann::json value = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
-  if (value.is_discarded()) {
-    // Parsing again costs nothing on the good path and gives the library's
-    // own message with the position of the error.
-    return kimera::IdentityFromJsonText(line, out);
-  }
-  if (value.is_object() && !value.contains("id")) {
-    const auto wrapped = value.find("identity");
-    if (wrapped != value.end()) {
-      if (wrapped->is_object()) return kimera::IdentityFromJson(*wrapped, out);
-      // "field 'id' is missing" would hide what the line meant to be.
-      return kimera::Status::InvalidArgument(
-          std::string("key 'identity' must hold an identity object (got ") + wrapped->type_name() +
-          "), and there is no 'id' for a bare identity");
-    }
-  }
-  return kimera::IdentityFromJson(value, out);
-}
+// Parsed chunks waiting for the store: enough to ride out a slow write,
+// few enough to bound memory (each holds at most kBatchBytes of input).
+constexpr std::size_t kQueuedChunks = 4;
 
 std::uint64_t RegularFileSize(std::FILE* file) {
   struct stat st;
@@ -57,6 +33,45 @@ std::uint64_t RegularFileSize(std::FILE* file) {
 
 struct FileCloser {
   void operator()(std::FILE* f) const { std::fclose(f); }
+};
+
+// The reading thread and what it uses, kept alive by whichever of the two
+// threads ends last: an import stopped by a store error leaves behind a
+// reader that may be blocked on an idle pipe, and does not wait for it.
+struct ReadSide {
+  ReadSide(std::unique_ptr<std::FILE, FileCloser> file, std::FILE* input)
+      : owned(std::move(file)), reader(input, kMaxLineBytes), queue(kQueuedChunks) {}
+  std::unique_ptr<std::FILE, FileCloser> owned;
+  LineReader reader;
+  ChunkQueue queue;
+};
+
+class ReaderThread {
+ public:
+  ReaderThread(std::shared_ptr<ReadSide> side, const ChunkLimits& limits, bool may_block)
+      : side_(std::move(side)), may_block_(may_block) {
+    thread_ =
+        std::thread([side = side_, limits] { ReadChunks(side->reader, limits, side->queue); });
+  }
+  ~ReaderThread() {
+    side_->queue.Stop();
+    if (finished_ || !may_block_) {
+      thread_.join();
+    } else {
+      thread_.detach();
+    }
+  }
+  ReaderThread(const ReaderThread&) = delete;
+  ReaderThread& operator=(const ReaderThread&) = delete;
+
+  // The last chunk was taken: the thread has returned or is returning.
+  void Finished() { finished_ = true; }
+
+ private:
+  std::shared_ptr<ReadSide> side_;
+  const bool may_block_;
+  bool finished_ = false;
+  std::thread thread_;
 };
 
 int RunImport(const GlobalOptions& global, const std::string& path, std::size_t batch_size) {
@@ -76,13 +91,23 @@ int RunImport(const GlobalOptions& global, const std::string& path, std::size_t 
     return ReportOpenFailure(global, s);
   }
 
-  LineReader reader(input, kMaxLineBytes);
   ProgressBar progress("identities", RegularFileSize(input));
+  struct stat st;
+  const bool may_block = fstat(fileno(input), &st) != 0 || !S_ISREG(st.st_mode);
+  // Lines are read and parsed on a thread of their own, a batch ahead of the
+  // stores here: one atomic StoreMany (one WriteBatch on the embedded store)
+  // per batch_size identities or kBatchBytes of input; one write per line
+  // was where an import's time went. A crash leaves whole batches, in file
+  // order; running the same import again completes it (each line is an
+  // upsert).
+  ChunkLimits limits;
+  limits.identities = batch_size;
+  limits.bytes = kBatchBytes;
+  auto side = std::make_shared<ReadSide>(std::move(owned), input);
+  ReaderThread reading(side, limits, may_block);
+
   std::uint64_t imported = 0;
   std::uint64_t bad = 0;
-  std::string line;
-  kimera::Identity identity;
-
   auto report_bad = [&](std::uint64_t line_number, const std::string& reason) {
     ++bad;
     progress.Clear();
@@ -96,21 +121,12 @@ int RunImport(const GlobalOptions& global, const std::string& path, std::size_t 
     return kExitStorage;
   };
 
-  // Parsed lines go to the store in batches: one atomic StoreMany (one
-  // WriteBatch on the embedded store) per batch_size identities or
-  // kBatchBytes of input; one write per line was where an import's time
-  // went.
-  // A crash leaves whole batches, in file order; running the same import
-  // again completes it (each line is an upsert).
-  std::vector<kimera::Identity> batch;
-  std::vector<std::uint64_t> batch_lines;
-  std::unordered_set<std::string> batch_ids;
-  std::size_t batch_bytes = 0;
-  // Stores the batch. An error stops the import; *at then names the line
-  // that failed, or the lines not stored (all of the batch when it was one
-  // atomic write; an "identities[i]" in the error counts from the batch's
-  // first line).
-  auto flush = [&](std::string* at) -> kimera::Status {
+  // Stores a chunk's batch. An error stops the import; *at then names the
+  // line that failed, or the lines not stored (all of the batch when it was
+  // one atomic write; an "identities[i]" in the error counts from the
+  // batch's first line).
+  auto store_batch = [&](const ImportChunk& chunk, std::string* at) -> kimera::Status {
+    const std::vector<kimera::Identity>& batch = chunk.batch;
     if (batch.empty()) return kimera::Status::OK();
     std::size_t stored = 0;
     kimera::Status s = store->StoreMany(batch, &stored);
@@ -123,67 +139,41 @@ int RunImport(const GlobalOptions& global, const std::string& path, std::size_t 
       for (std::size_t i = stored; i < batch.size(); ++i) {
         s = store->Store(batch[i]);
         if (s.IsInvalidArgument()) {
-          report_bad(batch_lines[i], s.message());
+          report_bad(chunk.lines[i], s.message());
           continue;
         }
         if (!s.ok()) {
-          *at = "line " + std::to_string(batch_lines[i]);
+          *at = "line " + std::to_string(chunk.lines[i]);
           return s;
         }
         ++imported;
       }
     } else if (!s.ok()) {
-      *at = stored + 1 == batch.size() ? "line " + std::to_string(batch_lines[stored])
-                                       : "lines " + std::to_string(batch_lines[stored]) + "-" +
-                                             std::to_string(batch_lines.back());
+      *at = stored + 1 == batch.size() ? "line " + std::to_string(chunk.lines[stored])
+                                       : "lines " + std::to_string(chunk.lines[stored]) + "-" +
+                                             std::to_string(chunk.lines.back());
       return s;
     }
-    batch.clear();
-    batch_lines.clear();
-    batch_ids.clear();
-    batch_bytes = 0;
-    progress.Update(imported, reader.bytes_read());
     return kimera::Status::OK();
   };
-  std::string failed_line;
 
   for (;;) {
-    // Nothing waits in a batch while the input may block (a pipe).
-    if (!batch.empty() && !reader.LineReady()) {
-      if (kimera::Status s = flush(&failed_line); !s.ok()) return stopped(failed_line, s);
+    const ImportChunk chunk = side->queue.Pop();
+    if (chunk.end != ImportChunk::End::kNo) reading.Finished();
+    for (const auto& [line_number, reason] : chunk.bad) report_bad(line_number, reason);
+    std::string failed_line;
+    if (kimera::Status s = store_batch(chunk, &failed_line); !s.ok()) {
+      return stopped(failed_line, s);
     }
-    const LineReader::Result r = reader.Next(&line);
-    if (r == LineReader::Result::kEnd) break;
-    if (r == LineReader::Result::kError) {
+    progress.Update(imported, chunk.bytes_read);
+    if (chunk.end == ImportChunk::End::kError) {
       progress.Clear();
-      PrintError("reading '" + path + "' failed: " + std::strerror(errno));
+      PrintError("reading '" + path + "' failed: " + std::strerror(chunk.error));
       PrintError("import stopped after " + std::to_string(imported) + " identities");
       return kExitStorage;
     }
-    if (r == LineReader::Result::kTooLong) {
-      report_bad(reader.line_number(), "line longer than 32 MiB, skipped");
-      continue;
-    }
-    if (IsBlank(line)) continue;
-    if (kimera::Status s = ParseLine(line, &identity); !s.ok()) {
-      report_bad(reader.line_number(), s.message());
-      continue;
-    }
-    // A batch holds an id once (StoreMany refuses it twice): a repeat
-    // goes into the next batch, after the one it repeats.
-    if (batch_ids.count(identity.id) != 0) {
-      if (kimera::Status s = flush(&failed_line); !s.ok()) return stopped(failed_line, s);
-    }
-    batch_ids.insert(identity.id);
-    batch_lines.push_back(reader.line_number());
-    batch_bytes += line.size();
-    batch.push_back(std::move(identity));
-    if (batch.size() >= batch_size || batch_bytes >= kBatchBytes) {
-      if (kimera::Status s = flush(&failed_line); !s.ok()) return stopped(failed_line, s);
-    }
+    if (chunk.end == ImportChunk::End::kInput) break;
   }
-  if (kimera::Status s = flush(&failed_line); !s.ok()) return stopped(failed_line, s);
-  progress.Update(imported, reader.bytes_read());
   progress.Finish();
 
   if (kimera::Status s = store->Sync(); !s.ok()) {

@@ -212,6 +212,39 @@ def fill_through_import(program, mnt, failures):
         failures.check(failed.returncode == 3, f"failed import exits 3 (got {failed.returncode})")
         failures.check("no space" in message.lower(), "the import error says 'no space'")
 
+        # The same from a pipe that stays open: the import stops at the
+        # failing batch and exits, without waiting for the input to end (its
+        # reading thread may be blocked on the idle pipe).
+        path, rows = batch(5, 96 * 1024)
+        proc = subprocess.Popen(
+            [kimera.program, "--db", kimera.db, "--config", kimera.config, "import", "-"],
+            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            env=kimera.env)
+        with open(path, "rb") as f:
+            proc.stdin.write(f.read())
+        # Blank lines fill import's 1 MiB read buffer, so the batch goes to the
+        # store while the pipe is idle.
+        proc.stdin.write(b"\n" * (1 << 20))
+        proc.stdin.flush()
+        try:
+            rc = proc.wait(timeout=60)
+            piped_error = proc.stderr.read().decode()
+            done = 0
+            for line in piped_error.splitlines():
+                if "import stopped after" in line:
+                    done = int(line.split("import stopped after")[1].split()[0])
+            expected.update({row["id"]: row for row in rows[:done]})
+            failures.check(rc == 3 and "no space" in piped_error.lower(),
+                           f"import from an open pipe exits 3 saying 'no space' (got {rc}: "
+                           f"{piped_error.strip()})")
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+            failures.check(False, "import from an open pipe exits after a failed batch "
+                                  "(still running after 60 s)")
+        finally:
+            proc.stdin.close()
+
         # While still full: a check either passes or fails clearly.
         r = kimera("check")
         print(f"  check while full: exit {r.returncode}: {(r.stdout + r.stderr).strip()}",
