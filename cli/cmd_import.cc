@@ -25,12 +25,6 @@ constexpr std::size_t kBatchBytes = 8u << 20;     // Input bytes per StoreMany.
 // few enough to bound memory (each holds at most kBatchBytes of input).
 constexpr std::size_t kQueuedChunks = 4;
 
-std::uint64_t RegularFileSize(std::FILE* file) {
-  struct stat st;
-  if (fstat(fileno(file), &st) != 0 || !S_ISREG(st.st_mode)) return 0;
-  return static_cast<std::uint64_t>(st.st_size);
-}
-
 struct FileCloser {
   void operator()(std::FILE* f) const { std::fclose(f); }
 };
@@ -91,9 +85,10 @@ int RunImport(const GlobalOptions& global, const std::string& path, std::size_t 
     return ReportOpenFailure(global, s);
   }
 
-  ProgressBar progress("identities", RegularFileSize(input));
+  // A regular file has a size for the progress bar, and its reads never wait.
   struct stat st;
-  const bool may_block = fstat(fileno(input), &st) != 0 || !S_ISREG(st.st_mode);
+  const bool regular = fstat(fileno(input), &st) == 0 && S_ISREG(st.st_mode);
+  ProgressBar progress("identities", regular ? static_cast<std::uint64_t>(st.st_size) : 0);
   // Lines are read and parsed on a thread of their own, a batch ahead of the
   // stores here: one atomic StoreMany (one WriteBatch on the embedded store)
   // per batch_size identities or kBatchBytes of input; one write per line
@@ -104,7 +99,7 @@ int RunImport(const GlobalOptions& global, const std::string& path, std::size_t 
   limits.identities = batch_size;
   limits.bytes = kBatchBytes;
   auto side = std::make_shared<ReadSide>(std::move(owned), input);
-  ReaderThread reading(side, limits, may_block);
+  ReaderThread reading(side, limits, /*may_block=*/!regular);
 
   std::uint64_t imported = 0;
   std::uint64_t bad = 0;

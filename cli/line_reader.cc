@@ -1,5 +1,8 @@
 #include "line_reader.h"
 
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstring>
 
 namespace kimera_cli {
@@ -13,18 +16,33 @@ LineReader::LineReader(std::FILE* file, std::size_t max_line_bytes)
     : file_(file), max_line_bytes_(max_line_bytes), buffer_(kBufferBytes) {}
 
 bool LineReader::Refill() {
-  if (eof_ || error_) return false;
-  begin_ = 0;
-  end_ = std::fread(buffer_.data(), 1, buffer_.size(), file_);
-  if (end_ == 0) {
-    if (std::ferror(file_)) {
-      error_ = true;
-    } else {
-      eof_ = true;
-    }
+  if (eof_ || error_) {
+    errno = error_number_;  // What the caller of a failed Next reads.
     return false;
   }
-  return true;
+  begin_ = 0;
+  end_ = 0;
+  // read(2) until the buffer is full or the input ends, as fread would, but
+  // without stdio's lock on the stream: exit() takes that lock to close the
+  // streams, and an import that stops on a store error leaves this thread
+  // blocked on an idle pipe.
+  const int fd = ::fileno(file_);
+  while (end_ < buffer_.size()) {
+    const ssize_t n = ::read(fd, buffer_.data() + end_, buffer_.size() - end_);
+    if (n > 0) {
+      end_ += static_cast<std::size_t>(n);
+    } else if (n == 0) {
+      eof_ = true;
+      break;
+    } else if (errno != EINTR) {
+      error_ = true;
+      error_number_ = errno;
+      break;
+    }
+  }
+  if (end_ > 0) return true;
+  errno = error_number_;
+  return false;
 }
 
 bool LineReader::LineReady() const {

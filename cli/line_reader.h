@@ -23,7 +23,8 @@ class LineReader {
     kError,    // Reading failed; errno tells why.
   };
 
-  // Reads from `file` (borrowed; not closed). Lines over `max_line_bytes`
+  // Reads from `file` (borrowed; not closed) through its descriptor, so
+  // nothing may have been read through `file` itself. Lines over `max_line_bytes`
   // give kTooLong.
   LineReader(std::FILE* file, std::size_t max_line_bytes);
 
@@ -49,6 +50,7 @@ class LineReader {
   std::size_t end_ = 0;
   bool eof_ = false;
   bool error_ = false;
+  int error_number_ = 0;  // errno of the failed read.
   std::uint64_t line_number_ = 0;
   std::uint64_t bytes_read_ = 0;
 };

@@ -89,6 +89,9 @@ if [[ " $RUNS " == *" asan "* ]]; then
   # secondary here find what ASan finds in a kill-and-reopen, and the release
   # build's 30 (scripts/test.sh) carry the reliability table's count.
   export KIMERA_CRASH_LOOP_CYCLES=8
+  # Likewise the power cuts: 8 of each kind per secondary mode here, the
+  # release build's 36 + 14 for the table.
+  export KIMERA_POWER_LOSS_CUTS=8
   # The children a test starts (the kimera program, crash helpers) inherit
   # these, so their reports fail the test as well.
   # Not the python suite: an uninstrumented interpreter cannot load an ASan
@@ -97,7 +100,7 @@ if [[ " $RUNS " == *" asan "* ]]; then
   run_suites "asan+ubsan (all suites but slow and python)" build-asan \
     build-asan/sanitize-asan.log --no-suite slow --no-suite python --num-processes 2 \
     --timeout-multiplier 4
-  unset ASAN_OPTIONS UBSAN_OPTIONS KIMERA_CRASH_LOOP_CYCLES
+  unset ASAN_OPTIONS UBSAN_OPTIONS KIMERA_CRASH_LOOP_CYCLES KIMERA_POWER_LOSS_CUTS
 fi
 
 if [[ " $RUNS " == *" tsan "* ]]; then

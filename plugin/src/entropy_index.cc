@@ -379,8 +379,8 @@ Status EntropyIndex::ReadSummary(IndexSummary* out, bool* complete) const {
   if (!s.ok()) return s;
   if (!parsed) {
     return Status::Corruption(
-        "a stored total of the entropy index is corrupt; kimera check --repair counts them "
-        "again");
+        "a stored total of the entropy index is corrupt; an open counts the entries instead, "
+        "and a writable one sets the totals aside");
   }
   *complete = true;
   return Status::OK();

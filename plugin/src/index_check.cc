@@ -110,8 +110,11 @@ class IndexChecker {
     IndexSummary stored;
     bool complete = false;
     Status s = index_.ReadSummary(&stored, &complete);
-    // A read-only open of an index made before the totals were stored
-    // counted its entries instead; there is nothing stored to compare.
+    if (s.IsCorruption()) {
+      Report(report_, s.message());
+      return Status::OK();
+    }
+    // None stored (the store is open for writing, or crashed): nothing to compare.
     if (!s.ok() || !complete || stored == entries_) return s;
     std::map<std::uint32_t, std::int64_t> drift = stored.cells;
     for (const auto& [cell, n] : entries_.cells) drift[cell] -= n;
@@ -204,8 +207,8 @@ Status EntropyStore::Check(bool repair, IndexCheckReport* report) {
     s = indexer_->index().database().Write(checker.fixes());
     if (!s.ok()) return s;
     report->repaired = report->problem_count;
-    // Counts, percentiles and the stored totals are counted again from the
-    // repaired index.
+    // Counts and percentiles are counted again from the repaired index (the
+    // close stores them).
     s = indexer_->RecountState();
     if (!s.ok()) return s;
   }

@@ -173,13 +173,20 @@ Status IndexParticipant::Reconcile(std::string_view id) {
 
 Status IndexParticipant::LoadState() {
   IndexSummary summary;
-  bool complete = false;
+  bool stored = false;
   RocksDbDatabase& database = index_->database();
-  // A salvaged database may have lost writes the totals counted.
-  Status s = database.salvage() ? Status::OK() : index_->ReadSummary(&summary, &complete);
-  if (s.ok() && !complete) s = CountEntries(&summary);
-  if (!s.ok()) return s;
-  if (!database.read_only()) {
+  Status s = index_->ReadSummary(&summary, &stored);
+  if (!s.ok() && !s.IsCorruption()) return s;
+  // Counted instead when there are none, when one cannot be read (a corrupt
+  // total must not keep the store from opening), or when the database was
+  // salvaged: it may have lost writes the totals counted.
+  const bool some_stored = stored || !s.ok();
+  if (!s.ok() || !stored || database.salvage()) {
+    s = CountEntries(&summary);
+    if (!s.ok()) return s;
+  }
+  // Set aside before the first write, so that a crash leaves none.
+  if (some_stored && !database.read_only()) {
     s = index_->ForgetSummary();
     if (!s.ok()) return s;
   }

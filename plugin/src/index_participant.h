@@ -69,7 +69,7 @@ class IndexParticipant : private WriteParticipant {
   Status ReadIndexed(std::string_view id, Identity* record, IndexEntry* entry, bool* indexed);
   // Loads the population and counts from the totals stored at the last
   // clean close, or counts the entries when there are none (after a crash,
-  // or a salvaging open). A writable open then deletes the stored totals,
+  // or a salvaging open). A writable open then deletes any stored totals,
   // which the close writes again. Call before any write can reach the index.
   Status LoadState();
   // Counts every entry again (after a repair or a rebuild).

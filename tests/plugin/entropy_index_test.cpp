@@ -172,14 +172,14 @@ void RequireStoredTotalsExact(const std::string& path, bool keeps_by_id, std::in
   *geoids = stored.types[0];
 }
 
-// Overwrites the stored total of geoids ("s" "t" 0) in the closed database.
-void SetStoredGeoids(const std::string& path, std::int64_t n) {
+// Writes `value` at the index's key `key` in the closed database at `path`.
+void PutRaw(const std::string& path, const std::string& key, const std::string& value) {
   std::unique_ptr<RocksDbDatabase> database;
   BOOST_REQUIRE(RocksDbDatabase::Open(path, RocksDbOptions{}, &database).ok());
   rocksdb::ColumnFamilyHandle* cf = nullptr;
   BOOST_REQUIRE(database->ColumnFamily(kEntropyIndexColumnFamily, &cf).ok());
   rocksdb::WriteBatch batch;
-  batch.Put(cf, std::string("st\0", 3), RocksDbDatabase::EncodeCounter(n));
+  batch.Put(cf, key, value);
   BOOST_REQUIRE(database->Write(&batch).ok());
 }
 
@@ -201,7 +201,8 @@ BOOST_AUTO_TEST_CASE(a_clean_close_stores_the_totals_that_the_next_open_reads) {
       RequireStoredTotalsExact(index_path, separate, &stored_geoids);
       BOOST_TEST(stored_geoids == static_cast<std::int64_t>(geoids));
       // A wrong total, as a bug or a bad disk would leave.
-      SetStoredGeoids(index_path, 123'456);
+      const std::string geoids_key("st\0", 3);
+      PutRaw(index_path, geoids_key, RocksDbDatabase::EncodeCounter(123'456));
       {
         // The open took the stored total, not a count of the entries...
         auto store = test::OpenPlaced(dir, placement);
@@ -227,6 +228,9 @@ BOOST_AUTO_TEST_CASE(a_clean_close_stores_the_totals_that_the_next_open_reads) {
       }
       RequireStoredTotalsExact(index_path, separate, &stored_geoids);
       BOOST_TEST(stored_geoids == static_cast<std::int64_t>(geoids));
+      // A total that cannot be read does not keep the store from opening:
+      // the open counts the entries.
+      PutRaw(index_path, geoids_key, "bad");
       auto store = test::OpenPlaced(dir, placement);
       test::RequireIndexExact(*store);
     }

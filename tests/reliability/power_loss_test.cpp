@@ -70,6 +70,10 @@ struct Settings {
 const Settings& GetSettings() {
   static const Settings settings = [] {
     Settings s;
+    // Fewer cuts where each costs more (the sanitized build): N of each kind.
+    if (const char* n = std::getenv("KIMERA_POWER_LOSS_CUTS"); n != nullptr && *n != '\0') {
+      s.synced_cuts = s.unsynced_cuts = std::max(1, std::atoi(n));
+    }
     auto& suite = boost::unit_test::framework::master_test_suite();
     for (int i = 1; i < suite.argc; ++i) {
       const std::string arg = suite.argv[i];
@@ -580,7 +584,8 @@ BOOST_AUTO_TEST_SUITE(power_loss)
 
 BOOST_AUTO_TEST_CASE(sync_writes_lose_no_acknowledged_write) {
   const Totals t = RunAll(true, GetSettings().synced_cuts);
-  BOOST_TEST(t.cuts >= 100u);
+  // 3 secondary modes; a few cuts may land where a mode counts none.
+  BOOST_TEST(t.cuts + 8 >= 3u * static_cast<unsigned>(GetSettings().synced_cuts));
   BOOST_TEST(t.acknowledged > 0u);
   BOOST_TEST(t.lost == 0u);
   BOOST_TEST(t.unexpected == 0u);
