@@ -132,7 +132,7 @@ int UniformInt(std::mt19937_64& rng, int lo, int hi) {
   return std::uniform_int_distribution<int>(lo, hi)(rng);
 }
 
-std::string Hex(std::uint64_t v) {
+std::string HexDigits(std::uint64_t v) {
   char buf[17];
   std::snprintf(buf, sizeof buf, "%llx", static_cast<unsigned long long>(v));
   return buf;
@@ -148,7 +148,7 @@ class Workload::Generator {
       : store_(store),
         options_(options),
         rng_(options.seed),
-        run_tag_(Hex(static_cast<std::uint64_t>(kimera::SystemNow()))),
+        run_tag_(HexDigits(static_cast<std::uint64_t>(kimera::SystemNow()))),
         geoids_(kGeoidSample),
         scars_(kScarSample) {
     vocabulary_.reserve(kVocabularySize);

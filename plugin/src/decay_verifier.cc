@@ -41,7 +41,7 @@ double RelativeError(double a, double b) {
 
 // Numbers in failure messages carry every digit, so a reader can redo the
 // arithmetic.
-std::string Num(double v) {
+std::string AllDigits(double v) {
   char buf[40];
   std::snprintf(buf, sizeof buf, "%.17g", v);
   return buf;
@@ -250,7 +250,7 @@ Status DecayVerifier::ReadAtSnapshot(std::vector<Sampled>* rows, DecayVerificati
       // Record and index entry commit in one batch: at one snapshot, an
       // entry without its record is the index's fault, not a race.
       Fail(report, DecayCheck::kFormula, entries[i].id,
-           "index entry at entropy " + Num(entries[i].entropy) + " has no record");
+           "index entry at entropy " + AllDigits(entries[i].entropy) + " has no record");
       continue;
     }
     rows->push_back(Sampled{std::move(entries[i]), std::move(*records[i]), found[i], ledger[i]});
@@ -320,16 +320,16 @@ void CheckFormula(const Observation& o, DecayVerificationReport* report) {
   const IndexEntry& e = o.entry;
   if (!Close(o.entropy, e.entropy) || !Close(o.tau, e.tau)) {
     Fail(report, DecayCheck::kFormula, e.id,
-         "index holds entropy " + Num(e.entropy) + " tau " + Num(e.tau) +
-             ", the record gives entropy " + Num(o.entropy) + " tau " + Num(o.tau) +
-             " (relative error " + Num(RelativeError(o.tau, e.tau)) + ")");
+         "index holds entropy " + AllDigits(e.entropy) + " tau " + AllDigits(e.tau) +
+             ", the record gives entropy " + AllDigits(o.entropy) + " tau " + AllDigits(o.tau) +
+             " (relative error " + AllDigits(RelativeError(o.tau, e.tau)) + ")");
     return;
   }
   const double expected = o.tau > 0 ? std::exp(-o.age / o.tau) : 0.0;
   if (!Close(o.factor, expected)) {
     Fail(report, DecayCheck::kFormula, e.id,
-         "decay factor " + Num(o.factor) + " at age " + Num(o.age) + " s != exp(-age/tau) " +
-             Num(expected) + " with tau " + Num(o.tau));
+         "decay factor " + AllDigits(o.factor) + " at age " + AllDigits(o.age) +
+             " s != exp(-age/tau) " + AllDigits(expected) + " with tau " + AllDigits(o.tau));
   }
 }
 
@@ -338,15 +338,16 @@ void CheckBounds(const Observation& o, DecayVerificationReport* report) {
   const double d = o.factor;
   if (o.age < 0) {
     Fail(report, DecayCheck::kBounds, e.id,
-         "negative age " + Num(o.age) + " s: created_at " + std::to_string(o.record.created_at) +
-             " us is after now " + std::to_string(o.now) + " us (clock went backwards?)");
+         "negative age " + AllDigits(o.age) + " s: created_at " +
+             std::to_string(o.record.created_at) + " us is after now " + std::to_string(o.now) +
+             " us (clock went backwards?)");
   } else if (!(d > 0 && d <= 1) && !(d == 0 && e.tau > 0)) {
     // d == 0 with a positive tau is exp(-age / tau) underflowing (an age
     // above ~745 tau, e.g. a created_at decades ago): the right value, and
     // failing it would fail every verification from then on.
     Fail(report, DecayCheck::kBounds, e.id,
-         "decay factor " + Num(d) + " outside (0, 1] at age " + Num(o.age) + " s, tau " +
-             Num(e.tau));
+         "decay factor " + AllDigits(d) + " outside (0, 1] at age " + AllDigits(o.age) +
+             " s, tau " + AllDigits(e.tau));
   }
 }
 
@@ -359,8 +360,8 @@ void CheckSemigroupStep(const Observation& o, DecayVerificationReport* report) {
   const double product = DecayFactor(o.age, e.tau) * DecayFactor(b, e.tau);
   if (!Close(joint, product)) {
     Fail(report, DecayCheck::kSemigroup, e.id,
-         "d(" + Num(o.age) + " + " + Num(b) + ") = " + Num(joint) +
-             " != d(a)*d(b) = " + Num(product) + " with tau " + Num(e.tau));
+         "d(" + AllDigits(o.age) + " + " + AllDigits(b) + ") = " + AllDigits(joint) +
+             " != d(a)*d(b) = " + AllDigits(product) + " with tau " + AllDigits(e.tau));
   }
 }
 
@@ -393,8 +394,8 @@ void CheckScenario(const Observation& o, const DecayParams& params,
   if (!Close(a.weight, b.weight) || !Close(b.weight, closed) || !same) {
     Fail(report, DecayCheck::kNoCompounding, o.entry.id,
          "decayed at " + std::to_string(t1) + " then " + std::to_string(now) + " us: weight " +
-             Num(a.weight) + "; once at " + std::to_string(now) + " us: " + Num(b.weight) +
-             "; w0*exp(-(t-since)/tau) = " + Num(closed) +
+             AllDigits(a.weight) + "; once at " + std::to_string(now) +
+             " us: " + AllDigits(b.weight) + "; w0*exp(-(t-since)/tau) = " + AllDigits(closed) +
              (same ? "" : "; term intensities differ"));
   }
 }
@@ -404,20 +405,21 @@ void CheckLedger(const Observation& o, const DecayLedgerEntry& l, DecayVerificat
   const Identity& rec = o.record;
   if (!Close(rec.weight, l.weight)) {
     Fail(report, DecayCheck::kNoCompounding, o.entry.id,
-         "stored weight " + Num(rec.weight) + " != " + Num(l.weight) +
+         "stored weight " + AllDigits(rec.weight) + " != " + AllDigits(l.weight) +
              " left by the last decay application, with updated_at unchanged (" +
              std::to_string(rec.updated_at) +
              " us): multiplied again behind the store "
              "(ratio " +
-             Num(l.weight != 0 ? rec.weight / l.weight : 0) + ")");
+             AllDigits(l.weight != 0 ? rec.weight / l.weight : 0) + ")");
   } else if (rec.identity_type == IdentityType::kGeoid) {
     const double expected =
         l.origin_weight * DecayFactor(Seconds(rec.decay_applied_at - l.origin_since), o.tau);
     if (!Close(rec.weight, expected)) {
       Fail(report, DecayCheck::kNoCompounding, o.entry.id,
-           "weight " + Num(rec.weight) + " != w0 " + Num(l.origin_weight) + " * exp(-(" +
-               std::to_string(rec.decay_applied_at) + " - " + std::to_string(l.origin_since) +
-               ") us / tau " + Num(o.tau) + ") = " + Num(expected) + ": decay compounded");
+           "weight " + AllDigits(rec.weight) + " != w0 " + AllDigits(l.origin_weight) +
+               " * exp(-(" + std::to_string(rec.decay_applied_at) + " - " +
+               std::to_string(l.origin_since) + ") us / tau " + AllDigits(o.tau) +
+               ") = " + AllDigits(expected) + ": decay compounded");
     }
   }
 }
@@ -428,7 +430,7 @@ void CheckHalfLives(const std::set<double>& taus, DecayVerificationReport* repor
     const double half = DecayFactor(tau * std::log(2.0), tau);
     if (!(tau > 0) || !Close(half, 0.5)) {
       Fail(report, DecayCheck::kHalfLife, {},
-           "d(tau ln 2) = " + Num(half) + " != 0.5 for tau " + Num(tau));
+           "d(tau ln 2) = " + AllDigits(half) + " != 0.5 for tau " + AllDigits(tau));
     }
   }
 }
@@ -441,10 +443,10 @@ void CheckSemigroupPair(const Observation& x, const Observation& y, double entro
   const double product = x.factor * y.factor;
   if (!Close(joint, product)) {
     Fail(report, DecayCheck::kSemigroup, y.entry.id,
-         "d(" + Num(x.age) + " + " + Num(y.age) + ") = " + Num(joint) + " with tau " +
-             Num(x.entry.tau) + " != d(a)*d(b) = " + Num(product) + " with the taus " +
-             Num(x.entry.tau) + " of '" + DisplayId(x.entry.id) + "' and " + Num(y.entry.tau) +
-             ", at equal entropy " + Num(entropy));
+         "d(" + AllDigits(x.age) + " + " + AllDigits(y.age) + ") = " + AllDigits(joint) +
+             " with tau " + AllDigits(x.entry.tau) + " != d(a)*d(b) = " + AllDigits(product) +
+             " with the taus " + AllDigits(x.entry.tau) + " of '" + DisplayId(x.entry.id) +
+             "' and " + AllDigits(y.entry.tau) + ", at equal entropy " + AllDigits(entropy));
   }
 }
 
@@ -452,10 +454,11 @@ void CheckOrderPair(const Observation& older, const Observation& younger, double
                     DecayVerificationReport* report) {
   if (older.factor > younger.factor * (1 + kDecayTolerance)) {
     Fail(report, DecayCheck::kOrder, older.entry.id,
-         "age " + Num(older.age) + " s has decay factor " + Num(older.factor) + " (tau " +
-             Num(older.entry.tau) + ") above younger id '" + DisplayId(younger.entry.id) +
-             "' of age " + Num(younger.age) + " s with " + Num(younger.factor) + " (tau " +
-             Num(younger.entry.tau) + "), both at entropy " + Num(entropy));
+         "age " + AllDigits(older.age) + " s has decay factor " + AllDigits(older.factor) +
+             " (tau " + AllDigits(older.entry.tau) + ") above younger id '" +
+             DisplayId(younger.entry.id) + "' of age " + AllDigits(younger.age) + " s with " +
+             AllDigits(younger.factor) + " (tau " + AllDigits(younger.entry.tau) +
+             "), both at entropy " + AllDigits(entropy));
   }
 }
 
@@ -508,8 +511,9 @@ void CheckCorrelation(const CorrelationPoints& points, DecayVerificationReport* 
   report->correlation = r;
   if (!(r >= kMinAgeCorrelation)) {
     Fail(report, DecayCheck::kCorrelation, {},
-         "Pearson r of age/tau against -ln d is " + Num(r) + " < " + Num(kMinAgeCorrelation) +
-             " over " + std::to_string(points.xs.size()) + " identities");
+         "Pearson r of age/tau against -ln d is " + AllDigits(r) + " < " +
+             AllDigits(kMinAgeCorrelation) + " over " + std::to_string(points.xs.size()) +
+             " identities");
   }
 }
 

@@ -12,7 +12,7 @@ using Json = nlohmann::json;
 constexpr std::int64_t kMicrosPerSecond = 1'000'000;
 constexpr std::int64_t kSecondsPerDay = 86'400;
 
-std::string FieldError(std::string_view id, std::string_view field, std::string_view what) {
+std::string JsonFieldError(std::string_view id, std::string_view field, std::string_view what) {
   std::string msg = "identity";
   if (!id.empty()) {
     msg += " '";
@@ -39,7 +39,7 @@ Status ReadString(const Json& object, std::string_view id, const char* field, st
   const auto it = object.find(field);
   if (it == object.end()) return Status::OK();
   if (!it->is_string()) {
-    return Status::InvalidArgument(FieldError(id, field, MustBe("a string", *it)));
+    return Status::InvalidArgument(JsonFieldError(id, field, MustBe("a string", *it)));
   }
   *out = it->get_ref<const std::string&>();
   return Status::OK();
@@ -50,13 +50,13 @@ Status ReadStringList(const Json& object, std::string_view id, const char* field
   const auto it = object.find(field);
   if (it == object.end()) return Status::OK();
   if (!it->is_array()) {
-    return Status::InvalidArgument(FieldError(id, field, MustBe("an array of strings", *it)));
+    return Status::InvalidArgument(JsonFieldError(id, field, MustBe("an array of strings", *it)));
   }
   out->reserve(it->size());
   std::size_t index = 0;
   for (const auto& element : *it) {
     if (!element.is_string()) {
-      return Status::InvalidArgument(FieldError(
+      return Status::InvalidArgument(JsonFieldError(
           id, std::string(field) + "[" + std::to_string(index) + "]", MustBe("a string", element)));
     }
     out->push_back(element.get_ref<const std::string&>());
@@ -70,10 +70,10 @@ Status ReadTimestamp(const Json& object, std::string_view id, const char* field,
   if (it == object.end()) return Status::OK();
   if (!it->is_string()) {
     return Status::InvalidArgument(
-        FieldError(id, field, MustBe("an ISO-8601 timestamp string", *it)));
+        JsonFieldError(id, field, MustBe("an ISO-8601 timestamp string", *it)));
   }
   Status s = ParseTimestamp(it->get_ref<const std::string&>(), out);
-  if (!s.ok()) return Status::InvalidArgument(FieldError(id, field, "holds an " + s.message()));
+  if (!s.ok()) return Status::InvalidArgument(JsonFieldError(id, field, "holds an " + s.message()));
   return s;
 }
 
@@ -222,8 +222,8 @@ Status ReadExtraKeys(const Json& object, Json* owned, std::string_view id, Json*
     if (IsReservedKey(it.key())) continue;
     if (!DepthWithin(*it, 1)) {
       return Status::InvalidArgument(
-          FieldError(id, DisplayId(it.key()),
-                     "is nested deeper than " + std::to_string(kMaxMetaDepth) + " levels"));
+          JsonFieldError(id, DisplayId(it.key()),
+                         "is nested deeper than " + std::to_string(kMaxMetaDepth) + " levels"));
     }
     (*extra)[it.key()] = *it;
   }
@@ -243,10 +243,10 @@ Status ReadIdentity(const Json& object, Json* meta_source, Json* owned, Identity
   const auto id_it = object.find("id");
   if (id_it == object.end()) {
     return Status::InvalidArgument(
-        FieldError({}, "id", std::string("is missing").append(UnknownKeysNote(object))));
+        JsonFieldError({}, "id", std::string("is missing").append(UnknownKeysNote(object))));
   }
   if (!id_it->is_string()) {
-    return Status::InvalidArgument(FieldError({}, "id", MustBe("a string", *id_it)));
+    return Status::InvalidArgument(JsonFieldError({}, "id", MustBe("a string", *id_it)));
   }
   identity.id = id_it->get_ref<const std::string&>();
   const std::string_view id = identity.id;
@@ -254,14 +254,14 @@ Status ReadIdentity(const Json& object, Json* meta_source, Json* owned, Identity
   if (const auto it = object.find("identity_type"); it != object.end()) {
     if (!it->is_string()) {
       return Status::InvalidArgument(
-          FieldError(id, "identity_type", MustBe("\"geoid\" or \"scar\"", *it)));
+          JsonFieldError(id, "identity_type", MustBe("\"geoid\" or \"scar\"", *it)));
     }
     const auto type = ParseIdentityType(it->get_ref<const std::string&>());
     if (!type) {
-      return Status::InvalidArgument(FieldError(id, "identity_type",
-                                                "must be \"geoid\" or \"scar\" (got '" +
-                                                    DisplayId(it->get_ref<const std::string&>()) +
-                                                    "')"));
+      return Status::InvalidArgument(
+          JsonFieldError(id, "identity_type",
+                         "must be \"geoid\" or \"scar\" (got '" +
+                             DisplayId(it->get_ref<const std::string&>()) + "')"));
     }
     identity.identity_type = *type;
   }
@@ -272,7 +272,7 @@ Status ReadIdentity(const Json& object, Json* meta_source, Json* owned, Identity
   if (const auto it = object.find("weight"); it != object.end()) {
     // is_number() is false for JSON booleans, which the reference refuses.
     if (!it->is_number()) {
-      return Status::InvalidArgument(FieldError(id, "weight", MustBe("a number", *it)));
+      return Status::InvalidArgument(JsonFieldError(id, "weight", MustBe("a number", *it)));
     }
     identity.weight = it->get<double>();
   }
@@ -281,14 +281,14 @@ Status ReadIdentity(const Json& object, Json* meta_source, Json* owned, Identity
   }
   if (const auto it = object.find("meta"); it != object.end()) {
     if (!it->is_object()) {
-      return Status::InvalidArgument(FieldError(id, "meta", MustBe("a JSON object", *it)));
+      return Status::InvalidArgument(JsonFieldError(id, "meta", MustBe("a JSON object", *it)));
     }
     if (meta_source != nullptr) {
       identity.meta = std::move(*meta_source);
     } else if (DepthWithin(*it, 1)) {
       identity.meta = *it;
     } else {
-      return Status::InvalidArgument(FieldError(
+      return Status::InvalidArgument(JsonFieldError(
           id, "meta", "is nested deeper than " + std::to_string(kMaxMetaDepth) + " levels"));
     }
   }
