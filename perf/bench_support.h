@@ -11,11 +11,15 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <memory>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
+#include "kimera/entropy_store.h"
 #include "kimera/identity.h"
+#include "kimera/rocksdb_store.h"
 #include "kimera/status.h"
 
 namespace bench {
@@ -31,6 +35,19 @@ inline void Require(const kimera::Status& s, const char* what) {
     std::fprintf(stderr, "%s: %s\n", what, s.ToString().c_str());
     std::exit(1);
   }
+}
+
+// The indexed stack at `dir`: an EntropyStore, metrics off, over a
+// RocksDbStore opened with `options`.
+inline std::unique_ptr<kimera::EntropyStore> OpenIndexed(
+    const std::filesystem::path& dir, const kimera::RocksDbOptions& options = {}) {
+  kimera::PluginConfig config;
+  config.metrics.enabled = false;
+  std::unique_ptr<kimera::RocksDbStore> rocks;
+  Require(kimera::RocksDbStore::Open(dir.string(), options, &rocks), "open");
+  std::unique_ptr<kimera::EntropyStore> store;
+  Require(kimera::EntropyStore::Open(std::move(rocks), config, &store), "open plugin");
+  return store;
 }
 
 inline std::string Numbered(const char* prefix, std::size_t n) {
@@ -96,6 +113,21 @@ inline std::vector<kimera::Identity> Generate(std::size_t count) {
   return out;
 }
 
+// The templates Repeated copies: the first N of Generate, at most this many.
+inline constexpr std::size_t kTemplates = 100'000;
+
+// Replaces `*batch` by identities [begin, end) of a set that repeats
+// `templates` under new ids ("copy_<n>") past their count, so that memory
+// holds one template set whatever the size of the set.
+inline void Repeated(const std::vector<kimera::Identity>& templates, std::size_t begin,
+                     std::size_t end, std::vector<kimera::Identity>* batch) {
+  batch->clear();
+  for (std::size_t j = begin; j < end; ++j) {
+    kimera::Identity& identity = batch->emplace_back(templates[j % templates.size()]);
+    if (j >= templates.size()) identity.id = Numbered("copy_", j);
+  }
+}
+
 struct TempDir {
   std::filesystem::path path;
   TempDir() {
@@ -111,6 +143,19 @@ struct TempDir {
     std::filesystem::remove_all(path, ec);
   }
 };
+
+// `n` query ranges of find_by_entropy, [lo, lo + w] with lo uniform in
+// [0, 4) and w in [0, 1) bits; the same seed everywhere.
+inline std::vector<std::pair<double, double>> RandomRanges(std::size_t n) {
+  std::mt19937_64 rng(99);
+  std::uniform_real_distribution<double> low(0.0, 4.0), width(0.0, 1.0);
+  std::vector<std::pair<double, double>> ranges(n);
+  for (auto& r : ranges) {
+    r.first = low(rng);
+    r.second = r.first + width(rng);
+  }
+  return ranges;
+}
 
 inline std::string Fixed(double v, int digits) {
   char buf[64];

@@ -35,16 +35,10 @@ using bench::Require;
 using bench::Seconds;
 
 constexpr std::size_t kBatch = 1000;
-constexpr std::size_t kTemplates = 100'000;
 
 std::unique_ptr<kimera::EntropyStore> Open(const std::filesystem::path& dir, double* seconds) {
-  kimera::PluginConfig config;
-  config.metrics.enabled = false;
   const auto start = Clock::now();
-  std::unique_ptr<kimera::RocksDbStore> rocks;
-  Require(kimera::RocksDbStore::Open(dir.string(), kimera::RocksDbOptions{}, &rocks), "open");
-  std::unique_ptr<kimera::EntropyStore> store;
-  Require(kimera::EntropyStore::Open(std::move(rocks), config, &store), "open plugin");
+  auto store = bench::OpenIndexed(dir);
   if (seconds != nullptr) *seconds = Seconds(start);
   return store;
 }
@@ -59,15 +53,12 @@ std::uint64_t Count(kimera::EntropyStore& store) {
 // that memory holds one template set whatever N.
 void Fill(const std::filesystem::path& dir, std::size_t count) {
   auto store = Open(dir, nullptr);
-  const std::vector<kimera::Identity> templates = bench::Generate(std::min(count, kTemplates));
+  const std::vector<kimera::Identity> templates =
+      bench::Generate(std::min(count, bench::kTemplates));
   std::vector<kimera::Identity> batch;
   const auto start = Clock::now();
   for (std::size_t i = 0; i < count; i += kBatch) {
-    batch.clear();
-    for (std::size_t j = i; j < std::min(count, i + kBatch); ++j) {
-      kimera::Identity& identity = batch.emplace_back(templates[j % templates.size()]);
-      if (j >= templates.size()) identity.id = bench::Numbered("copy_", j);
-    }
+    bench::Repeated(templates, i, std::min(count, i + kBatch), &batch);
     Require(store->StoreMany(batch, nullptr), "store");
   }
   std::printf("stored %zu identities in %.1f s (%.0f /s)\n", count, Seconds(start),

@@ -25,7 +25,6 @@
 #include <cstring>
 #include <filesystem>
 #include <memory>
-#include <random>
 #include <string>
 #include <vector>
 
@@ -199,13 +198,7 @@ int main(int argc, char** argv) {
   }
 
   const std::size_t queries = std::clamp<std::size_t>(count / 20, 5'000, 50'000);
-  std::mt19937_64 rng(99);
-  std::uniform_real_distribution<double> low(0.0, 4.0), width(0.0, 1.0);
-  std::vector<std::pair<double, double>> ranges(queries);
-  for (auto& r : ranges) {
-    r.first = low(rng);
-    r.second = r.first + width(rng);
-  }
+  const std::vector<std::pair<double, double>> ranges = bench::RandomRanges(queries);
   std::vector<kimera::Identity> found;
   std::vector<std::vector<std::string>> expected(queries);
   std::size_t rows = 0;

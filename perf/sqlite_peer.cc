@@ -12,11 +12,11 @@ namespace {
 
 // The reference system's columns, parsed from JSON and ISO-8601 text per row.
 constexpr const char* kJsonSchema =
-    "CREATE TABLE identities ("
+    "CREATE TABLE IF NOT EXISTS identities ("
     " id TEXT PRIMARY KEY, identity_type TEXT NOT NULL, raw TEXT, echo TEXT, lang_axis TEXT,"
     " tags TEXT, weight REAL, related_ids TEXT, meta TEXT, created_at TEXT, updated_at TEXT,"
     " entropy REAL);"
-    "CREATE INDEX idx_identities_entropy ON identities(entropy);";
+    "CREATE INDEX IF NOT EXISTS idx_identities_entropy ON identities(entropy);";
 constexpr const char* kJsonInsert =
     "INSERT INTO identities VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
 constexpr const char* kJsonFind =
@@ -26,8 +26,9 @@ constexpr const char* kJsonFind =
 
 // The plugin's own record bytes, so both sides decode a found row alike.
 constexpr const char* kRecordSchema =
-    "CREATE TABLE identities (id TEXT PRIMARY KEY, entropy REAL, record BLOB NOT NULL);"
-    "CREATE INDEX idx_identities_entropy ON identities(entropy);";
+    "CREATE TABLE IF NOT EXISTS identities (id TEXT PRIMARY KEY, entropy REAL, record BLOB NOT "
+    "NULL);"
+    "CREATE INDEX IF NOT EXISTS idx_identities_entropy ON identities(entropy);";
 constexpr const char* kRecordInsert = "INSERT INTO identities VALUES (?, ?, ?)";
 constexpr const char* kRecordFind =
     "SELECT id, record FROM identities WHERE entropy BETWEEN ? AND ?"

@@ -36,7 +36,8 @@ const char* SqliteRowFormatName(SqliteRowFormat format);
 
 class SqlitePeer {
  public:
-  // Creates the database file `path` with its table, in `format`, and index.
+  // Opens the database file `path`, creating it with its table, in `format`,
+  // and index when they do not exist.
   static Status Open(const std::string& path, SqliteRowFormat format,
                      std::unique_ptr<SqlitePeer>* out);
   ~SqlitePeer();

@@ -300,7 +300,6 @@ void DualWriteStore::FinishInBatch(const PendingWrite& ctx, std::string_view id)
 }
 
 Status DualWriteStore::StoreMany(const std::vector<Identity>& identities, std::size_t* stored) {
-  if (!secondary_->in_primary_batch()) return IdentityStore::StoreMany(identities, stored);
   if (stored != nullptr) *stored = 0;
   // The count and repeated ids, for the contexts; the primary checks each
   // identity before any reaches a participant.
@@ -309,28 +308,108 @@ Status DualWriteStore::StoreMany(const std::vector<Identity>& identities, std::s
   std::vector<std::string_view> ids;
   ids.reserve(identities.size());
   for (const Identity& identity : identities) ids.push_back(identity.id);
-  const StripedLocks::Group lock(locks_, ids);
-  std::vector<PendingWrite> contexts;
-  std::vector<WriteContext*> handed;
-  contexts.reserve(identities.size());
-  handed.reserve(identities.size());
-  const WriteParticipant* self = this;
-  for (std::size_t i = 0; i < identities.size(); ++i) {
-    handed.push_back(&contexts.emplace_back(self, DualWriteOp::kStore));
+  bool clear_journal = false;
+  {
+    const StripedLocks::Group lock(locks_, ids);
+    std::vector<PendingWrite> contexts;
+    std::vector<WriteContext*> handed;
+    contexts.reserve(identities.size());
+    handed.reserve(identities.size());
+    const WriteParticipant* self = this;
+    for (std::size_t i = 0; i < identities.size(); ++i) {
+      handed.push_back(&contexts.emplace_back(self, DualWriteOp::kStore));
+    }
+    const auto start = SteadyClock::now();
+    s = primary_->StoreMany(identities, handed, stored);
+    metrics_->PrimaryDuration(SecondsSince(start));
+    if (!s.ok()) {
+      for (std::size_t i = 0; i < identities.size(); ++i) AuditFailed(contexts[i], ids[i], s);
+      return s;
+    }
+    MaybeCrash("after_primary");
+    if (secondary_->in_primary_batch()) {
+      MaybeCrash("after_secondary");
+      for (std::size_t i = 0; i < identities.size(); ++i) {
+        NoteChanged(ids[i]);
+        FinishInBatch(contexts[i], ids[i]);
+      }
+      return Status::OK();
+    }
+    for (std::string_view id : ids) NoteChanged(id);
+    s = CompleteManyOnSecondary(contexts, ids, &clear_journal);
+    if (s.ok() && config_.inline_sample_rate > 0) {
+      for (std::string_view id : ids) {
+        if (!Sample(config_.inline_sample_rate)) continue;
+        IdCheck check;
+        (void)CheckIdLocked(id, &check);
+      }
+    }
   }
+  if (!s.ok() && stored != nullptr) *stored = 0;
+  // As after one Store: the writes are acknowledged either way.
+  if (clear_journal) (void)ClearSyncedJournal();
+  return s;
+}
+
+Status DualWriteStore::CompleteManyOnSecondary(std::vector<PendingWrite>& contexts,
+                                               const std::vector<std::string_view>& ids,
+                                               bool* clear_journal) {
+  std::vector<const Identity*> writes;
+  writes.reserve(contexts.size());
+  for (const PendingWrite& ctx : contexts) writes.push_back(&*ctx.after);
   const auto start = SteadyClock::now();
-  s = primary_->StoreMany(identities, handed, stored);
-  metrics_->PrimaryDuration(SecondsSince(start));
-  if (!s.ok()) {
-    for (std::size_t i = 0; i < identities.size(); ++i) AuditFailed(contexts[i], ids[i], s);
-    return s;
+  Status s = secondary_->PutMany(writes);
+  metrics_->SecondaryDuration(SecondsSince(start));
+  rocksdb::WriteBatch batch;
+  if (s.ok()) {
+    MaybeCrash("after_secondary");
+    for (std::size_t i = 0; i < ids.size(); ++i) {
+      // As in CompleteOnSecondary: cleared now only when already durable.
+      if (defer_journal_clears_) {
+        if (NoteUnsynced(ids[i])) *clear_journal = true;
+      } else {
+        batch.Delete(journal_, ToSlice(ids[i]));
+      }
+      audit_->Append(Entry(DualWriteOp::kStore, ids[i], s), &batch);
+      metrics_->Operation(DualWriteOp::kStore, true);
+    }
+    MaybeCrash("before_journal_clear");
+    (void)db_->Write(&batch);
+    return Status::OK();
   }
-  MaybeCrash("after_primary");
-  MaybeCrash("after_secondary");
-  for (std::size_t i = 0; i < identities.size(); ++i) {
-    NoteChanged(ids[i]);
-    FinishInBatch(contexts[i], ids[i]);
+  for (std::string_view id : ids) {
+    metrics_->Operation(DualWriteOp::kStore, false);
+    if (defer_journal_clears_) ForgetUnsynced(id);
   }
+  if (config_.mode == DualWriteMode::kStrict) {
+    // The secondary may hold any part of the group: every identity is put
+    // back on both sides, so that the call leaves none of them, as a failed
+    // StoreMany promises.
+    Status result = Status::Aborted("secondary write failed, all " + std::to_string(ids.size()) +
+                                    " identities restored on both sides: " + s.ToString());
+    bool unrestored = false;
+    for (std::size_t i = 0; i < ids.size(); ++i) {
+      bool clear = false, restored = false;
+      const Status undo = RollBackLocked(contexts[i], ids[i], s, &clear, &restored);
+      if (clear) *clear_journal = true;
+      // The first identity whose restore failed too (queued for repair).
+      if (!restored && !unrestored) result = AboutElement(i, undo);
+      unrestored = unrestored || !restored;
+    }
+    return result;
+  }
+  for (std::string_view id : ids) {
+    batch.Delete(journal_, ToSlice(id));
+    (void)Enqueue(id, s, &batch);
+    audit_->Append(Entry(DualWriteOp::kStore, id, s), &batch);
+  }
+  if (db_->Write(&batch).ok()) {
+    backlog_.fetch_add(ids.size());
+    metrics_->SetRepairBacklog(static_cast<double>(backlog_.load()));
+    repair_cv_.notify_one();
+  }
+  // The primary has the writes either way; when even the queue entries
+  // failed, the journal entries still make the next open repair the ids.
   return Status::OK();
 }
 
@@ -379,7 +458,8 @@ Status DualWriteStore::CompleteOnSecondary(PendingWrite& ctx, std::string_view i
 }
 
 Status DualWriteStore::RollBackLocked(PendingWrite& ctx, std::string_view id, const Status& why,
-                                      bool* clear_journal) {
+                                      bool* clear_journal, bool* restored) {
+  if (restored != nullptr) *restored = false;
   ctx.rollback = true;
   Status undo = ctx.before ? primary_->Restore(*ctx.before, &ctx) : primary_->Remove(id, &ctx);
   // A secondary can fail after it applied the write (a lost reply, a failed
@@ -396,6 +476,7 @@ Status DualWriteStore::RollBackLocked(PendingWrite& ctx, std::string_view id, co
     }
     audit_->Append(Entry(ctx.op, id, why), &batch);
     (void)db_->Write(&batch);
+    if (restored != nullptr) *restored = true;
     return Status::Aborted("secondary write failed, both sides restored: " + why.ToString());
   }
   // The journal entry stays, so the next open copies the primary over; the

@@ -156,13 +156,15 @@ struct DualWriteLegacyColumnFamiliesStack : ConfiguredStack {
 
 // 5a. Stack 3 with dual-write to a second database in the legacy format.
 struct DualWriteSecondDatabaseLegacyStack : ConfiguredStack {
-  static constexpr bool kAtomicStoreMany = false;  // The secondary is written after the primary.
+  // The group commits on the primary in one batch; a strict failure on the
+  // secondary puts every identity back (dual_write_store_test).
+  static constexpr bool kAtomicStoreMany = true;
   DualWriteSecondDatabaseLegacyStack() { OpenDualWrite(dir_.str("secondary"), "legacy"); }
 };
 
 // 5b. Stack 3 with dual-write to a second database in the current format.
 struct DualWriteSecondDatabaseCurrentStack : ConfiguredStack {
-  static constexpr bool kAtomicStoreMany = false;
+  static constexpr bool kAtomicStoreMany = true;
   DualWriteSecondDatabaseCurrentStack() { OpenDualWrite(dir_.str("secondary"), "current"); }
 };
 

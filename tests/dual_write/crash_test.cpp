@@ -79,7 +79,7 @@ struct ChildWrite {
   std::string primary;    // Folder of the primary.
   std::string secondary;  // Folder of a second database; empty: legacy column families.
   std::string format;     // Its format.
-  std::string op;         // "geoid", "scar" (stores) or "remove".
+  std::string op;         // "geoid", "scar" (stores), "remove" or "many" (a StoreMany).
   std::string id;
 };
 
@@ -217,6 +217,9 @@ BOOST_AUTO_TEST_CASE(child_write, *boost::unit_test::disabled()) {
   BOOST_REQUIRE(store);
   if (w.op == "remove") {
     (void)store->Remove(w.id);
+  } else if (w.op == "many") {
+    // One StoreMany: its group reaches each point together.
+    (void)store->StoreMany({Geoid(w.id), Scar(w.id + "b"), Geoid(w.id + "c")}, nullptr);
   } else {
     (void)store->Store(w.op == "scar" ? Scar(w.id) : Geoid(w.id));
   }
@@ -242,12 +245,11 @@ BOOST_AUTO_TEST_CASE(counts_stay_exact_across_kills_at_each_write_point) {
     int p = 0;  // Each point writes ids of its own: every write reaches the point.
     for (const char* point : {"after_primary", "after_secondary", "before_journal_clear"}) {
       if (!second_db && std::string(point) == "before_journal_clear") continue;
-      // A geoid made a scar, a geoid removed, a new scar, a new geoid, a scar removed.
-      const std::pair<const char*, std::string> writes[] = {{"scar", Id("g", p)},
-                                                            {"remove", Id("g", 5 + p)},
-                                                            {"scar", Id("s", 10 + p)},
-                                                            {"geoid", Id("n", p)},
-                                                            {"remove", Id("s", p)}};
+      // A geoid made a scar, a geoid removed, a new scar, a new geoid, a scar
+      // removed, and three new identities stored by one StoreMany.
+      const std::pair<const char*, std::string> writes[] = {
+          {"scar", Id("g", p)},  {"remove", Id("g", 5 + p)}, {"scar", Id("s", 10 + p)},
+          {"geoid", Id("n", p)}, {"remove", Id("s", p)},     {"many", Id("m", p)}};
       ++p;
       for (const auto& [op, id] : writes) {
         const ChildWrite write{dir.Sub("primary"), config.secondary, format, op, id};

@@ -114,6 +114,13 @@ std::string SecondFolder(const TempDir& dir, const SecondaryKind& kind) {
 }
 
 // Checks the secondary's counts in Stats, and that a re-count agrees.
+// A sweep of every id finds the sides equal.
+void CheckSweepClean(DualWriteStore& store) {
+  kimera::SweepReport report;
+  BOOST_REQUIRE(store.Sweep({}, &report).ok());
+  BOOST_CHECK_MESSAGE(report.clean(), report.differences << " differences");
+}
+
 void CheckSecondaryCounts(DualWriteStore& store, std::uint64_t geoids, std::uint64_t scars) {
   kimera::DualWriteStats stats;
   BOOST_REQUIRE(store.Stats(0, &stats).ok());
@@ -349,6 +356,68 @@ BOOST_AUTO_TEST_CASE(strict_second_database_failure_after_apply_restores_both_si
       BOOST_REQUIRE(h.store->Sweep({}, &report).ok());
       BOOST_CHECK(report.clean());
       BOOST_CHECK_EQUAL(report.visited, 2u);
+    }
+  }
+}
+
+// A second database gets a StoreMany in one write after the primary's: when
+// that write fails (here after it was applied), strict mode puts every
+// identity of the group back on both sides.
+BOOST_AUTO_TEST_CASE(strict_second_database_store_many_failure_leaves_none_on_either_side) {
+  for (const char* format : {"legacy", "current"}) {
+    BOOST_TEST_CONTEXT("format " << format) {
+      TempDir dir;
+      Harness h(dir, Config(DualWriteMode::kStrict), dir.Sub("second"), format);
+      BOOST_REQUIRE(h.store->Store(Geoid("g0", "first")).ok());
+      const auto g0 = h.BothSides("g0");
+      h.faults->Script({kimera_test::WriteFault::kApplyThenFail});
+      std::size_t stored = 99;
+      const Status s =
+          h.store->StoreMany({Scar("g0"), Geoid("g1"), Scar("s2"), Geoid("g3")}, &stored);
+      BOOST_CHECK_MESSAGE(s.IsAborted(), s.ToString());
+      BOOST_CHECK_MESSAGE(s.message().find("all 4 identities restored") != std::string::npos,
+                          s.ToString());
+      BOOST_CHECK_EQUAL(stored, 0u);
+      BOOST_CHECK(h.BothSides("g0") == g0);
+      for (const char* id : {"g1", "s2", "g3"}) {
+        Identity p;
+        BOOST_CHECK(h.store->Fetch(id, &p).IsNotFound());
+        BOOST_CHECK(!h.SecondaryHas(id));
+      }
+      CheckSecondaryCounts(*h.store, 1, 0);
+      BOOST_REQUIRE(h.store->Sync().ok());
+      BOOST_CHECK_EQUAL(JournalEntries(*h.store), 0u);
+      BOOST_CHECK_EQUAL(h.store->repair_backlog(), 0u);
+      CheckSweepClean(*h.store);
+    }
+  }
+}
+
+// Best effort: the group stays on the primary, every id goes to the repair
+// queue, and the repair makes the secondary equal.
+BOOST_AUTO_TEST_CASE(best_effort_second_database_store_many_failure_queues_every_id) {
+  for (const char* format : {"legacy", "current"}) {
+    BOOST_TEST_CONTEXT("format " << format) {
+      TempDir dir;
+      DualWriteConfig config = Config(DualWriteMode::kBestEffort);
+      config.repair_retry_initial_ms = 60000;  // Only the forced retry below repairs.
+      Harness h(dir, config, dir.Sub("second"), format);
+      h.faults->Script({kimera_test::WriteFault::kFail});
+      std::size_t stored = 0;
+      const Status s = h.store->StoreMany({Geoid("g1"), Scar("s2"), Geoid("g3")}, &stored);
+      BOOST_REQUIRE_MESSAGE(s.ok(), s.ToString());
+      BOOST_CHECK_EQUAL(stored, 3u);
+      BOOST_CHECK_EQUAL(h.store->repair_backlog(), 3u);
+      for (const char* id : {"g1", "s2", "g3"}) BOOST_CHECK(!h.SecondaryHas(id));
+      std::uint64_t repaired = 0;
+      BOOST_REQUIRE(h.store->RetryRepairs(true, &repaired).ok());
+      BOOST_CHECK_EQUAL(repaired, 3u);
+      for (const char* id : {"g1", "s2", "g3"}) {
+        const auto [p, q] = h.BothSides(id);
+        BOOST_CHECK(h.store->secondary().Project(p) == q);
+      }
+      CheckSecondaryCounts(*h.store, 2, 1);
+      CheckSweepClean(*h.store);
     }
   }
 }

@@ -111,6 +111,10 @@ class FaultySecondary : public kimera::SecondaryStore {
   kimera::Status Put(const kimera::Identity& identity) override {
     return Write([&] { return real_->Put(identity); });
   }
+  // One write, as the real secondary's own PutMany is.
+  kimera::Status PutMany(const std::vector<const kimera::Identity*>& identities) override {
+    return Write([&] { return real_->PutMany(identities); });
+  }
   kimera::Status Delete(std::string_view id) override {
     return Write([&] { return real_->Delete(id); });
   }

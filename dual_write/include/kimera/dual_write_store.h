@@ -98,8 +98,12 @@ class DualWriteStore : public StoreWrapper, private WriteParticipant {
   Status Store(const Identity& identity) override;
   // With the legacy secondary, one atomic batch: every record, its legacy
   // rows and its audit entry, all committed or none. With a second database,
-  // which is written after the primary, one Store per identity, in order
-  // (IdentityStore::StoreMany's default).
+  // which is written after the primary, three writes for the whole group:
+  // the primary's batch (records and journal entries), the secondary's
+  // (SecondaryStore::PutMany), then the journal clears and audit entries.
+  // When the secondary's write fails, strict mode puts every identity back
+  // on both sides and returns Aborted with *stored 0; best effort queues
+  // every one for repair and returns OK, as Store does for one.
   Status StoreMany(const std::vector<Identity>& identities, std::size_t* stored) override;
   Status Remove(std::string_view id) override;
   Status ApplyDecay(std::string_view id, Micros now, const DecayParams& params) override;
@@ -176,10 +180,15 @@ class DualWriteStore : public StoreWrapper, private WriteParticipant {
   // Writes the secondary after the primary committed. Sets *clear_journal
   // when ClearSyncedJournal is due.
   Status CompleteOnSecondary(PendingWrite& ctx, std::string_view id, bool* clear_journal);
+  // CompleteOnSecondary for the stores of one StoreMany (`ids[i]` is
+  // `contexts[i]`'s), their locks held.
+  Status CompleteManyOnSecondary(std::vector<PendingWrite>& contexts,
+                                 const std::vector<std::string_view>& ids, bool* clear_journal);
   // Strict mode, second database: puts the primary and then the secondary
-  // back as they were before the write that failed with `why`.
+  // back as they were before the write that failed with `why`. Aborted
+  // either way; *restored (when given) says whether both sides are back.
   Status RollBackLocked(PendingWrite& ctx, std::string_view id, const Status& why,
-                        bool* clear_journal);
+                        bool* clear_journal, bool* restored = nullptr);
   // Reads both sides of `id` (its lock held) and compares them; no metrics.
   Status CompareLocked(std::string_view id, IdCheck* out);
   Status CheckIdLocked(std::string_view id, IdCheck* out);

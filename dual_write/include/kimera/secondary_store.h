@@ -106,6 +106,11 @@ class SecondaryStore {
   // (whatever the secondary held before); the counters follow in the same
   // atomic write.
   [[nodiscard]] virtual Status Put(const Identity& identity) = 0;
+  // Puts each of `identities` (distinct ids), as Put does. A secondary that
+  // can commits them in one atomic write (the legacy format's second
+  // database); the default puts them one at a time. On failure any of them
+  // may have been written; putting each again is safe.
+  [[nodiscard]] virtual Status PutMany(const std::vector<const Identity*>& identities);
   // Removes `id`; OK when absent.
   [[nodiscard]] virtual Status Delete(std::string_view id) = 0;
   // Reads `id`; NotFound when absent.
