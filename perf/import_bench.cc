@@ -12,6 +12,7 @@
 //        import_bench --count N --jsonl FILE   writes the identities as JSON
 //          Lines to FILE, prints the mean encoded record size and JSON line
 //          size, and times nothing (perf/import_vs_db_bench.py uses it).
+//        --seed N: other contents under the same ids (default 20261126).
 #include <unistd.h>
 
 #include <algorithm>
@@ -53,8 +54,8 @@ class Zipf {
   std::discrete_distribution<int> dist_;
 };
 
-std::vector<kimera::Identity> Generate(std::size_t count) {
-  std::mt19937_64 rng(20261126);
+std::vector<kimera::Identity> Generate(std::size_t count, std::uint64_t seed) {
+  std::mt19937_64 rng(seed);
   Zipf term_count(5, 50, 1.6);
   Zipf relation_count(2, 50, 1.2);
   Zipf vocabulary(0, kVocabulary - 1, 1.0);
@@ -134,6 +135,7 @@ int main(int argc, char** argv) {
   std::size_t count = 100000;
   const char* jsonl = nullptr;
   std::size_t batch_size = 1000;
+  std::uint64_t seed = 20261126;
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--count") == 0 && i + 1 < argc) {
       count = std::strtoull(argv[++i], nullptr, 10);
@@ -141,14 +143,17 @@ int main(int argc, char** argv) {
       batch_size = std::max<std::size_t>(1, std::strtoull(argv[++i], nullptr, 10));
     } else if (std::strcmp(argv[i], "--jsonl") == 0 && i + 1 < argc) {
       jsonl = argv[++i];
+    } else if (std::strcmp(argv[i], "--seed") == 0 && i + 1 < argc) {
+      seed = std::strtoull(argv[++i], nullptr, 10);
     } else {
-      std::fprintf(stderr, "usage: %s [--count N] [--batch N] [--jsonl FILE]\n", argv[0]);
+      std::fprintf(stderr, "usage: %s [--count N] [--batch N] [--jsonl FILE] [--seed N]\n",
+                   argv[0]);
       return 2;
     }
   }
   if (count == 0) count = 1;
 
-  const std::vector<kimera::Identity> identities = Generate(count);
+  const std::vector<kimera::Identity> identities = Generate(count, seed);
   std::size_t encoded_bytes = 0;
   std::size_t json_bytes = 0;
   std::size_t scars = 0;

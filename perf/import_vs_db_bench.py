@@ -10,11 +10,14 @@ folder on the same disk:
   - `db_bench --benchmarks=fillrandom` with the same N, values of the mean
     encoded record size, the WAL on and no sync per write (as the plugin's
     default), LZ4 as the plugin uses, one thread.
+With --upsert, the last --batch size also imports a second file into its
+database: the same ids with other contents (import_bench --seed), so every
+line replaces a stored identity and moves its index entry.
 Prints identities/s for each and the ratio import / db_bench.
 
 Run after the build:
   /usr/bin/python3 perf/import_vs_db_bench.py                 # N = 200,000
-  /usr/bin/python3 perf/import_vs_db_bench.py --n 1000000 --batch 1 100 1000
+  /usr/bin/python3 perf/import_vs_db_bench.py --n 1000000 --batch 1 100 1000 --upsert
 """
 
 import argparse
@@ -43,6 +46,8 @@ def main():
                     help="kimera import --batch sizes to time (default 1 100)")
     ap.add_argument("--build", default=os.path.join(ROOT, "build"), help="build folder")
     ap.add_argument("--dir", default=None, help="working folder (default: a temporary one)")
+    ap.add_argument("--upsert", action="store_true",
+                    help="also time an import over the same ids (the last --batch size)")
     args = ap.parse_args()
     kimera = os.path.join(args.build, "cli", "kimera")
     generator = os.path.join(args.build, "perf", "import_bench")
@@ -59,15 +64,28 @@ def main():
         print("N = %d identities, mean JSON line %.0f bytes, mean encoded record %d bytes; %s"
               % (args.n, line_size, value_size, work))
 
-        rows = []
-        for batch in args.batch:
-            db = os.path.join(work, "kimera-%d" % batch)
+        changed = os.path.join(work, "changed.jsonl")
+        if args.upsert:
+            run([generator, "--count", str(args.n), "--jsonl", changed, "--seed", "7"])
+
+        def timed_import(db, batch, source):
             start = time.perf_counter()
-            r = run([kimera, "--db", db, "import", "--batch", str(batch), jsonl])
+            r = run([kimera, "--db", db, "import", "--batch", str(batch), source])
             seconds = time.perf_counter() - start
             if "imported %d identities" % args.n not in r.stderr:
                 sys.exit("import did not store every identity:\n" + r.stderr)
-            rows.append(("kimera import --batch %d" % batch, args.n / seconds))
+            return args.n / seconds
+
+        rows = []
+        for k, batch in enumerate(args.batch):
+            db = os.path.join(work, "kimera-%d" % batch)
+            rows.append(("kimera import --batch %d" % batch, timed_import(db, batch, jsonl)))
+            if args.upsert and k == len(args.batch) - 1:
+                rows.append(("  again, other contents (upserts)",
+                             timed_import(db, batch, changed)))
+                count = run([kimera, "--db", db, "count"]).stdout.split()
+                if not count or count[0] != str(args.n):
+                    sys.exit("after the upserts, count is %s, not %d" % (count, args.n))
             shutil.rmtree(db)
 
         db = os.path.join(work, "db_bench")

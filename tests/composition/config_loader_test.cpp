@@ -287,7 +287,7 @@ BOOST_AUTO_TEST_CASE(empty_text_gives_every_default) {
   BOOST_TEST(config.plugin.metrics.port == 8080);
   BOOST_TEST(config.plugin.metrics.bind_address == "127.0.0.1");
   BOOST_TEST(config.dual_write.secondary == "legacy");
-  BOOST_TEST(config.storage.block_cache_bytes == std::size_t{64} << 20);
+  BOOST_TEST(config.storage.block_cache_bytes == std::size_t{256} << 20);
 }
 
 BOOST_AUTO_TEST_CASE(empty_sections_give_every_default) {

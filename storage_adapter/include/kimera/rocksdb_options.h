@@ -13,7 +13,7 @@ class Env;
 namespace kimera {
 
 struct RocksDbOptions {
-  std::size_t block_cache_bytes = 64u << 20;   // Default 64 MiB, shared by all column families.
+  std::size_t block_cache_bytes = 256u << 20;  // Default 256 MiB, shared by all column families.
   int bloom_bits_per_key = 10;                 // Default 10 (about 1% false positives); 0: none.
   bool sync_writes = false;                    // Default false; true fsyncs the WAL on each write.
   bool disable_wal = false;                    // Default false; true loses recent writes on crash.
