@@ -9,10 +9,13 @@
 #     rocksdb_store; dual_write_store, consistency; decay_sweep,
 #     decay_concurrency.
 # Both builds are -O1 with line tables only (-g1) and -Dperf=false: a third of
-# the compile time of -O2 -g, and the stacks still name file and line. They
-# are unity builds (four sources per compile): the headers every source
-# includes (RocksDB, nlohmann/json, Boost.Test) are parsed a quarter as often,
-# which takes the ASan build from 21 to 13 minutes on two cores.
+# the compile time of -O2 -g, and the stacks still name file and line. The
+# ASan build is a unity build (four sources per compile): the headers every
+# source includes (RocksDB, nlohmann/json, Boost.Test) are parsed a quarter as
+# often, which takes it from 21 to 13 minutes on two cores. The TSan build is
+# not: built that way (2 December) five suites reported races in std::string
+# appends under RocksDB's write path, which the same code built source by
+# source does not (10 / 10, 0 reports); the cause is not established.
 # Any sanitizer report fails the test that printed it (halt_on_error), so a
 # passing run has zero reports. Prints one summary line per run (tests, reports,
 # run seconds, build seconds wall and CPU) and writes them to
@@ -67,13 +70,14 @@ run_suites() {  # NAME BUILD_DIR LOG -- meson test arguments...
 
 # The flags both sanitizer builds share (see the top of this file).
 setup_flags=(-Ddebug=false -Doptimization=1 "-Dcpp_args=-g1 -fno-omit-frame-pointer"
-  -Dperf=false -Db_lundef=false -Dunity=on -Dunity_size=4)
+  -Dperf=false -Db_lundef=false)
 
-configure() {  # BUILD_DIR SANITIZERS: sets up the build, or brings an old one's flags up to date
+configure() {  # BUILD_DIR SANITIZERS UNITY: sets up the build, or brings an old one's flags up to date
+  local flags=("${setup_flags[@]}" -Db_sanitize="$2" -Dunity="$3" -Dunity_size=4)
   if [[ -f $1/build.ninja ]]; then
-    meson configure "$1" "${setup_flags[@]}" -Db_sanitize="$2" >/dev/null
+    meson configure "$1" "${flags[@]}" >/dev/null
   else
-    meson setup "$1" "${setup_flags[@]}" -Db_sanitize="$2" >/dev/null
+    meson setup "$1" "${flags[@]}" >/dev/null
   fi
 }
 
@@ -90,7 +94,7 @@ timed_build() {  # BUILD_DIR [targets...]: sets BUILD_SECS (wall) and BUILD_CPU 
 }
 
 if [[ " $RUNS " == *" asan "* ]]; then
-  configure build-asan address,undefined
+  configure build-asan address,undefined on
   timed_build build-asan
   export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:halt_on_error=1
   export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
@@ -113,7 +117,7 @@ if [[ " $RUNS " == *" asan "* ]]; then
 fi
 
 if [[ " $RUNS " == *" tsan "* ]]; then
-  configure build-tsan thread
+  configure build-tsan thread off
   # Only the programs of the suites below.
   timed_build build-tsan tests/plugin/plugin_tests tests/plugin/plugin_crash_child \
     tests/storage_adapter/storage_adapter_tests tests/dual_write/dual_write_tests \
