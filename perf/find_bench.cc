@@ -109,8 +109,16 @@ int main(int argc, char** argv) {
   std::printf("find_bench: %zu identities in %s, RocksDB block cache %zu MiB\n", count, dir.c_str(),
               options.block_cache_bytes >> 20);
   if (!std::filesystem::exists(ready)) {
-    std::filesystem::remove_all(dir);
+    // Only what an earlier run left (of another N): --dir may name a folder
+    // that holds other files too.
     std::filesystem::create_directories(dir);
+    std::filesystem::remove_all(dir / "plugin");
+    for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+      const std::string name = entry.path().filename().string();
+      if (name.rfind("ready-", 0) == 0 || name.rfind("peer-", 0) == 0) {
+        std::filesystem::remove(entry.path());
+      }
+    }
     Fill(dir, count, options);
     std::ofstream(ready.string()) << count << "\n";
   }

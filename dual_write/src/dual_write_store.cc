@@ -260,7 +260,7 @@ Status DualWriteStore::Write(DualWriteOp op, std::string_view id,
   MaybeCrash("after_primary");
   bool clear_journal = false;
   if (!secondary_->in_primary_batch()) {
-    s = CompleteOnSecondary(ctx, id, &clear_journal);
+    s = CompleteOnSecondary({&ctx, 1}, {&id, 1}, &clear_journal);
     if (s.ok() && Sample(config_.inline_sample_rate)) {
       IdCheck check;
       (void)CheckIdLocked(id, &check);
@@ -336,7 +336,7 @@ Status DualWriteStore::StoreMany(const std::vector<Identity>& identities, std::s
       return Status::OK();
     }
     for (std::string_view id : ids) NoteChanged(id);
-    s = CompleteManyOnSecondary(contexts, ids, &clear_journal);
+    s = CompleteOnSecondary(contexts, ids, &clear_journal);
     if (s.ok() && config_.inline_sample_rate > 0) {
       for (std::string_view id : ids) {
         if (!Sample(config_.inline_sample_rate)) continue;
@@ -351,37 +351,51 @@ Status DualWriteStore::StoreMany(const std::vector<Identity>& identities, std::s
   return s;
 }
 
-Status DualWriteStore::CompleteManyOnSecondary(std::vector<PendingWrite>& contexts,
-                                               const std::vector<std::string_view>& ids,
-                                               bool* clear_journal) {
-  std::vector<const Identity*> writes;
-  writes.reserve(contexts.size());
-  for (const PendingWrite& ctx : contexts) writes.push_back(&*ctx.after);
+Status DualWriteStore::CompleteOnSecondary(std::span<PendingWrite> contexts,
+                                           std::span<const std::string_view> ids,
+                                           bool* clear_journal) {
   const auto start = SteadyClock::now();
-  Status s = secondary_->PutMany(writes);
+  Status s;
+  if (contexts.size() == 1) {
+    s = contexts[0].after ? secondary_->Put(*contexts[0].after) : secondary_->Delete(ids[0]);
+  } else {
+    // A group is StoreMany's: every write has a record after it.
+    std::vector<const Identity*> writes;
+    writes.reserve(contexts.size());
+    for (const PendingWrite& ctx : contexts) writes.push_back(&*ctx.after);
+    s = secondary_->PutMany(writes);
+  }
   metrics_->SecondaryDuration(SecondsSince(start));
   rocksdb::WriteBatch batch;
   if (s.ok()) {
     MaybeCrash("after_secondary");
     for (std::size_t i = 0; i < ids.size(); ++i) {
-      // As in CompleteOnSecondary: cleared now only when already durable.
+      // Cleared now only when the secondary's write is already durable.
+      // Otherwise a power cut could keep the primary's write (its log synced
+      // by a flush or a Sync) and lose the secondary's, with no entry left to
+      // replay: the entry waits for the secondary's next sync.
       if (defer_journal_clears_) {
         if (NoteUnsynced(ids[i])) *clear_journal = true;
       } else {
         batch.Delete(journal_, ToSlice(ids[i]));
       }
-      audit_->Append(Entry(DualWriteOp::kStore, ids[i], s), &batch);
-      metrics_->Operation(DualWriteOp::kStore, true);
+      audit_->Append(Entry(contexts[i].op, ids[i], s), &batch);
+      metrics_->Operation(contexts[i].op, true);
     }
     MaybeCrash("before_journal_clear");
+    // The writes are complete on both sides; a lost clear only means one
+    // redundant replay at the next open.
     (void)db_->Write(&batch);
     return Status::OK();
   }
-  for (std::string_view id : ids) {
-    metrics_->Operation(DualWriteOp::kStore, false);
-    if (defer_journal_clears_) ForgetUnsynced(id);
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    metrics_->Operation(contexts[i].op, false);
+    // An earlier write's wait for a sync no longer stands for the id: its
+    // journal entry now belongs to this failed write.
+    if (defer_journal_clears_) ForgetUnsynced(ids[i]);
   }
   if (config_.mode == DualWriteMode::kStrict) {
+    if (ids.size() == 1) return RollBackLocked(contexts[0], ids[0], s, clear_journal);
     // The secondary may hold any part of the group: every identity is put
     // back on both sides, so that the call leaves none of them, as a failed
     // StoreMany promises.
@@ -398,10 +412,10 @@ Status DualWriteStore::CompleteManyOnSecondary(std::vector<PendingWrite>& contex
     }
     return result;
   }
-  for (std::string_view id : ids) {
-    batch.Delete(journal_, ToSlice(id));
-    (void)Enqueue(id, s, &batch);
-    audit_->Append(Entry(DualWriteOp::kStore, id, s), &batch);
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    batch.Delete(journal_, ToSlice(ids[i]));
+    (void)Enqueue(ids[i], s, &batch);
+    audit_->Append(Entry(contexts[i].op, ids[i], s), &batch);
   }
   if (db_->Write(&batch).ok()) {
     backlog_.fetch_add(ids.size());
@@ -410,50 +424,6 @@ Status DualWriteStore::CompleteManyOnSecondary(std::vector<PendingWrite>& contex
   }
   // The primary has the writes either way; when even the queue entries
   // failed, the journal entries still make the next open repair the ids.
-  return Status::OK();
-}
-
-Status DualWriteStore::CompleteOnSecondary(PendingWrite& ctx, std::string_view id,
-                                           bool* clear_journal) {
-  const auto start = SteadyClock::now();
-  Status s = ctx.after ? secondary_->Put(*ctx.after) : secondary_->Delete(id);
-  metrics_->SecondaryDuration(SecondsSince(start));
-  rocksdb::WriteBatch batch;
-  if (s.ok()) {
-    MaybeCrash("after_secondary");
-    // Cleared now only when the secondary's write is already durable.
-    // Otherwise a power cut could keep the primary's write (its log synced
-    // by a flush or a Sync) and lose the secondary's, with no entry left to
-    // replay: the entry waits for the secondary's next sync.
-    if (defer_journal_clears_) {
-      *clear_journal = NoteUnsynced(id);
-    } else {
-      batch.Delete(journal_, ToSlice(id));
-    }
-    audit_->Append(Entry(ctx.op, id, s), &batch);
-    MaybeCrash("before_journal_clear");
-    metrics_->Operation(ctx.op, true);
-    // The write is complete on both sides; a lost clear only means one
-    // redundant replay at the next open.
-    (void)db_->Write(&batch);
-    return Status::OK();
-  }
-  metrics_->Operation(ctx.op, false);
-  // An earlier write's wait for a sync no longer stands for the id: its
-  // journal entry now belongs to this failed write.
-  if (defer_journal_clears_) ForgetUnsynced(id);
-  if (config_.mode == DualWriteMode::kStrict) return RollBackLocked(ctx, id, s, clear_journal);
-  batch.Delete(journal_, ToSlice(id));
-  (void)Enqueue(id, s, &batch);
-  audit_->Append(Entry(ctx.op, id, s), &batch);
-  Status w = db_->Write(&batch);
-  if (w.ok()) {
-    backlog_.fetch_add(1);
-    metrics_->SetRepairBacklog(static_cast<double>(backlog_.load()));
-    repair_cv_.notify_one();
-  }
-  // The primary has the write either way; when even the queue entry failed,
-  // the journal entry still makes the next open repair the id.
   return Status::OK();
 }
 

@@ -46,6 +46,7 @@
 #include <mutex>
 #include <optional>
 #include <set>
+#include <span>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -177,13 +178,11 @@ class DualWriteStore : public StoreWrapper, private WriteParticipant {
   void FinishInBatch(const PendingWrite& ctx, std::string_view id);
   // The audit of a primary write that failed with `why`.
   void AuditFailed(const PendingWrite& ctx, std::string_view id, const Status& why);
-  // Writes the secondary after the primary committed. Sets *clear_journal
-  // when ClearSyncedJournal is due.
-  Status CompleteOnSecondary(PendingWrite& ctx, std::string_view id, bool* clear_journal);
-  // CompleteOnSecondary for the stores of one StoreMany (`ids[i]` is
-  // `contexts[i]`'s), their locks held.
-  Status CompleteManyOnSecondary(std::vector<PendingWrite>& contexts,
-                                 const std::vector<std::string_view>& ids, bool* clear_journal);
+  // Writes the secondary after the primary committed: one write (`ids[i]`
+  // is `contexts[i]`'s, their locks held), or a StoreMany's group in one
+  // PutMany. Sets *clear_journal when ClearSyncedJournal is due.
+  Status CompleteOnSecondary(std::span<PendingWrite> contexts,
+                             std::span<const std::string_view> ids, bool* clear_journal);
   // Strict mode, second database: puts the primary and then the secondary
   // back as they were before the write that failed with `why`. Aborted
   // either way; *restored (when given) says whether both sides are back.
